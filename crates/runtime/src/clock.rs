@@ -1,0 +1,102 @@
+//! `familybridge.simulation.v1.Clock`, served alike by every service.
+//!
+//! Moving a service's simulated date forward first runs whatever falls due on the way (the CMS's
+//! payments and escalations, say) and only then records the new date, so that a service killed
+//! mid-way is advanced again from where it stood and does the same work. What falls due is each
+//! service's own business, supplied through [`DueWork`].
+
+use std::future::Future;
+
+use chrono::NaiveDate;
+use familybridge_proto::simulation::v1::clock_server::Clock;
+use familybridge_proto::simulation::v1::{
+    AdvanceToRequest, AdvanceToResponse, CurrentDateRequest, CurrentDateResponse,
+};
+use familybridge_storage::{ClockError, SimulatedClock};
+use tonic::{Request, Response, Status};
+
+/// The time-driven work of one service.
+pub trait DueWork: Send + Sync + 'static {
+    /// Does everything that falls due after `from` (or from the beginning, when the clock has never
+    /// been advanced) up to and including `to`, in date order. It may be called again for the same
+    /// days after a crash, so it must not do any piece of work twice.
+    fn run_due(
+        &self,
+        from: Option<NaiveDate>,
+        to: NaiveDate,
+    ) -> impl Future<Output = Result<(), Status>> + Send;
+}
+
+/// A service with nothing that falls due with time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NothingDue;
+
+impl DueWork for NothingDue {
+    async fn run_due(&self, _from: Option<NaiveDate>, _to: NaiveDate) -> Result<(), Status> {
+        Ok(())
+    }
+}
+
+/// The Clock service over a service's persisted simulated date.
+#[derive(Debug)]
+pub struct ClockService<W> {
+    clock: SimulatedClock,
+    work: W,
+}
+
+impl<W: DueWork> ClockService<W> {
+    /// The Clock of a service whose date is kept by `clock` and whose time-driven work is `work`.
+    pub fn new(clock: SimulatedClock, work: W) -> Self {
+        Self { clock, work }
+    }
+}
+
+/// Formats a date the way every familybridge API writes dates.
+fn iso(date: Option<NaiveDate>) -> String {
+    date.map(|date| date.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+fn clock_status(error: ClockError) -> Status {
+    match error {
+        ClockError::Backwards { .. } => Status::failed_precondition(error.to_string()),
+        ClockError::Corrupt(_) | ClockError::Storage(_) => {
+            tracing::error!(error = %error, "simulated clock failed");
+            Status::internal(error.to_string())
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl<W: DueWork> Clock for ClockService<W> {
+    async fn advance_to(
+        &self,
+        request: Request<AdvanceToRequest>,
+    ) -> Result<Response<AdvanceToResponse>, Status> {
+        let text = request.into_inner().date;
+        let date = NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| {
+            Status::invalid_argument(format!(
+                "date: {text:?} is not a date in the form YYYY-MM-DD"
+            ))
+        })?;
+        let previous = self.clock.check_forward(date).await.map_err(clock_status)?;
+        if previous != Some(date) {
+            self.work.run_due(previous, date).await?;
+            self.clock.set(date).await.map_err(clock_status)?;
+        }
+        Ok(Response::new(AdvanceToResponse {
+            previous_date: iso(previous),
+            current_date: iso(Some(date)),
+        }))
+    }
+
+    async fn current_date(
+        &self,
+        _request: Request<CurrentDateRequest>,
+    ) -> Result<Response<CurrentDateResponse>, Status> {
+        let current = self.clock.current_date().await.map_err(clock_status)?;
+        Ok(Response::new(CurrentDateResponse {
+            current_date: iso(current),
+        }))
+    }
+}

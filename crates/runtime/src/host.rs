@@ -1,0 +1,144 @@
+//! Hosting a service's gRPC APIs beside health and reflection.
+//!
+//! Every familybridge server answers `grpc.health.v1` (so that grpcurl, Kubernetes probes and
+//! `familybridge up` can tell it is ready) and server reflection in both versions clients use:
+//! v1, and v1alpha, the only one Python's grpcio-reflection speaks.
+
+use std::convert::Infallible;
+use std::future::Future;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::body::Body;
+use tonic::server::NamedService;
+use tonic::service::RoutesBuilder;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+/// Why a server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// The reflection service could not be built from the descriptor sets (a build defect).
+    #[error("cannot build the reflection service")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The transport failed.
+    #[error("the gRPC server failed")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// A gRPC server being assembled: add the agency's services, then [`serve`](GrpcHost::serve).
+pub struct GrpcHost {
+    routes: RoutesBuilder,
+    service_names: Vec<&'static str>,
+}
+
+impl Default for GrpcHost {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl GrpcHost {
+    /// A server with no services yet.
+    pub fn new() -> Self {
+        Self {
+            routes: RoutesBuilder::default(),
+            service_names: Vec::new(),
+        }
+    }
+
+    /// Adds one generated tonic service; health will report it by its full name.
+    pub fn add_service<S>(mut self, service: S) -> Self
+    where
+        S: tower_service::Service<http::Request<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Response: axum::response::IntoResponse,
+        S::Future: Send + 'static,
+    {
+        self.routes.add_service(service);
+        self.service_names.push(S::NAME);
+        self
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then stops taking calls, lets those under way
+    /// finish, and returns. Health reports SERVING for the server and each service while it runs,
+    /// and NOT_SERVING once shutdown has begun.
+    pub async fn serve(
+        mut self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), HostError> {
+        let (reporter, health) = tonic_health::server::health_reporter();
+        for name in &self.service_names {
+            reporter
+                .set_service_status(*name, ServingStatus::Serving)
+                .await;
+        }
+        // Reflection lists exactly what this server answers (the descriptor set holds every
+        // familybridge API, most of which other services serve), and can describe all of it.
+        let served: Vec<&str> = self
+            .service_names
+            .iter()
+            .copied()
+            .chain([
+                "grpc.health.v1.Health",
+                "grpc.reflection.v1.ServerReflection",
+                "grpc.reflection.v1alpha.ServerReflection",
+            ])
+            .collect();
+        let reflection = || {
+            served.iter().fold(
+                tonic_reflection::server::Builder::configure()
+                    .register_encoded_file_descriptor_set(familybridge_proto::FILE_DESCRIPTOR_SET)
+                    .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                    .register_encoded_file_descriptor_set(
+                        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+                    )
+                    .register_encoded_file_descriptor_set(
+                        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+                    ),
+                |builder, name| builder.with_service_name(*name),
+            )
+        };
+        self.routes
+            .add_service(health)
+            .add_service(reflection().build_v1()?)
+            .add_service(reflection().build_v1alpha()?);
+
+        let address = listener.local_addr().ok();
+        tracing::info!(?address, services = ?self.service_names, "serving gRPC");
+        let names = self.service_names;
+        Server::builder()
+            .add_routes(self.routes.routes())
+            .serve_with_incoming_shutdown(
+                TcpListenerStream::new(listener),
+                announce_shutdown(shutdown, reporter, names),
+            )
+            .await?;
+        tracing::info!(?address, "gRPC server stopped");
+        Ok(())
+    }
+}
+
+/// Waits for `shutdown`, then tells health clients the server is going away, so that load
+/// balancers stop sending it calls while those under way finish.
+async fn announce_shutdown(
+    shutdown: impl Future<Output = ()>,
+    reporter: HealthReporter,
+    names: Vec<&'static str>,
+) {
+    shutdown.await;
+    reporter
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+    for name in names {
+        reporter
+            .set_service_status(name, ServingStatus::NotServing)
+            .await;
+    }
+}

@@ -1,0 +1,23 @@
+//! What every familybridge service runs on.
+//!
+//! The three agency services differ in their rules and storage but are hosted alike: a tonic server
+//! that also answers `grpc.health.v1` and server reflection (v1 and v1alpha), the
+//! `familybridge.simulation.v1.Clock` service over the service's own persisted date, graceful
+//! shutdown on SIGINT or SIGTERM, and logging through `tracing`. This crate holds each of those once.
+
+mod clock;
+mod health;
+mod host;
+mod service;
+mod shutdown;
+mod telemetry;
+
+pub use clock::{ClockService, DueWork, NothingDue};
+pub use health::{NotReady, wait_until_serving};
+pub use host::{GrpcHost, HostError};
+pub use service::{ServiceArgs, ServiceError, bind, report, run_main};
+pub use shutdown::{Shutdown, termination_signal};
+pub use telemetry::init_logging;
+
+/// Re-exported so that services, their callers and tests share one cancellation type.
+pub use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};

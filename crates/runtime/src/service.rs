@@ -1,0 +1,106 @@
+//! What a service binary shares with the others: its command-line and environment settings, the
+//! errors that stop it starting, and `main` itself — bind, serve until a signal, report failures
+//! with their causes and a non-zero exit.
+
+use std::error::Error;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use familybridge_storage::{DatabaseUrl, StorageError};
+use tokio::net::TcpListener;
+
+use crate::HostError;
+
+/// Settings every service takes, from flags or the environment.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceArgs {
+    /// Address to serve gRPC on [default: the service's own port on 127.0.0.1].
+    #[arg(long, env = "LISTEN_ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Database URL: sqlite://FILE or postgres://USER@HOST:PORT/DB [default: an SQLite file in
+    /// the data directory].
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Folder for the embedded SQLite database, created on first start.
+    #[arg(long, env = "FAMILYBRIDGE_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+}
+
+impl ServiceArgs {
+    /// The address to listen on: the flag, or the service's default.
+    pub fn listen_address(&self, default: SocketAddr) -> SocketAddr {
+        self.listen.unwrap_or(default)
+    }
+
+    /// The database to use: the URL given, or `DATA_DIR/SERVICE.db`.
+    pub fn database_url(&self, service: &str) -> Result<DatabaseUrl, StorageError> {
+        match &self.database_url {
+            Some(url) => url.parse(),
+            None => Ok(DatabaseUrl::sqlite_file(
+                &self.data_dir.join(format!("{service}.db")),
+            )),
+        }
+    }
+}
+
+/// Why a service could not start, or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The listening address could not be bound.
+    #[error("cannot listen on {address}")]
+    Bind {
+        /// The address.
+        address: SocketAddr,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The gRPC server failed.
+    #[error(transparent)]
+    Host(#[from] HostError),
+}
+
+/// Binds a listening socket, naming the address if it cannot.
+pub async fn bind(address: SocketAddr) -> Result<TcpListener, ServiceError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| ServiceError::Bind { address, source })
+}
+
+/// Runs a binary's asynchronous main on a multi-threaded runtime with logging set up, and turns an
+/// error into a message with its chain of causes and a failing exit code.
+pub fn run_main<F, E>(main: F) -> ExitCode
+where
+    F: Future<Output = Result<(), E>>,
+    E: Into<Box<dyn Error + Send + Sync>>,
+{
+    crate::init_logging();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            report(&error);
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(main) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            report(error.into().as_ref());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints an error and each of its causes on standard error.
+pub fn report(error: &dyn Error) {
+    eprintln!("error: {error}");
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        eprintln!("  caused by: {error}");
+        cause = error.source();
+    }
+}

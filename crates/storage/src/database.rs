@@ -1,0 +1,135 @@
+//! The database handle every service holds: a connection pool over either backend, migrated at
+//! connection time.
+
+use std::sync::Once;
+use std::time::Duration;
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+
+use crate::{Backend, DatabaseUrl, StorageError};
+
+/// Migrations every service runs, whatever else it stores.
+static SHARED_SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
+static SHARED_POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// How long to wait for a connection before reporting the database unreachable. Long enough for a
+/// PostgreSQL container that is still starting, short enough that a wrong address fails promptly.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A service's own migrations, one set per backend (built with `sqlx::migrate!`). Their versions
+/// must not collide with the shared ones, which are numbered from 1001; services number theirs
+/// from 2001.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceMigrations {
+    /// The migrations for SQLite.
+    pub sqlite: &'static Migrator,
+    /// The migrations for PostgreSQL.
+    pub postgres: &'static Migrator,
+}
+
+impl ServiceMigrations {
+    /// A service that stores nothing beyond the shared tables.
+    pub const NONE: ServiceMigrations = ServiceMigrations {
+        sqlite: &Migrator::DEFAULT,
+        postgres: &Migrator::DEFAULT,
+    };
+
+    /// The shared migrations followed by this service's, for `backend`.
+    fn migrator(&self, backend: Backend) -> Migrator {
+        let (shared, own) = match backend {
+            Backend::Sqlite => (&SHARED_SQLITE, self.sqlite),
+            Backend::Postgres => (&SHARED_POSTGRES, self.postgres),
+        };
+        Migrator::with_migrations(shared.iter().chain(own.iter()).cloned().collect())
+    }
+}
+
+/// A pool of connections to one service's database, on either backend.
+///
+/// Cloning is cheap and shares the pool.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Database {
+    /// Connects to the database at `url`, creating an SQLite file (and its folder) if it does not
+    /// exist, and applies the shared and the service's migrations.
+    pub async fn connect(
+        url: &DatabaseUrl,
+        migrations: ServiceMigrations,
+    ) -> Result<Self, StorageError> {
+        static INSTALL_DRIVERS: Once = Once::new();
+        INSTALL_DRIVERS.call_once(sqlx::any::install_default_drivers);
+
+        if let Some(folder) = url
+            .sqlite_path()
+            .as_deref()
+            .and_then(std::path::Path::parent)
+            && !folder.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(folder).map_err(|source| StorageError::DataDirectory {
+                path: folder.to_path_buf(),
+                source,
+            })?;
+        }
+
+        let backend = url.backend();
+        let options = AnyPoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
+        let options = match backend {
+            // One writer at a time is all SQLite allows; a small pool keeps readers concurrent
+            // without queueing writers behind each other's busy timeouts.
+            Backend::Sqlite => options.max_connections(4).after_connect(|connection, _| {
+                Box::pin(async move {
+                    // WAL lets readers run beside the writer, and survives the process being
+                    // killed at any point: a committed transaction is in the log before COMMIT
+                    // returns.
+                    sqlx::raw_sql(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                    )
+                    .execute(connection)
+                    .await
+                    .map(|_| ())
+                })
+            }),
+            Backend::Postgres => options.max_connections(16),
+        };
+        let pool = options
+            .connect(&url.connect_url())
+            .await
+            .map_err(|source| StorageError::Connect {
+                url: url.redacted(),
+                source,
+            })?;
+
+        migrations
+            .migrator(backend)
+            .run(&pool)
+            .await
+            .map_err(|source| StorageError::Migrate {
+                url: url.redacted(),
+                source,
+            })?;
+        tracing::debug!(%url, %backend, "database ready");
+        Ok(Self { pool, backend })
+    }
+
+    /// The connection pool, for queries.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Which backend this database is on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes every connection, waiting for those in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

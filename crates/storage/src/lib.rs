@@ -1,0 +1,24 @@
+//! Storage shared by every familybridge service.
+//!
+//! Each service keeps its own database, reached through one [`Database`] handle whatever the
+//! backend: SQLite, the embedded default that needs no server, or PostgreSQL, the production store.
+//! The backend is chosen by the URL ([`DatabaseUrl`]). Queries are written once, in SQL both
+//! backends accept (numbered `$1` parameters, `ON CONFLICT` upserts, dates as ISO-8601 text); the
+//! few places where the backends must differ ask [`Database::backend`].
+//!
+//! Migrations are embedded in the binaries and run at start-up: those every service needs (such as
+//! the simulated clock) live here, and each service adds its own through [`ServiceMigrations`].
+
+mod clock;
+mod database;
+mod error;
+mod url;
+
+pub use clock::{ClockError, SimulatedClock};
+pub use database::{Database, ServiceMigrations};
+pub use error::StorageError;
+pub use url::{Backend, DatabaseUrl};
+
+/// Re-exported so that services name one sqlx, and build their [`ServiceMigrations`] with
+/// `familybridge_storage::sqlx::migrate!`.
+pub use sqlx;

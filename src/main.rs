@@ -1,0 +1,34 @@
+//! The `familybridge` command: one entry point to the simulator.
+//!
+//! `familybridge up` runs the three agency services in one process on their usual addresses, with
+//! embedded SQLite databases, for demonstrations and for clients exploring the APIs.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod up;
+
+/// familybridge: how the Child Maintenance Service and the Family Courts would work if they
+/// exchanged data and acted together.
+#[derive(Debug, Parser)]
+#[command(name = "familybridge", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the court registry, the CMS and the referral hub in one process until Ctrl-C.
+    Up(up::UpArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    familybridge_runtime::run_main(async {
+        match cli.command {
+            Command::Up(args) => up::run(args).await,
+        }
+    })
+}
