@@ -2,11 +2,13 @@
 //!
 //! `familybridge up` runs the three agency services in one process on their usual addresses, with
 //! embedded SQLite databases, for demonstrations and for clients exploring the APIs.
+//! `familybridge calc` works out child maintenance for one case, with its explanation.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod calc;
 mod up;
 
 /// familybridge: how the Child Maintenance Service and the Family Courts would work if they
@@ -22,6 +24,8 @@ struct Cli {
 enum Command {
     /// Run the court registry, the CMS and the referral hub in one process until Ctrl-C.
     Up(up::UpArgs),
+    /// Work out child maintenance under the 2012 statutory scheme, with the explanation.
+    Calc(calc::CalcArgs),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +33,7 @@ fn main() -> ExitCode {
     familybridge_runtime::run_main(async {
         match cli.command {
             Command::Up(args) => up::run(args).await,
+            Command::Calc(args) => calc::run(args),
         }
     })
 }

@@ -49,34 +49,25 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let hub_url = format!("http://{}", hub_listener.local_addr()?);
 
     let shutdown = CancellationToken::new();
-    let mut services = JoinSet::new();
+    let mut services: JoinSet<anyhow::Result<()>> = JoinSet::new();
     let court = court_registry::Config {
         database_url: database(court_registry::SERVICE_NAME),
     };
-    services.spawn(court_registry::serve(
-        court,
-        court_listener,
-        shutdown.clone().cancelled_owned(),
-    ));
+    let stop = shutdown.clone().cancelled_owned();
+    services.spawn(async move { Ok(court_registry::serve(court, court_listener, stop).await?) });
     let cms = cms_calculation::Config {
         database_url: database(cms_calculation::SERVICE_NAME),
         court_registry_url: court_url.clone(),
     };
-    services.spawn(cms_calculation::serve(
-        cms,
-        cms_listener,
-        shutdown.clone().cancelled_owned(),
-    ));
+    let stop = shutdown.clone().cancelled_owned();
+    services.spawn(async move { Ok(cms_calculation::serve(cms, cms_listener, stop).await?) });
     let hub = referral_hub::Config {
         database_url: database(referral_hub::SERVICE_NAME),
         court_registry_url: court_url.clone(),
         cms_url: cms_url.clone(),
     };
-    services.spawn(referral_hub::serve(
-        hub,
-        hub_listener,
-        shutdown.clone().cancelled_owned(),
-    ));
+    let stop = shutdown.clone().cancelled_owned();
+    services.spawn(async move { Ok(referral_hub::serve(hub, hub_listener, stop).await?) });
 
     let ready = async {
         for url in [&court_url, &cms_url, &hub_url] {
@@ -102,7 +93,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         () = termination_signal() => Ok(()),
         Some(stopped) = services.join_next() => match stopped {
             Ok(Ok(())) => Err(anyhow::anyhow!("a service stopped unexpectedly")),
-            Ok(Err(error)) => Err(anyhow::Error::new(error).context("a service failed")),
+            Ok(Err(error)) => Err(error.context("a service failed")),
             Err(panic) => Err(anyhow::Error::new(panic).context("a service panicked")),
         },
     };

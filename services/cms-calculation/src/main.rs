@@ -3,8 +3,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use cms_calculation::CmsError;
 use cms_calculation::{Config, DEFAULT_ADDRESS, SERVICE_NAME, serve};
-use familybridge_runtime::{ServiceArgs, ServiceError, bind, run_main, termination_signal};
+use familybridge_runtime::{ServiceArgs, bind, run_main, termination_signal};
 
 /// The Child Maintenance Service of the familybridge simulator.
 #[derive(Debug, Parser)]
@@ -30,6 +31,6 @@ fn main() -> ExitCode {
         };
         let listener = bind(args.service.listen_address(DEFAULT_ADDRESS)).await?;
         serve(config, listener, termination_signal()).await?;
-        Ok::<(), ServiceError>(())
+        Ok::<(), CmsError>(())
     })
 }
