@@ -7,7 +7,7 @@ use familybridge_proto::simulation::v1::clock_client::ClockClient;
 use familybridge_proto::simulation::v1::clock_server::ClockServer;
 use familybridge_proto::simulation::v1::{AdvanceToRequest, CurrentDateRequest};
 use familybridge_runtime::{ClockService, DueWork, GrpcHost};
-use familybridge_storage::{ServiceMigrations, SimulatedClock};
+use familybridge_storage::SimulatedClock;
 use familybridge_testing::{TestDatabase, TestServer, on_both_backends};
 use tokio_stream::StreamExt;
 use tonic::Code;
@@ -31,7 +31,7 @@ impl DueWork for RecordedWork {
 }
 
 async fn start(database: &TestDatabase, work: RecordedWork) -> TestServer {
-    let connected = database.connect(ServiceMigrations::NONE).await;
+    let connected = database.connect(&[]).await;
     TestServer::start(|listener, shutdown| {
         GrpcHost::new()
             .add_service(ClockServer::new(ClockService::new(

@@ -18,32 +18,40 @@ static SHARED_POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
 /// PostgreSQL container that is still starting, short enough that a wrong address fails promptly.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A service's own migrations, one set per backend (built with `sqlx::migrate!`). Their versions
-/// must not collide with the shared ones, which are numbered from 1001; services number theirs
-/// from 2001.
+/// One library's or service's migrations, one set per backend (built with `sqlx::migrate!`).
+/// Versions must not collide across sets: this crate's shared ones are numbered from 1001, the
+/// event feed's from 2001, and each service's own from 3001.
 #[derive(Debug, Clone, Copy)]
-pub struct ServiceMigrations {
+pub struct MigrationSet {
     /// The migrations for SQLite.
     pub sqlite: &'static Migrator,
     /// The migrations for PostgreSQL.
     pub postgres: &'static Migrator,
 }
 
-impl ServiceMigrations {
-    /// A service that stores nothing beyond the shared tables.
-    pub const NONE: ServiceMigrations = ServiceMigrations {
-        sqlite: &Migrator::DEFAULT,
-        postgres: &Migrator::DEFAULT,
-    };
-
-    /// The shared migrations followed by this service's, for `backend`.
-    fn migrator(&self, backend: Backend) -> Migrator {
-        let (shared, own) = match backend {
-            Backend::Sqlite => (&SHARED_SQLITE, self.sqlite),
-            Backend::Postgres => (&SHARED_POSTGRES, self.postgres),
-        };
-        Migrator::with_migrations(shared.iter().chain(own.iter()).cloned().collect())
+impl MigrationSet {
+    /// The migrations for `backend`.
+    fn for_backend(&self, backend: Backend) -> &'static Migrator {
+        match backend {
+            Backend::Sqlite => self.sqlite,
+            Backend::Postgres => self.postgres,
+        }
     }
+}
+
+/// The shared migrations followed by every set given, in version order, for `backend`.
+fn migrator(backend: Backend, sets: &[MigrationSet]) -> Migrator {
+    let shared = match backend {
+        Backend::Sqlite => &SHARED_SQLITE,
+        Backend::Postgres => &SHARED_POSTGRES,
+    };
+    Migrator::with_migrations(
+        shared
+            .iter()
+            .chain(sets.iter().flat_map(|set| set.for_backend(backend).iter()))
+            .cloned()
+            .collect(),
+    )
 }
 
 /// A pool of connections to one service's database, on either backend.
@@ -57,10 +65,10 @@ pub struct Database {
 
 impl Database {
     /// Connects to the database at `url`, creating an SQLite file (and its folder) if it does not
-    /// exist, and applies the shared and the service's migrations.
+    /// exist, and applies the shared migrations and every set in `migrations`.
     pub async fn connect(
         url: &DatabaseUrl,
-        migrations: ServiceMigrations,
+        migrations: &[MigrationSet],
     ) -> Result<Self, StorageError> {
         static INSTALL_DRIVERS: Once = Once::new();
         INSTALL_DRIVERS.call_once(sqlx::any::install_default_drivers);
@@ -106,8 +114,7 @@ impl Database {
                 source,
             })?;
 
-        migrations
-            .migrator(backend)
+        migrator(backend, migrations)
             .run(&pool)
             .await
             .map_err(|source| StorageError::Migrate {

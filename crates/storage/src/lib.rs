@@ -7,7 +7,7 @@
 //! few places where the backends must differ ask [`Database::backend`].
 //!
 //! Migrations are embedded in the binaries and run at start-up: those every service needs (such as
-//! the simulated clock) live here, and each service adds its own through [`ServiceMigrations`].
+//! the simulated clock) live here, and each service adds its own through [`MigrationSet`].
 
 mod clock;
 mod database;
@@ -15,10 +15,10 @@ mod error;
 mod url;
 
 pub use clock::{ClockError, SimulatedClock};
-pub use database::{Database, ServiceMigrations};
+pub use database::{Database, MigrationSet};
 pub use error::StorageError;
 pub use url::{Backend, DatabaseUrl};
 
-/// Re-exported so that services name one sqlx, and build their [`ServiceMigrations`] with
+/// Re-exported so that services name one sqlx, and build their [`MigrationSet`] with
 /// `familybridge_storage::sqlx::migrate!`.
 pub use sqlx;

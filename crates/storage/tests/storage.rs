@@ -2,7 +2,7 @@
 
 use chrono::NaiveDate;
 use familybridge_storage::{
-    Backend, ClockError, Database, DatabaseUrl, ServiceMigrations, SimulatedClock, StorageError,
+    Backend, ClockError, Database, DatabaseUrl, SimulatedClock, StorageError,
 };
 use familybridge_testing::{TestDatabase, on_both_backends};
 
@@ -11,7 +11,7 @@ fn date(text: &str) -> NaiveDate {
 }
 
 async fn a_fresh_clock_has_no_date_and_moves_only_forward(database: TestDatabase) {
-    let clock = SimulatedClock::new(database.connect(ServiceMigrations::NONE).await);
+    let clock = SimulatedClock::new(database.connect(&[]).await);
     assert_eq!(clock.current_date().await.expect("read"), None);
 
     clock.set(date("2025-04-01")).await.expect("first date");
@@ -45,14 +45,14 @@ async fn a_fresh_clock_has_no_date_and_moves_only_forward(database: TestDatabase
 }
 
 async fn the_date_survives_reconnecting_and_migrating_again(database: TestDatabase) {
-    let first = database.connect(ServiceMigrations::NONE).await;
+    let first = database.connect(&[]).await;
     SimulatedClock::new(first.clone())
         .set(date("2026-01-31"))
         .await
         .expect("set");
     first.close().await;
 
-    let reopened = database.connect(ServiceMigrations::NONE).await;
+    let reopened = database.connect(&[]).await;
     assert_eq!(
         SimulatedClock::new(reopened)
             .current_date()
@@ -63,7 +63,7 @@ async fn the_date_survives_reconnecting_and_migrating_again(database: TestDataba
 }
 
 async fn the_backend_follows_the_url(database: TestDatabase) {
-    let connected = database.connect(ServiceMigrations::NONE).await;
+    let connected = database.connect(&[]).await;
     assert_eq!(connected.backend(), database.url().backend());
 }
 
@@ -83,9 +83,7 @@ async fn sqlite_creates_its_folder_and_file_on_first_start() {
         .join("service.db");
     let url = DatabaseUrl::sqlite_file(&file);
     assert_eq!(url.backend(), Backend::Sqlite);
-    Database::connect(&url, ServiceMigrations::NONE)
-        .await
-        .expect("connect");
+    Database::connect(&url, &[]).await.expect("connect");
     assert!(file.exists());
 }
 
@@ -95,7 +93,7 @@ async fn an_unreachable_server_is_reported_with_its_address() {
     let url: DatabaseUrl = "postgres://postgres:hunter2@127.0.0.1:1/familybridge"
         .parse()
         .expect("a well-formed URL");
-    let error = Database::connect(&url, ServiceMigrations::NONE)
+    let error = Database::connect(&url, &[])
         .await
         .expect_err("nothing listens on port 1");
     assert!(matches!(error, StorageError::Connect { .. }), "{error:?}");

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use familybridge_storage::sqlx::postgres::{PgConnectOptions, PgConnection};
 use familybridge_storage::sqlx::{self, AssertSqlSafe, ConnectOptions};
-use familybridge_storage::{Database, DatabaseUrl, ServiceMigrations};
+use familybridge_storage::{Database, DatabaseUrl, MigrationSet};
 use testcontainers_modules::postgres::Postgres;
 use testcontainers_modules::testcontainers::runners::SyncRunner;
 use testcontainers_modules::testcontainers::{Container, ImageExt};
@@ -94,8 +94,8 @@ impl TestDatabase {
         &self.url
     }
 
-    /// Connects to the database and applies the shared and the given service's migrations.
-    pub async fn connect(&self, migrations: ServiceMigrations) -> Database {
+    /// Connects to the database and applies the shared migrations and every set given.
+    pub async fn connect(&self, migrations: &[MigrationSet]) -> Database {
         Database::connect(&self.url, migrations)
             .await
             .unwrap_or_else(|error| panic!("cannot open the test database {}: {error}", self.url))

@@ -13,7 +13,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use familybridge_proto::cms::v1::calculation_service_server::CalculationServiceServer;
 use familybridge_proto::simulation::v1::clock_server::ClockServer;
 use familybridge_runtime::{ClockService, GrpcHost, NothingDue, ServiceError};
-use familybridge_storage::{Database, DatabaseUrl, ServiceMigrations, SimulatedClock};
+use familybridge_storage::{Database, DatabaseUrl, SimulatedClock};
 use tokio::net::TcpListener;
 
 use crate::calculation::{CalculateError, Calculator};
@@ -65,7 +65,7 @@ pub async fn serve(
 ) -> Result<(), CmsError> {
     tracing::info!(court_registry = %config.court_registry_url, "peers");
     let calculator = Calculator::new()?;
-    let database = Database::connect(&config.database_url, ServiceMigrations::NONE).await?;
+    let database = Database::connect(&config.database_url, &[]).await?;
     let clock = ClockService::new(SimulatedClock::new(database.clone()), NothingDue);
     GrpcHost::new()
         .add_service(CalculationServiceServer::new(calculator))

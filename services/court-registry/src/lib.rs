@@ -10,7 +10,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use familybridge_proto::simulation::v1::clock_server::ClockServer;
 use familybridge_runtime::{ClockService, GrpcHost, NothingDue, ServiceError};
-use familybridge_storage::{Database, DatabaseUrl, ServiceMigrations, SimulatedClock};
+use familybridge_storage::{Database, DatabaseUrl, SimulatedClock};
 use tokio::net::TcpListener;
 
 /// The service's name: its binary, its default database file, its log target.
@@ -33,7 +33,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServiceError> {
-    let database = Database::connect(&config.database_url, ServiceMigrations::NONE).await?;
+    let database = Database::connect(&config.database_url, &[]).await?;
     let clock = ClockService::new(SimulatedClock::new(database.clone()), NothingDue);
     GrpcHost::new()
         .add_service(ClockServer::new(clock))
