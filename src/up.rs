@@ -50,9 +50,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
     let shutdown = CancellationToken::new();
     let mut services: JoinSet<anyhow::Result<()>> = JoinSet::new();
-    let court = court_registry::Config {
-        database_url: database(court_registry::SERVICE_NAME),
-    };
+    let court =
+        court_registry::Config::with_default_agreements(database(court_registry::SERVICE_NAME))?;
     let stop = shutdown.clone().cancelled_owned();
     services.spawn(async move { Ok(court_registry::serve(court, court_listener, stop).await?) });
     let cms = cms_calculation::Config {

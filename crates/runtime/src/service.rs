@@ -62,6 +62,9 @@ pub enum ServiceError {
     /// The gRPC server failed.
     #[error(transparent)]
     Host(#[from] HostError),
+    /// A configuration file is invalid.
+    #[error("invalid configuration: {0}")]
+    Configuration(String),
 }
 
 /// Binds a listening socket, naming the address if it cannot.

@@ -12,6 +12,7 @@
 mod clock;
 mod database;
 mod error;
+pub mod idempotency;
 mod url;
 
 pub use clock::{ClockError, SimulatedClock};

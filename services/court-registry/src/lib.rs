@@ -1,17 +1,27 @@
 //! The family-court orders registry: the court side of the exchange.
 //!
 //! It records private-law children cases — applications, hearings, interim and final child
-//! arrangements orders, variations — and publishes what the other agencies are entitled to see.
-//! For now it keeps its simulated date and answers health and reflection; the case records and the
-//! event feed build on this.
+//! arrangements orders, applications to vary and variation orders, withdrawals and dismissals
+//! ([`case`] holds the rules, [`store`] the records, [`api`] the gRPC service) — and publishes
+//! their events on its event feed to the agencies entitled to them, cut down to the fields its
+//! data-sharing agreements permit (`data-sharing.toml`).
+
+pub mod api;
+pub mod case;
+mod convert;
+pub mod store;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
+use familybridge_feed::{AgencyId, DataSharingAgreements, Feed, FeedOptions};
+use familybridge_proto::court::v1::court_registry_server::CourtRegistryServer;
 use familybridge_proto::simulation::v1::clock_server::ClockServer;
 use familybridge_runtime::{ClockService, GrpcHost, NothingDue, ServiceError};
 use familybridge_storage::{Database, DatabaseUrl, SimulatedClock};
 use tokio::net::TcpListener;
+
+use crate::api::Registry;
 
 /// The service's name: its binary, its default database file, its log target.
 pub const SERVICE_NAME: &str = "court-registry";
@@ -20,11 +30,33 @@ pub const SERVICE_NAME: &str = "court-registry";
 pub const DEFAULT_ADDRESS: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 50051));
 
+/// The data-sharing agreements the registry publishes under unless given others: what the CMS and
+/// the referral hub may receive, for what purpose and on what legal basis.
+pub const DEFAULT_DATA_SHARING: &str = include_str!("../data-sharing.toml");
+
 /// How the registry is set up.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Its database.
     pub database_url: DatabaseUrl,
+    /// What each agency may receive from its feed.
+    pub data_sharing: DataSharingAgreements,
+}
+
+impl Config {
+    /// The registry on `database_url` under the default data-sharing agreements.
+    pub fn with_default_agreements(database_url: DatabaseUrl) -> Result<Self, ServiceError> {
+        Ok(Self {
+            database_url,
+            data_sharing: default_agreements()?,
+        })
+    }
+}
+
+/// The default data-sharing agreements, parsed.
+pub fn default_agreements() -> Result<DataSharingAgreements, ServiceError> {
+    DataSharingAgreements::from_toml_str(DEFAULT_DATA_SHARING)
+        .map_err(|error| ServiceError::Configuration(error.to_string()))
 }
 
 /// Opens (and migrates) the registry's database, then serves on `listener` until `shutdown`.
@@ -33,9 +65,20 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServiceError> {
-    let database = Database::connect(&config.database_url, &[]).await?;
+    let database = Database::connect(
+        &config.database_url,
+        &[familybridge_feed::MIGRATIONS, store::MIGRATIONS],
+    )
+    .await?;
+    let feed = Feed::new(database.clone(), AgencyId::CourtRegistry);
     let clock = ClockService::new(SimulatedClock::new(database.clone()), NothingDue);
+    // Subscriptions never end by themselves, and a graceful stop waits for every call: the feed
+    // must end them when shutdown begins.
+    let options = FeedOptions::default();
+    let shutdown = options.end_subscriptions_on(shutdown);
     GrpcHost::new()
+        .add_service(CourtRegistryServer::new(Registry::new(feed.clone())))
+        .add_service(feed.service(config.data_sharing, options))
         .add_service(ClockServer::new(clock))
         .serve(listener, shutdown)
         .await?;

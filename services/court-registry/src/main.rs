@@ -1,9 +1,11 @@
 //! The `court-registry` binary: the family-court orders registry as a standalone gRPC server.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use court_registry::{Config, DEFAULT_ADDRESS, SERVICE_NAME, serve};
+use court_registry::{Config, DEFAULT_ADDRESS, SERVICE_NAME, default_agreements, serve};
+use familybridge_feed::DataSharingAgreements;
 use familybridge_runtime::{ServiceArgs, ServiceError, bind, run_main, termination_signal};
 
 /// The family-court orders registry of the familybridge simulator.
@@ -12,13 +14,29 @@ use familybridge_runtime::{ServiceArgs, ServiceError, bind, run_main, terminatio
 struct Args {
     #[command(flatten)]
     service: ServiceArgs,
+    /// Data-sharing agreements (TOML) for the registry's event feed [default: the built-in ones,
+    /// services/court-registry/data-sharing.toml].
+    #[arg(long, env = "DATA_SHARING_FILE")]
+    data_sharing: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     run_main(async {
         let args = Args::parse();
+        let data_sharing = match &args.data_sharing {
+            None => default_agreements()?,
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|error| {
+                    ServiceError::Configuration(format!("cannot read {}: {error}", path.display()))
+                })?;
+                DataSharingAgreements::from_toml_str(&text).map_err(|error| {
+                    ServiceError::Configuration(format!("{}: {error}", path.display()))
+                })?
+            }
+        };
         let config = Config {
             database_url: args.service.database_url(SERVICE_NAME)?,
+            data_sharing,
         };
         let listener = bind(args.service.listen_address(DEFAULT_ADDRESS)).await?;
         serve(config, listener, termination_signal()).await?;

@@ -1,0 +1,267 @@
+//! Following another agency's feed.
+//!
+//! [`run_subscription`] is the subscriber every agency service uses: it applies each event in the
+//! subscriber's own transaction together with the cursor that resumes after it, so that an event is
+//! either handled and remembered, or neither. Delivery from the publisher is at least once (a
+//! dropped connection resends what was in flight); resuming from the stored cursor makes it exactly
+//! once in effect. [`FeedClient`] is the bare client beneath it.
+
+use std::error::Error;
+use std::future::Future;
+use std::pin::pin;
+use std::time::Duration;
+
+use familybridge_proto::common::v1::event_feed_client::EventFeedClient;
+use familybridge_proto::common::v1::feed_message::Message;
+use familybridge_proto::common::v1::{
+    Event, FeedMessage, ListDisclosuresRequest, ListDisclosuresResponse, SubscribeRequest,
+};
+use tonic::metadata::MetadataValue;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Request, Status, Streaming};
+
+use crate::outbox::store_cursor;
+use crate::{AGENCY_HEADER, AgencyId, Feed, FeedError, FeedTransaction, HandlerError};
+
+/// The first pause before reconnecting, doubled after each failure up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+/// The longest pause before reconnecting: a publisher back from a restart is found within it.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// A client of one agency's EventFeed, identified as one agency.
+#[derive(Debug, Clone)]
+pub struct FeedClient {
+    client: EventFeedClient<Channel>,
+    agency: AgencyId,
+}
+
+impl FeedClient {
+    /// Connects to the publisher at `publisher_url` (e.g. `http://127.0.0.1:50061`) as `as_agency`.
+    pub async fn connect(publisher_url: String, as_agency: AgencyId) -> Result<Self, FeedError> {
+        let connect_error = |source| FeedError::Connect {
+            url: publisher_url.clone(),
+            source,
+        };
+        let channel = Endpoint::from_shared(publisher_url.clone())
+            .map_err(connect_error)?
+            .connect()
+            .await
+            .map_err(connect_error)?;
+        Ok(Self {
+            client: EventFeedClient::new(channel),
+            agency: as_agency,
+        })
+    }
+
+    /// A request carrying the agency's identity.
+    fn request<T>(&self, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        request.metadata_mut().insert(
+            AGENCY_HEADER,
+            MetadataValue::from_static(self.agency.as_str()),
+        );
+        request
+    }
+
+    /// Subscribes to the events after `from_cursor` (empty for the beginning).
+    pub async fn subscribe(&mut self, from_cursor: &str) -> Result<Streaming<FeedMessage>, Status> {
+        let request = self.request(SubscribeRequest {
+            from_cursor: from_cursor.to_owned(),
+        });
+        Ok(self.client.subscribe(request).await?.into_inner())
+    }
+
+    /// Lists disclosures from the publisher's audit log.
+    pub async fn list_disclosures(
+        &mut self,
+        request: ListDisclosuresRequest,
+    ) -> Result<ListDisclosuresResponse, Status> {
+        let request = self.request(request);
+        Ok(self.client.list_disclosures(request).await?.into_inner())
+    }
+}
+
+/// What a subscriber does with each event it receives.
+pub trait EventHandler: Send + Sync + 'static {
+    /// The streams of the subscriber's own feed that handling `event` may append to; by default the
+    /// event's own stream (the case reference both agencies share). They are all locked when the
+    /// transaction begins, before it writes anything (see [`Feed::begin`]).
+    fn streams(&self, event: &Event) -> Vec<String> {
+        vec![event.stream.clone()]
+    }
+
+    /// Applies one event inside the subscriber's own transaction (which may append the subscriber's
+    /// own events). An `Err` stops the subscription without saving the cursor; the event is offered
+    /// again after a pause.
+    fn handle(
+        &self,
+        tx: &mut FeedTransaction,
+        event: &Event,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+/// Follows the feed at `publisher_url` as `as_agency` until `shutdown` resolves, handing each
+/// event to `handler` in a transaction of `own_feed` that also stores the cursor of subscription
+/// `subscription_name`. Starts after the stored cursor (from the beginning the first time); after a
+/// transport failure, the publisher going away or a handler error, reconnects with capped
+/// exponential backoff and resumes from the stored cursor.
+///
+/// Returns `Ok` on shutdown, and an error only when the publisher refuses the subscription for a
+/// reason retrying cannot mend: no identity or agreement, or a stored cursor it did not issue.
+pub async fn run_subscription<H: EventHandler>(
+    own_feed: &Feed,
+    subscription_name: &str,
+    publisher_url: String,
+    as_agency: AgencyId,
+    handler: H,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), FeedError> {
+    let mut shutdown = pin!(shutdown);
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let follow = follow(
+            own_feed,
+            subscription_name,
+            &publisher_url,
+            as_agency,
+            &handler,
+            &mut backoff,
+        );
+        let interruption = tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            interruption = follow => interruption,
+        };
+        match interruption {
+            Interruption::Refused(status) => {
+                tracing::error!(subscription = subscription_name, %status, "subscription refused");
+                return Err(FeedError::Refused(status));
+            }
+            Interruption::Ended => {
+                tracing::info!(
+                    subscription = subscription_name,
+                    "the publisher ended the feed"
+                );
+            }
+            Interruption::Failed(error) => {
+                tracing::warn!(
+                    subscription = subscription_name,
+                    error = %with_causes(error.as_ref()),
+                    ?backoff,
+                    "subscription interrupted"
+                );
+            }
+        }
+        tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// An error and its chain of causes on one line, for the log.
+fn with_causes(error: &(dyn Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        text.push_str(": ");
+        text.push_str(&error.to_string());
+        cause = error.source();
+    }
+    text
+}
+
+/// The handler could not apply an event.
+#[derive(Debug, thiserror::Error)]
+#[error("the handler failed on event {event_id}")]
+struct HandlingFailed {
+    event_id: String,
+    source: HandlerError,
+}
+
+/// Why one connection's worth of following the feed stopped.
+enum Interruption {
+    /// The publisher ended the stream (it is shutting down): reconnect.
+    Ended,
+    /// Something that may mend by itself failed: reconnect after a pause.
+    Failed(Box<dyn Error + Send + Sync>),
+    /// The publisher refused the subscription: retrying will not help.
+    Refused(Status),
+}
+
+impl From<FeedError> for Interruption {
+    fn from(error: FeedError) -> Self {
+        Interruption::Failed(error.into())
+    }
+}
+
+impl From<Status> for Interruption {
+    fn from(status: Status) -> Self {
+        match status.code() {
+            Code::Unauthenticated
+            | Code::PermissionDenied
+            | Code::InvalidArgument
+            | Code::OutOfRange => Interruption::Refused(status),
+            _ => Interruption::Failed(status.into()),
+        }
+    }
+}
+
+/// Connects once and handles events until the stream stops; every message handled resets
+/// `backoff`, so that only consecutive failures slow reconnection down.
+async fn follow<H: EventHandler>(
+    own_feed: &Feed,
+    name: &str,
+    publisher_url: &str,
+    as_agency: AgencyId,
+    handler: &H,
+    backoff: &mut Duration,
+) -> Interruption {
+    let outcome = async {
+        let mut cursor = own_feed
+            .subscription_cursor(name)
+            .await?
+            .unwrap_or_default();
+        let mut client = FeedClient::connect(publisher_url.to_owned(), as_agency).await?;
+        let mut stream = client.subscribe(&cursor).await?;
+        while let Some(message) = stream.message().await? {
+            match message.message {
+                Some(Message::Event(event)) => {
+                    let streams = handler.streams(&event);
+                    let streams: Vec<&str> = streams.iter().map(String::as_str).collect();
+                    let mut transaction = own_feed.begin(&streams).await?;
+                    handler
+                        .handle(&mut transaction, &event)
+                        .await
+                        .map_err(|source| {
+                            Interruption::Failed(Box::new(HandlingFailed {
+                                event_id: event.event_id.clone(),
+                                source,
+                            }))
+                        })?;
+                    store_cursor(transaction.connection(), name, &event.cursor)
+                        .await
+                        .map_err(FeedError::from)?;
+                    transaction.commit().await?;
+                    cursor = event.cursor;
+                }
+                // Nothing to apply, but the subscriber need not rescan what it skipped.
+                Some(Message::Heartbeat(heartbeat)) if heartbeat.high_water_mark != cursor => {
+                    store_cursor(own_feed.database().pool(), name, &heartbeat.high_water_mark)
+                        .await
+                        .map_err(FeedError::from)?;
+                    cursor = heartbeat.high_water_mark;
+                }
+                // Nothing new; or a kind of message from a newer publisher, which this subscriber
+                // cannot use.
+                Some(Message::Heartbeat(_)) | None => {}
+            }
+            *backoff = FIRST_BACKOFF;
+        }
+        Ok::<(), Interruption>(())
+    };
+    match outcome.await {
+        Ok(()) => Interruption::Ended,
+        Err(interruption) => interruption,
+    }
+}

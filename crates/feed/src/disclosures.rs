@@ -1,0 +1,150 @@
+//! The disclosure audit log: what was sent to whom, which fields, why and on what legal basis.
+//!
+//! Rows are written before the events they record leave (see the feed server), one transaction per
+//! batch, and a redelivery of an event to the same agency keeps the first record: the log answers
+//! "what does this agency know?", not "how often did the network hiccup?".
+
+use chrono::{SecondsFormat, Utc};
+use familybridge_proto::common::v1::{Agency, Disclosure, ListDisclosuresRequest};
+use familybridge_storage::Database;
+use sqlx::Row;
+
+use crate::outbox::write_transaction;
+use crate::{AgencyId, FeedError};
+
+/// The most disclosures one page holds, and how many a request for "the default" gets.
+pub(crate) const PAGE_LIMIT: u32 = 1_000;
+
+/// One disclosure about to be made.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingDisclosure<'a> {
+    pub(crate) recipient: AgencyId,
+    pub(crate) event_id: &'a str,
+    pub(crate) event_type: &'a str,
+    pub(crate) stream: &'a str,
+    pub(crate) fields: &'a [String],
+    pub(crate) purpose: &'a str,
+    pub(crate) legal_basis: &'a str,
+    pub(crate) effective_date: &'a str,
+}
+
+/// Records `disclosures` in one transaction, stamped with the current wall-clock time; those
+/// already recorded (redeliveries) are left as they are.
+pub(crate) async fn record(
+    database: &Database,
+    disclosures: &[PendingDisclosure<'_>],
+) -> Result<(), FeedError> {
+    if disclosures.is_empty() {
+        return Ok(());
+    }
+    let disclosed_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+    let mut transaction = write_transaction(database).await?;
+    for disclosure in disclosures {
+        sqlx::query(
+            "INSERT INTO feed_disclosures (recipient, event_id, event_type, stream, fields, \
+             purpose, legal_basis, effective_date, disclosed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (recipient, event_id) DO NOTHING",
+        )
+        .bind(disclosure.recipient.as_str())
+        .bind(disclosure.event_id)
+        .bind(disclosure.event_type)
+        .bind(disclosure.stream)
+        .bind(disclosure.fields.join(","))
+        .bind(disclosure.purpose)
+        .bind(disclosure.legal_basis)
+        .bind(disclosure.effective_date)
+        .bind(&disclosed_at)
+        .execute(&mut *transaction)
+        .await?;
+    }
+    transaction.commit().await?;
+    Ok(())
+}
+
+/// Why a ListDisclosures request cannot be answered as asked.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ListError {
+    /// A filter is not valid.
+    #[error("{0}")]
+    Invalid(String),
+    /// The query failed or a row is unreadable.
+    #[error(transparent)]
+    Feed(#[from] FeedError),
+}
+
+/// The disclosures matching `request`'s filters, oldest first.
+pub(crate) async fn list(
+    database: &Database,
+    request: &ListDisclosuresRequest,
+) -> Result<Vec<Disclosure>, ListError> {
+    let recipient = match Agency::try_from(request.recipient) {
+        Ok(Agency::Unspecified) => String::new(),
+        Ok(agency) => AgencyId::try_from(agency)
+            .map_err(|error| ListError::Invalid(format!("recipient: {error}")))?
+            .as_str()
+            .to_owned(),
+        Err(_) => {
+            return Err(ListError::Invalid(format!(
+                "recipient: {} is not an Agency value",
+                request.recipient
+            )));
+        }
+    };
+    // Ids are positive i64s; a larger `after_id` is after every one of them.
+    let after_id = i64::try_from(request.after_id).unwrap_or(i64::MAX);
+    let limit = match request.limit {
+        0 => PAGE_LIMIT,
+        limit => limit.min(PAGE_LIMIT),
+    };
+    let rows = sqlx::query(
+        "SELECT id, recipient, event_id, event_type, stream, fields, purpose, legal_basis, \
+         effective_date, disclosed_at FROM feed_disclosures \
+         WHERE ($1 = '' OR recipient = $1) AND ($2 = '' OR event_id = $2) AND id > $3 \
+         ORDER BY id LIMIT $4",
+    )
+    .bind(recipient)
+    .bind(&request.event_id)
+    .bind(after_id)
+    .bind(i64::from(limit))
+    .fetch_all(database.pool())
+    .await
+    .map_err(FeedError::from)?;
+    rows.iter()
+        .map(|row| disclosure(row).map_err(ListError::from))
+        .collect()
+}
+
+/// A Disclosure from a row of [`list`]'s query.
+fn disclosure(row: &sqlx::any::AnyRow) -> Result<Disclosure, FeedError> {
+    let id: i64 = row.try_get("id")?;
+    let recipient: String = row.try_get("recipient")?;
+    let fields: String = row.try_get("fields")?;
+    Ok(Disclosure {
+        id: u64::try_from(id).map_err(|_| FeedError::Corrupt {
+            what: "disclosure id",
+            value: id.to_string(),
+        })?,
+        recipient: Agency::from(
+            recipient
+                .parse::<AgencyId>()
+                .map_err(|_| FeedError::Corrupt {
+                    what: "recipient",
+                    value: recipient.clone(),
+                })?,
+        )
+        .into(),
+        event_id: row.try_get("event_id")?,
+        event_type: row.try_get("event_type")?,
+        stream: row.try_get("stream")?,
+        fields: fields
+            .split(',')
+            .filter(|path| !path.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        purpose: row.try_get("purpose")?,
+        legal_basis: row.try_get("legal_basis")?,
+        effective_date: row.try_get("effective_date")?,
+        disclosed_at: row.try_get("disclosed_at")?,
+    })
+}

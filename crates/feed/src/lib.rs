@@ -1,0 +1,46 @@
+//! The event feed every familybridge agency publishes through, and the subscriber every agency
+//! reads the others' feeds with.
+//!
+//! Each agency service owns one database. A command that changes it records the events it causes
+//! in the same transaction ([`Feed::begin`], [`FeedTransaction::append`], [`FeedTransaction::commit`]):
+//! the transactional outbox, so that an event exists exactly when its change does. The outbox is
+//! served as `familybridge.common.v1.EventFeed` ([`Feed::service`]): to each agency only the event
+//! types, and within them only the fields, that its data-sharing agreement
+//! ([`DataSharingAgreements`]) allows, each disclosure written to an audit log before it leaves.
+//! Subscriptions never end by themselves, so a server must end them when it shuts down
+//! ([`FeedOptions::end_subscriptions_on`]), or its graceful shutdown waits for ever.
+//!
+//! On the other side, [`run_subscription`] follows another agency's feed and applies each event in
+//! the subscriber's own transaction together with the cursor that resumes after it, so that
+//! at-least-once delivery becomes exactly-once in effect. [`FeedClient`] is the bare client beneath
+//! it, for tests and tools.
+//!
+//! The outbox tables come with [`MIGRATIONS`] (versions 2001 onwards), which every service using
+//! the feed adds to its own.
+
+mod agency;
+mod agreements;
+mod client;
+mod cursor;
+mod disclosures;
+mod error;
+mod outbox;
+mod server;
+mod trace;
+
+pub use agency::{AgencyId, UnknownAgency};
+pub use agreements::{Agreement, AgreementError, DataSharingAgreements};
+pub use client::{EventHandler, FeedClient, run_subscription};
+pub use error::{FeedError, HandlerError};
+pub use outbox::{Appended, Feed, FeedTransaction};
+pub use server::{AGENCY_HEADER, FeedOptions, FeedService};
+pub use trace::TraceContext;
+
+use familybridge_storage::MigrationSet;
+
+/// The feed's tables: the outbox, the disclosure audit log and the subscription cursors. Add them to
+/// the service's own migrations when connecting its database.
+pub const MIGRATIONS: MigrationSet = MigrationSet {
+    sqlite: &sqlx::migrate!("migrations/sqlite"),
+    postgres: &sqlx::migrate!("migrations/postgres"),
+};

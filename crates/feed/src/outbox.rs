@@ -1,0 +1,359 @@
+//! The transactional outbox: recording events in the same transaction as the change that causes
+//! them, and reading them back in an order no subscriber can overtake.
+//!
+//! A command begins its transaction with [`Feed::begin`], naming the streams (case references) it
+//! touches; makes its own writes on [`FeedTransaction::connection`]; records its events with
+//! [`FeedTransaction::append`]; and [`commits`](FeedTransaction::commit), which wakes every
+//! subscriber served from this process. Either the change and its events are both saved or neither.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use familybridge_storage::{Backend, Database};
+use sqlx::{Any, AnyConnection, Row, Transaction};
+use tokio::sync::watch;
+
+use crate::cursor::Cursor;
+use crate::{AgencyId, FeedError, TraceContext};
+
+/// One agency's event feed: its outbox in its own database.
+///
+/// Cloning is cheap and shares the database and the wake-up signal.
+#[derive(Debug, Clone)]
+pub struct Feed {
+    database: Database,
+    publisher: AgencyId,
+    /// Ticks whenever a transaction that may have appended events commits, so that subscriptions
+    /// served by this process read at once instead of at their next poll.
+    committed: Arc<watch::Sender<()>>,
+}
+
+/// A transaction of the feed's database, holding the locks of the streams it may append to.
+///
+/// Dropping it without [`commit`](FeedTransaction::commit) rolls everything back.
+#[derive(Debug)]
+pub struct FeedTransaction {
+    transaction: Transaction<'static, Any>,
+    feed: Feed,
+    /// The streams locked in [`Feed::begin`], sorted: the only ones [`FeedTransaction::append`]
+    /// may write to.
+    streams: Vec<String>,
+}
+
+/// The event just appended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// The event's id, `"{publisher}/{stream}/{sequence}"`: the same event always gets the same id.
+    pub event_id: String,
+    /// The event's number within its stream, from 1.
+    pub sequence: u64,
+}
+
+/// An event as stored in the outbox, with the cursor that resumes after it.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredEvent {
+    pub(crate) cursor: Cursor,
+    pub(crate) event_id: String,
+    pub(crate) stream: String,
+    pub(crate) sequence: u64,
+    pub(crate) event_type: String,
+    pub(crate) effective_date: String,
+    pub(crate) trace: TraceContext,
+    pub(crate) payload_type_url: String,
+    pub(crate) payload: Vec<u8>,
+}
+
+/// The columns every read of the outbox returns, in the order [`StoredEvent`] is built from.
+macro_rules! event_columns {
+    () => {
+        "event_id, stream, sequence, event_type, effective_date, traceparent, tracestate, \
+         payload_type_url, payload"
+    };
+}
+
+/// SQLite admits one writer at a time, so positions are handed out in commit order: everything
+/// after the cursor's position is everything not yet read. Both queries take the same parameters
+/// (transaction id, position, limit); this one has no use for the first.
+const READ_SQLITE: &str = concat!(
+    "SELECT position, '0' AS transaction_id, ",
+    event_columns!(),
+    " FROM feed_events WHERE position > $2 ORDER BY position LIMIT $3"
+);
+
+/// PostgreSQL: positions are handed out at insert, not at commit, so a smaller position can become
+/// visible after a larger one. Reading in (transaction id, position) order, and only transactions
+/// older than every one still running (the snapshot's xmin), means that every event that may yet
+/// commit sorts after the cursor: none is skipped. Transaction ids are cluster-wide, so a long
+/// transaction anywhere on the server delays delivery (never loses an event) until it ends. The
+/// Any driver has no xid8 type, so transaction ids travel as text.
+const READ_POSTGRES: &str = concat!(
+    "SELECT position, transaction_id::text AS transaction_id, ",
+    event_columns!(),
+    " FROM feed_events \
+     WHERE (transaction_id, position) > ($1::text::xid8, $2) \
+       AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
+     ORDER BY transaction_id, position LIMIT $3"
+);
+
+impl Feed {
+    /// The feed of events `publisher` records in `database` (which must have [`crate::MIGRATIONS`]
+    /// applied).
+    pub fn new(database: Database, publisher: AgencyId) -> Feed {
+        let (committed, _) = watch::channel(());
+        Feed {
+            database,
+            publisher,
+            committed: Arc::new(committed),
+        }
+    }
+
+    /// The feed's database.
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    /// The agency that publishes this feed.
+    pub fn publisher(&self) -> AgencyId {
+        self.publisher
+    }
+
+    /// Begins a transaction for a command touching `streams` (case references): the only streams
+    /// it may append events to.
+    ///
+    /// On PostgreSQL the transaction first takes a transaction-scoped advisory lock on each stream,
+    /// before any write. PostgreSQL gives a transaction its id (the `xid8` each event records) at
+    /// its first write, so a later command on the same stream, which must wait for the lock until
+    /// the earlier one has committed, is given a greater id. The feed is read in (transaction id,
+    /// position) order, so the events of one stream are delivered in the order they were recorded.
+    /// Locks are taken in sorted order so that two commands touching the same streams cannot
+    /// deadlock. On SQLite the transaction begins IMMEDIATE, taking the database's single write lock
+    /// at once: commands are serialised, so positions are in commit order.
+    pub async fn begin(&self, streams: &[&str]) -> Result<FeedTransaction, FeedError> {
+        let mut streams: Vec<String> = streams.iter().map(|&stream| stream.to_owned()).collect();
+        streams.sort();
+        streams.dedup();
+        if streams.iter().any(String::is_empty) {
+            return Err(FeedError::EmptyStream);
+        }
+        let mut transaction = write_transaction(&self.database).await?;
+        if self.database.backend() == Backend::Postgres {
+            for stream in &streams {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(stream_lock_key(stream))
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+        }
+        Ok(FeedTransaction {
+            transaction,
+            feed: self.clone(),
+            streams,
+        })
+    }
+
+    /// The stored cursor of this agency's subscription `name`, if it has ever stored one.
+    pub async fn subscription_cursor(&self, name: &str) -> Result<Option<String>, FeedError> {
+        Ok(
+            sqlx::query_scalar("SELECT last_cursor FROM feed_subscriptions WHERE name = $1")
+                .bind(name)
+                .fetch_optional(self.database.pool())
+                .await?,
+        )
+    }
+
+    /// A receiver that is marked changed whenever a transaction of this feed commits.
+    pub(crate) fn commits(&self) -> watch::Receiver<()> {
+        self.committed.subscribe()
+    }
+
+    /// At most `limit` events after `after`, in feed order.
+    pub(crate) async fn read_after(
+        &self,
+        after: Cursor,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, FeedError> {
+        let query = match self.database.backend() {
+            Backend::Sqlite => READ_SQLITE,
+            Backend::Postgres => READ_POSTGRES,
+        };
+        let rows = sqlx::query(query)
+            .bind(after.transaction_id.to_string())
+            .bind(after.position)
+            .bind(i64::from(limit))
+            .fetch_all(self.database.pool())
+            .await?;
+        rows.iter().map(stored_event).collect()
+    }
+
+    /// The position of the newest event, 0 if there is none.
+    pub(crate) async fn newest_position(&self) -> Result<i64, FeedError> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM feed_events")
+                .fetch_one(self.database.pool())
+                .await?,
+        )
+    }
+}
+
+/// Begins a transaction that will write. On SQLite it begins IMMEDIATE, taking the database's
+/// single write lock at once (waiting up to the busy timeout for it): a deferred transaction that
+/// reads and then writes fails outright with SQLITE_BUSY if another writer got in between.
+pub(crate) async fn write_transaction(
+    database: &Database,
+) -> Result<Transaction<'static, Any>, sqlx::Error> {
+    match database.backend() {
+        Backend::Sqlite => database.pool().begin_with("BEGIN IMMEDIATE").await,
+        Backend::Postgres => database.pool().begin().await,
+    }
+}
+
+/// Stores `cursor` as where subscription `name` has got to.
+pub(crate) async fn store_cursor<'c, E>(
+    executor: E,
+    name: &str,
+    cursor: &str,
+) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = Any>,
+{
+    sqlx::query(
+        "INSERT INTO feed_subscriptions (name, last_cursor) VALUES ($1, $2) \
+         ON CONFLICT (name) DO UPDATE SET last_cursor = excluded.last_cursor",
+    )
+    .bind(name)
+    .bind(cursor)
+    .execute(executor)
+    .await
+    .map(|_| ())
+}
+
+/// Builds a stored event from a row of [`READ_SQLITE`] or [`READ_POSTGRES`].
+fn stored_event(row: &sqlx::any::AnyRow) -> Result<StoredEvent, FeedError> {
+    let transaction: String = row.try_get("transaction_id")?;
+    let sequence: i64 = row.try_get("sequence")?;
+    Ok(StoredEvent {
+        cursor: Cursor {
+            transaction_id: transaction.parse().map_err(|_| FeedError::Corrupt {
+                what: "transaction id",
+                value: transaction.clone(),
+            })?,
+            position: row.try_get("position")?,
+        },
+        event_id: row.try_get("event_id")?,
+        stream: row.try_get("stream")?,
+        sequence: u64::try_from(sequence).map_err(|_| FeedError::Corrupt {
+            what: "sequence",
+            value: sequence.to_string(),
+        })?,
+        event_type: row.try_get("event_type")?,
+        effective_date: row.try_get("effective_date")?,
+        trace: TraceContext {
+            traceparent: row.try_get("traceparent")?,
+            tracestate: row.try_get("tracestate")?,
+        },
+        payload_type_url: row.try_get("payload_type_url")?,
+        payload: row.try_get("payload")?,
+    })
+}
+
+/// The advisory-lock key of a stream: a 64-bit FNV-1a hash, the same in every process and every
+/// release (unlike Rust's `DefaultHasher`). A prefix keeps the keys apart from other users of
+/// advisory locks in the same database (sqlx's migrator takes one). Two streams that happen to
+/// share a key merely wait for each other.
+fn stream_lock_key(stream: &str) -> i64 {
+    const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let hash = "familybridge-feed-stream:"
+        .bytes()
+        .chain(stream.bytes())
+        .fold(OFFSET_BASIS, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(PRIME)
+        });
+    i64::from_be_bytes(hash.to_be_bytes())
+}
+
+impl FeedTransaction {
+    /// The connection for the service's own writes in the same transaction.
+    pub fn connection(&mut self) -> &mut AnyConnection {
+        &mut self.transaction
+    }
+
+    /// Appends an event to `stream`, which must be one of those named in [`Feed::begin`].
+    ///
+    /// The event is numbered one after the stream's newest: safe because the stream is locked
+    /// (PostgreSQL) or the database is (SQLite), and a unique index turns any mistake into an
+    /// error rather than a duplicate. Its id, `"{publisher}/{stream}/{sequence}"`, follows from
+    /// that number, so a command that is retried after a rollback records the same ids.
+    pub async fn append<M: prost::Message + prost::Name>(
+        &mut self,
+        stream: &str,
+        effective_date: NaiveDate,
+        trace: &TraceContext,
+        payload: &M,
+    ) -> Result<Appended, FeedError> {
+        if self
+            .streams
+            .binary_search_by(|locked| locked.as_str().cmp(stream))
+            .is_err()
+        {
+            return Err(FeedError::StreamNotLocked {
+                stream: stream.to_owned(),
+            });
+        }
+        let payload = prost_types::Any::from_msg(payload)?;
+        let newest: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(sequence), 0) FROM feed_events WHERE stream = $1",
+        )
+        .bind(stream)
+        .fetch_one(&mut *self.transaction)
+        .await?;
+        let sequence = newest + 1;
+        let event_id = format!("{}/{stream}/{sequence}", self.feed.publisher);
+        sqlx::query(
+            "INSERT INTO feed_events (event_id, stream, sequence, event_type, effective_date, \
+             traceparent, tracestate, payload_type_url, payload) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&event_id)
+        .bind(stream)
+        .bind(sequence)
+        .bind(M::full_name())
+        .bind(effective_date.format("%Y-%m-%d").to_string())
+        .bind(&trace.traceparent)
+        .bind(&trace.tracestate)
+        .bind(payload.type_url)
+        .bind(payload.value)
+        .execute(&mut *self.transaction)
+        .await?;
+        Ok(Appended {
+            event_id,
+            sequence: u64::try_from(sequence).map_err(|_| FeedError::Corrupt {
+                what: "sequence",
+                value: sequence.to_string(),
+            })?,
+        })
+    }
+
+    /// Commits the transaction, then wakes the feed's subscribers.
+    pub async fn commit(self) -> Result<(), FeedError> {
+        self.transaction.commit().await?;
+        self.feed.committed.send_replace(());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_lock_keys_are_stable_and_distinct() {
+        // Pinned: another process (or release) must compute the same key for the same stream.
+        assert_eq!(stream_lock_key("FB-0001"), stream_lock_key("FB-0001"));
+        assert_ne!(stream_lock_key("FB-0001"), stream_lock_key("FB-0002"));
+        assert_eq!(stream_lock_key("FB-0001"), PINNED_FB_0001);
+    }
+
+    /// The key of "FB-0001", computed independently (FNV-1a 64 of the prefixed name, in Python).
+    const PINNED_FB_0001: i64 = 5_559_799_878_049_981_696;
+}
