@@ -100,6 +100,31 @@ pub trait EventHandler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
 }
 
+/// Follows a feed in a task of its own, as a service does for each feed it subscribes to: see
+/// [`run_subscription`]. The task ends when `shutdown` is cancelled, with the subscription's
+/// outcome.
+pub fn spawn_subscription<H: EventHandler>(
+    own_feed: Feed,
+    subscription_name: impl Into<String>,
+    publisher_url: impl Into<String>,
+    as_agency: AgencyId,
+    handler: H,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> tokio::task::JoinHandle<Result<(), FeedError>> {
+    let (name, url) = (subscription_name.into(), publisher_url.into());
+    tokio::spawn(async move {
+        run_subscription(
+            &own_feed,
+            &name,
+            url,
+            as_agency,
+            handler,
+            shutdown.cancelled_owned(),
+        )
+        .await
+    })
+}
+
 /// Follows the feed at `publisher_url` as `as_agency` until `shutdown` resolves, handing each
 /// event to `handler` in a transaction of `own_feed` that also stores the cursor of subscription
 /// `subscription_name`. Starts after the stored cursor (from the beginning the first time); after a

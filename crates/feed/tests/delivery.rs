@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use familybridge_feed::{
     AgencyId, EventHandler, FeedClient, FeedTransaction, HandlerError, TraceContext,
-    run_subscription,
+    spawn_subscription,
 };
 use familybridge_proto::cms::v1::CalculateRequest;
 use familybridge_proto::common::v1::{Agency, Event};
@@ -272,23 +272,14 @@ async fn run_subscription_survives_a_publisher_restart_with_no_gap_and_no_duplic
         duplicates: Arc::new(AtomicUsize::new(0)),
     };
     let stop = CancellationToken::new();
-    let subscription = tokio::spawn({
-        let cms = cms.clone();
-        let url = server.url().to_owned();
-        let recorder = recorder.clone();
-        let stop = stop.clone();
-        async move {
-            run_subscription(
-                &cms,
-                "court",
-                url,
-                AgencyId::Cms,
-                recorder,
-                stop.cancelled_owned(),
-            )
-            .await
-        }
-    });
+    let subscription = spawn_subscription(
+        cms.clone(),
+        "court",
+        server.url(),
+        AgencyId::Cms,
+        recorder.clone(),
+        stop.clone(),
+    );
 
     // Five events in, with the sixth being handled, the publisher stops...
     eventually("five events handled", || async {
@@ -430,23 +421,14 @@ async fn a_failing_handler_saves_nothing_and_is_offered_the_event_again(database
         attempts: Arc::default(),
     };
     let stop = CancellationToken::new();
-    let subscription = tokio::spawn({
-        let cms = cms.clone();
-        let url = server.url().to_owned();
-        let handler = handler.clone();
-        let stop = stop.clone();
-        async move {
-            run_subscription(
-                &cms,
-                "court",
-                url,
-                AgencyId::Cms,
-                handler,
-                stop.cancelled_owned(),
-            )
-            .await
-        }
-    });
+    let subscription = spawn_subscription(
+        cms.clone(),
+        "court",
+        server.url(),
+        AgencyId::Cms,
+        handler.clone(),
+        stop.clone(),
+    );
     eventually("all five events handled", || async {
         cms.subscription_cursor("court")
             .await
@@ -558,23 +540,14 @@ async fn heartbeats_carry_the_high_water_mark_past_events_a_subscriber_may_not_s
     let hub_feed = feed_of(&hub_database, AgencyId::ReferralHub).await;
     let counter = Counter::default();
     let stop = CancellationToken::new();
-    let subscription = tokio::spawn({
-        let hub_feed = hub_feed.clone();
-        let url = server.url().to_owned();
-        let counter = counter.clone();
-        let stop = stop.clone();
-        async move {
-            run_subscription(
-                &hub_feed,
-                "court",
-                url,
-                AgencyId::ReferralHub,
-                counter,
-                stop.cancelled_owned(),
-            )
-            .await
-        }
-    });
+    let subscription = spawn_subscription(
+        hub_feed.clone(),
+        "court",
+        server.url(),
+        AgencyId::ReferralHub,
+        counter.clone(),
+        stop.clone(),
+    );
     eventually("the hub's cursor to reach the newest event", || async {
         hub_feed.subscription_cursor("court").await.expect("read") == Some(newest.clone())
     })

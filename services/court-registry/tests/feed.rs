@@ -9,9 +9,10 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use familybridge_feed::{
-    AgencyId, EventHandler, Feed, FeedClient, FeedTransaction, HandlerError, run_subscription,
+    AgencyId, EventHandler, Feed, FeedClient, FeedTransaction, HandlerError, spawn_subscription,
 };
 use familybridge_proto::common::v1::{Agency, Event, ListDisclosuresRequest, feed_message};
+use familybridge_proto::court::v1::court_registry_client::CourtRegistryClient;
 use familybridge_proto::court::v1::{
     CaseOpened, FinalOrderMade, InterimOrderMade, Residence, SharedCareDetermined,
     VariationAppliedFor,
@@ -285,25 +286,16 @@ async fn a_subscriber_loses_nothing_when_the_registry_is_killed(database: TestDa
         .expect("create the subscriber's table");
     let own_feed = Feed::new(own_database.clone(), AgencyId::Cms);
     let stop = CancellationToken::new();
-    let subscription = tokio::spawn({
-        let (own_feed, url, stop) = (own_feed.clone(), url.clone(), stop.clone());
-        async move {
-            run_subscription(
-                &own_feed,
-                "court",
-                url,
-                AgencyId::Cms,
-                Recorder,
-                stop.cancelled_owned(),
-            )
-            .await
-        }
-    });
+    let subscription = spawn_subscription(
+        own_feed.clone(),
+        "court",
+        url.clone(),
+        AgencyId::Cms,
+        Recorder,
+        stop.clone(),
+    );
 
-    let mut client =
-        familybridge_proto::court::v1::court_registry_client::CourtRegistryClient::connect(
-            url.clone(),
-        )
+    let mut client = CourtRegistryClient::connect(url.clone())
         .await
         .expect("connect");
     for number in 0..3 {
@@ -325,10 +317,7 @@ async fn a_subscriber_loses_nothing_when_the_registry_is_killed(database: TestDa
     wait_until_serving(&url, Duration::from_secs(30))
         .await
         .expect("ready again");
-    let mut client =
-        familybridge_proto::court::v1::court_registry_client::CourtRegistryClient::connect(
-            url.clone(),
-        )
+    let mut client = CourtRegistryClient::connect(url.clone())
         .await
         .expect("reconnect");
     for number in 0..3 {
