@@ -40,7 +40,8 @@ use familybridge_storage::MigrationSet;
 
 /// The feed's tables: the outbox, the disclosure audit log and the subscription cursors. Add them to
 /// the service's own migrations when connecting its database.
-pub const MIGRATIONS: MigrationSet = MigrationSet {
-    sqlite: &sqlx::migrate!("migrations/sqlite"),
-    postgres: &sqlx::migrate!("migrations/postgres"),
-};
+pub const MIGRATIONS: MigrationSet = familybridge_storage::embed_migrations!(
+    2001 "feed_events",
+    2002 "feed_disclosures",
+    2003 "feed_subscriptions",
+);

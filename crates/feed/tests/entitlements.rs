@@ -280,3 +280,11 @@ on_both_backends!(
     each_agency_receives_only_its_permitted_fields_and_each_disclosure_is_audited_once,
     agencies_without_an_identity_or_an_agreement_are_refused,
 );
+
+#[test]
+fn every_migration_file_is_embedded() {
+    familybridge_testing::assert_embeds_every_migration(
+        &familybridge_feed::MIGRATIONS,
+        env!("CARGO_MANIFEST_DIR"),
+    );
+}

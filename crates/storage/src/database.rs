@@ -4,34 +4,49 @@
 use std::sync::Once;
 use std::time::Duration;
 
-use sqlx::AnyPool;
+use std::borrow::Cow;
+
 use sqlx::any::AnyPoolOptions;
-use sqlx::migrate::Migrator;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, SqlSafeStr};
 
 use crate::{Backend, DatabaseUrl, StorageError};
 
-/// Migrations every service runs, whatever else it stores.
-static SHARED_SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
-static SHARED_POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
+/// Migrations every service runs, whatever else it stores; [`Database::connect`] always applies
+/// them first.
+pub const SHARED_MIGRATIONS: MigrationSet =
+    crate::embed_migrations!(1001 "simulation_clock", 1002 "idempotent_commands");
 
 /// How long to wait for a connection before reporting the database unreachable. Long enough for a
 /// PostgreSQL container that is still starting, short enough that a wrong address fails promptly.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// One library's or service's migrations, one set per backend (built with `sqlx::migrate!`).
-/// Versions must not collide across sets: this crate's shared ones are numbered from 1001, the
-/// event feed's from 2001, and each service's own from 3001.
+/// One migration, embedded in the binary: its version, its name and its SQL.
+#[derive(Debug, Clone, Copy)]
+pub struct EmbeddedMigration {
+    /// The version, which orders migrations and must be unique in a database.
+    pub version: i64,
+    /// The name, e.g. `simulation_clock`.
+    pub description: &'static str,
+    /// The SQL to run.
+    pub sql: &'static str,
+}
+
+/// One library's or service's migrations, one list per backend, usually built with
+/// [`embed_migrations!`](crate::embed_migrations). Versions must not collide across sets: this
+/// crate's shared ones are numbered from 1001, the event feed's from 2001, and each service's own
+/// from 3001.
 #[derive(Debug, Clone, Copy)]
 pub struct MigrationSet {
     /// The migrations for SQLite.
-    pub sqlite: &'static Migrator,
+    pub sqlite: &'static [EmbeddedMigration],
     /// The migrations for PostgreSQL.
-    pub postgres: &'static Migrator,
+    pub postgres: &'static [EmbeddedMigration],
 }
 
 impl MigrationSet {
     /// The migrations for `backend`.
-    fn for_backend(&self, backend: Backend) -> &'static Migrator {
+    pub fn for_backend(&self, backend: Backend) -> &'static [EmbeddedMigration] {
         match backend {
             Backend::Sqlite => self.sqlite,
             Backend::Postgres => self.postgres,
@@ -39,19 +54,50 @@ impl MigrationSet {
     }
 }
 
+/// Embeds a crate's migrations: `embed_migrations!(2001 "feed_events", 2002 "feed_disclosures")`
+/// reads `migrations/sqlite/2001_feed_events.sql` and `migrations/postgres/2001_feed_events.sql`
+/// (and so on) from the calling crate at compile time.
+///
+/// This stands in for `sqlx::migrate!`, whose proc-macro would compile both database drivers a
+/// second time for the build host; the checksums sqlx records are the same.
+#[macro_export]
+macro_rules! embed_migrations {
+    ($($version:literal $name:literal),+ $(,)?) => {
+        $crate::MigrationSet {
+            sqlite: &[$($crate::EmbeddedMigration {
+                version: $version,
+                description: $name,
+                sql: include_str!(concat!(
+                    env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite/", stringify!($version), "_", $name, ".sql"
+                )),
+            }),+],
+            postgres: &[$($crate::EmbeddedMigration {
+                version: $version,
+                description: $name,
+                sql: include_str!(concat!(
+                    env!("CARGO_MANIFEST_DIR"), "/migrations/postgres/", stringify!($version), "_", $name, ".sql"
+                )),
+            }),+],
+        }
+    };
+}
+
 /// The shared migrations followed by every set given, in version order, for `backend`.
 fn migrator(backend: Backend, sets: &[MigrationSet]) -> Migrator {
-    let shared = match backend {
-        Backend::Sqlite => &SHARED_SQLITE,
-        Backend::Postgres => &SHARED_POSTGRES,
-    };
-    Migrator::with_migrations(
-        shared
-            .iter()
-            .chain(sets.iter().flat_map(|set| set.for_backend(backend).iter()))
-            .cloned()
-            .collect(),
-    )
+    let migrations = std::iter::once(&SHARED_MIGRATIONS)
+        .chain(sets)
+        .flat_map(|set| set.for_backend(backend))
+        .map(|migration| {
+            Migration::new(
+                migration.version,
+                Cow::Borrowed(migration.description),
+                MigrationType::Simple,
+                migration.sql.into_sql_str(),
+                false,
+            )
+        })
+        .collect();
+    Migrator::with_migrations(migrations)
 }
 
 /// A pool of connections to one service's database, on either backend.

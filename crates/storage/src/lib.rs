@@ -7,7 +7,8 @@
 //! few places where the backends must differ ask [`Database::backend`].
 //!
 //! Migrations are embedded in the binaries and run at start-up: those every service needs (such as
-//! the simulated clock) live here, and each service adds its own through [`MigrationSet`].
+//! the simulated clock) live here, and each library or service adds its own [`MigrationSet`], embedded
+//! with [`embed_migrations!`].
 
 mod clock;
 mod database;
@@ -16,10 +17,9 @@ pub mod idempotency;
 mod url;
 
 pub use clock::{ClockError, SimulatedClock};
-pub use database::{Database, MigrationSet};
+pub use database::{Database, EmbeddedMigration, MigrationSet, SHARED_MIGRATIONS};
 pub use error::StorageError;
 pub use url::{Backend, DatabaseUrl};
 
-/// Re-exported so that services name one sqlx, and build their [`MigrationSet`] with
-/// `familybridge_storage::sqlx::migrate!`.
+/// Re-exported so that code that only queries needs no sqlx dependency of its own.
 pub use sqlx;

@@ -105,3 +105,11 @@ async fn an_unreachable_server_is_reported_with_its_address() {
     );
     assert!(std::error::Error::source(&error).is_some());
 }
+
+#[test]
+fn every_shared_migration_file_is_embedded() {
+    familybridge_testing::assert_embeds_every_migration(
+        &familybridge_storage::SHARED_MIGRATIONS,
+        env!("CARGO_MANIFEST_DIR"),
+    );
+}

@@ -6,13 +6,16 @@
 //!   Docker engine, on a PostgreSQL container started for the test binary; it is dropped when the
 //!   test ends. With neither, the test fails and says how to provide one: it never skips silently.
 //! - [`on_both_backends!`]: runs one test body against SQLite and against PostgreSQL.
+//! - [`assert_embeds_every_migration`]: no migration file is forgotten by `embed_migrations!`.
 //! - [`TestServer`]: a real gRPC server on a free loopback port, stopped through its shutdown
 //!   future as production stops it.
 
 mod database;
+mod migrations;
 mod server;
 
 pub use database::{TestBackend, TestDatabase};
+pub use migrations::assert_embeds_every_migration;
 pub use server::TestServer;
 
 /// Declares, for each named `async fn NAME(database: TestDatabase)`, a module `NAME` with two tests,

@@ -1,16 +1,13 @@
 //! Where the registry keeps its cases: one row per case in its own database, read and written
 //! inside the command's transaction (which also records the events, see `familybridge-feed`).
 
+use familybridge_storage::sqlx::{self, AnyConnection};
 use familybridge_storage::{MigrationSet, StorageError};
-use sqlx::AnyConnection;
 
 use crate::case::{Case, Status};
 
 /// The registry's own tables.
-pub const MIGRATIONS: MigrationSet = MigrationSet {
-    sqlite: &sqlx::migrate!("migrations/sqlite"),
-    postgres: &sqlx::migrate!("migrations/postgres"),
-};
+pub const MIGRATIONS: MigrationSet = familybridge_storage::embed_migrations!(3001 "court_cases");
 
 /// A stored case could not be read or written.
 #[derive(Debug, thiserror::Error)]

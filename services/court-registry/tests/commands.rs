@@ -188,3 +188,11 @@ async fn bad_commands_name_the_field_or_say_why_not() {
     assert_eq!(case.status(), CaseStatus::Proceedings);
     server.stop().await;
 }
+
+#[test]
+fn every_migration_file_is_embedded() {
+    familybridge_testing::assert_embeds_every_migration(
+        &court_registry::store::MIGRATIONS,
+        env!("CARGO_MANIFEST_DIR"),
+    );
+}
