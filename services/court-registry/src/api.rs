@@ -1,25 +1,23 @@
 //! `familybridge.court.v1.CourtRegistry`: the registry's commands and query over gRPC.
 //!
-//! Every command runs in one transaction of the registry's event feed, begun under the case's lock:
-//! the client request id is looked up first (a retry is answered as before and changes nothing),
-//! then the case rules decide, and the changed case, the events it causes and the answer are written
-//! together. So an event is published if and only if its change happened, and a final order can
+//! Every command runs as an idempotent command of the registry's event feed, under the case's lock
+//! (`Feed::begin_command`): a retry is answered as before and changes nothing; otherwise the case
+//! rules decide, and the changed case, the events it causes and the answer are written together. So an event is published if and only if its change happened, and a final order can
 //! never be published before the interim order it replaces.
 
 use std::future::Future;
 
 use chrono::NaiveDate;
 use familybridge_calculation::ParameterBook;
-use familybridge_feed::{Feed, FeedError, FeedTransaction, TraceContext};
+use familybridge_feed::{Begun, Feed, FeedError, FeedTransaction, TraceContext, internal_error};
 use familybridge_proto::court::v1 as proto;
 use familybridge_proto::court::v1::court_registry_server::CourtRegistry;
-use familybridge_storage::idempotency::{self, CommandKey, IdempotencyError};
 use prost::Message;
 use tonic::{Request, Response, Status};
 
 use crate::case::{Case, CaseError, OrderKind};
 use crate::convert::{self, parse_date, person};
-use crate::store::{self, StoreError};
+use crate::store;
 
 /// The registry's gRPC service.
 #[derive(Debug, Clone)]
@@ -120,26 +118,6 @@ fn case_status(error: CaseError) -> Status {
     }
 }
 
-fn internal(error: impl std::error::Error) -> Status {
-    tracing::error!(error = %error, "court registry command failed");
-    Status::internal(error.to_string())
-}
-
-fn store_status(error: StoreError) -> Status {
-    internal(error)
-}
-
-fn feed_status(error: FeedError) -> Status {
-    internal(error)
-}
-
-fn idempotency_status(error: IdempotencyError) -> Status {
-    match error {
-        IdempotencyError::Reused { .. } => Status::invalid_argument(error.to_string()),
-        IdempotencyError::Storage(error) => internal(error),
-    }
-}
-
 /// The case a command is about, which must exist.
 fn existing(case: Option<Case>, reference: &str) -> Result<Case, Status> {
     case.ok_or_else(|| {
@@ -210,55 +188,41 @@ impl Registry {
     {
         let trace = TraceContext::from_metadata(request.metadata());
         let request = request.into_inner();
-        let request_id = request.client_request_id();
-        if request_id.is_empty() {
-            return Err(Status::invalid_argument("client_request_id: required"));
-        }
         let reference = request.case_reference();
         if reference.is_empty() {
             return Err(Status::invalid_argument("case_reference: required"));
         }
         let date = parse_date("effective_date", request.effective_date()).map_err(case_status)?;
-        let encoded = request.encode_to_vec();
-        let key = CommandKey {
-            client_request_id: request_id,
-            command,
-            request: &encoded,
-        };
-
-        let mut transaction = self.feed.begin(&[reference]).await.map_err(feed_status)?;
-        if let Some(answer) = idempotency::recall(transaction.connection(), &key)
-            .await
-            .map_err(idempotency_status)?
+        let mut command = match self
+            .feed
+            .begin_command(command, request.client_request_id(), &request, &[reference])
+            .await?
         {
-            return proto::CaseResponse::decode(answer.as_slice())
-                .map(Response::new)
-                .map_err(internal);
-        }
+            Begun::Answered(answer) => return Ok(Response::new(answer)),
+            Begun::New(command) => command,
+        };
+        let transaction = command.transaction();
         let stored = store::load(transaction.connection(), reference)
             .await
-            .map_err(store_status)?;
+            .map_err(internal_error)?;
         let decision = decide(&request, stored, date)?;
         store::save(transaction.connection(), &decision.case)
             .await
-            .map_err(store_status)?;
+            .map_err(internal_error)?;
         let mut event_ids = Vec::with_capacity(decision.events.len());
         for event in &decision.events {
             event_ids.push(
                 event
-                    .append(&mut transaction, reference, date, &trace)
+                    .append(transaction, reference, date, &trace)
                     .await
-                    .map_err(feed_status)?,
+                    .map_err(internal_error)?,
             );
         }
         let response = proto::CaseResponse {
             case: Some(convert::case(&decision.case)),
             event_ids,
         };
-        idempotency::remember(transaction.connection(), &key, &response.encode_to_vec())
-            .await
-            .map_err(internal)?;
-        transaction.commit().await.map_err(feed_status)?;
+        command.finish(&response).await?;
         Ok(Response::new(response))
     }
 
@@ -444,10 +408,10 @@ impl CourtRegistry for Registry {
             .pool()
             .acquire()
             .await
-            .map_err(internal)?;
+            .map_err(internal_error)?;
         let case = store::load(&mut connection, reference)
             .await
-            .map_err(store_status)?;
+            .map_err(internal_error)?;
         Ok(Response::new(convert::case(&existing(case, reference)?)))
     }
 }
