@@ -1130,3 +1130,54 @@ fn the_current_calculation_comes_with_the_engines_explanation() -> TestResult {
     assert_eq!(case.weekly_amount_on(d(2025, 1, 19)), Some(gbp("54.00")));
     Ok(())
 }
+
+/// The service stores a case as JSON between requests: a stored and reloaded case must be the same
+/// case, and carry on exactly as the one kept in memory.
+#[test]
+fn a_case_survives_being_stored_as_json_and_carries_on_identically() -> TestResult {
+    let settings = CaseSettings::default();
+    let mut app = application("450.00", &["child-1", "child-2"], true);
+    app.collection = CollectionMethod::CollectAndPay;
+    let mut case = open(app, &settings)?;
+    case.record_shared_care(
+        d(2025, 2, 10),
+        "child-1",
+        nights(60),
+        EvidenceSource::ParentsWord,
+        &settings,
+        book(),
+    )?;
+    case.apply_court_order(
+        d(2025, 3, 3),
+        order(
+            "FB1/order-1",
+            d(2025, 3, 3),
+            false,
+            &[("child-1", 120), ("child-2", 0)],
+        ),
+        &settings,
+        book(),
+    )?;
+    case.record_payment(d(2025, 3, 3), gbp("100.00"), &settings, book())?;
+    case.record_contact(
+        d(2025, 4, 1),
+        Party::PayingParent,
+        ContactKind::Call,
+        true,
+        &settings,
+        book(),
+    )?;
+    case.request_pause(d(2025, 4, 2), 6, "distress", &settings, book())?;
+    case.advance_to(d(2025, 6, 30), &settings, book())?;
+
+    let stored = serde_json::to_string(&case)?;
+    let mut reloaded: CaseFile = serde_json::from_str(&stored)?;
+    assert_eq!(reloaded, case);
+
+    let later = d(2025, 12, 31);
+    let expected = case.advance_to(later, &settings, book())?;
+    assert_eq!(reloaded.advance_to(later, &settings, book())?, expected);
+    assert_eq!(reloaded, case);
+    assert!(!expected.is_empty(), "the test advances through real work");
+    Ok(())
+}
