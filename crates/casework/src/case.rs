@@ -597,22 +597,21 @@ impl CaseFile {
         book: &ParameterBook,
     ) -> Result<Vec<CaseEvent>, CaseError> {
         self.check_request(date, settings)?;
-        let mut rules = Rules::new(book);
-        let mut events = Vec::new();
-        self.run_due_work_before(date, settings, &mut rules, &mut events)?;
-        self.contacts.push(Contact {
-            date,
-            who,
-            kind,
-            distressed,
-        });
-        events.push(CaseEvent::ContactLogged {
-            date,
-            who,
-            kind,
-            distressed,
-        });
-        Ok(self.finish(date, events))
+        self.carry_out(date, settings, book, |case, _, events| {
+            case.contacts.push(Contact {
+                date,
+                who,
+                kind,
+                distressed,
+            });
+            events.push(CaseEvent::ContactLogged {
+                date,
+                who,
+                kind,
+                distressed,
+            });
+            Ok(())
+        })
     }
 
     /// Flags a parent as distressed from `date` (`flagged = true`), or clears the flag — for
@@ -626,13 +625,12 @@ impl CaseFile {
         book: &ParameterBook,
     ) -> Result<Vec<CaseEvent>, CaseError> {
         self.check_request(date, settings)?;
-        let mut rules = Rules::new(book);
-        let mut events = Vec::new();
-        self.run_due_work_before(date, settings, &mut rules, &mut events)?;
-        self.distress_flags
-            .push(DistressFlag { date, who, flagged });
-        events.push(CaseEvent::DistressFlagged { date, who, flagged });
-        Ok(self.finish(date, events))
+        self.carry_out(date, settings, book, |case, _, events| {
+            case.distress_flags
+                .push(DistressFlag { date, who, flagged });
+            events.push(CaseEvent::DistressFlagged { date, who, flagged });
+            Ok(())
+        })
     }
 
     /// Pauses enforcement escalation for `weeks` weeks from `date`.
@@ -667,21 +665,20 @@ impl CaseFile {
         let until = date
             .checked_add_days(Days::new(u64::from(weeks) * DAYS_PER_WEEK))
             .ok_or_else(|| CaseError::invalid("weeks", "the pause would end out of range"))?;
-        let mut rules = Rules::new(book);
-        let mut events = Vec::new();
-        self.run_due_work_before(date, settings, &mut rules, &mut events)?;
-        self.pauses.push(Pause {
-            start: date,
-            until,
-            reason: reason.to_owned(),
-            lifted: false,
-        });
-        events.push(CaseEvent::PauseStarted {
-            date,
-            until,
-            reason: reason.to_owned(),
-        });
-        Ok(self.finish(date, events))
+        self.carry_out(date, settings, book, |case, _, events| {
+            case.pauses.push(Pause {
+                start: date,
+                until,
+                reason: reason.to_owned(),
+                lifted: false,
+            });
+            events.push(CaseEvent::PauseStarted {
+                date,
+                until,
+                reason: reason.to_owned(),
+            });
+            Ok(())
+        })
     }
 
     /// Lifts the pause in force on `date`: escalation resumes from that day.
@@ -697,15 +694,14 @@ impl CaseFile {
         if self.pause_on(date).is_none() {
             return Err(Conflict::NoPauseInForce { date }.into());
         }
-        let mut rules = Rules::new(book);
-        let mut events = Vec::new();
-        self.run_due_work_before(date, settings, &mut rules, &mut events)?;
-        if let Some(pause) = self.pauses.iter_mut().rev().find(|p| p.in_force_on(date)) {
-            pause.until = date;
-            pause.lifted = true;
-        }
-        events.push(CaseEvent::PauseEnded { date, lifted: true });
-        Ok(self.finish(date, events))
+        self.carry_out(date, settings, book, |case, _, events| {
+            if let Some(pause) = case.pauses.iter_mut().rev().find(|p| p.in_force_on(date)) {
+                pause.until = date;
+                pause.lifted = true;
+            }
+            events.push(CaseEvent::PauseEnded { date, lifted: true });
+            Ok(())
+        })
     }
 
     /// Runs everything due after the last processed day up to and including `date`, in date
@@ -981,6 +977,22 @@ impl CaseFile {
     }
 
     /// Records the request's events in the history and moves the case's date on.
+    /// Carries out a request that has passed its checks: the work due before `date` first (so the
+    /// history stays in date order), then the request's own change, then the record of both.
+    fn carry_out(
+        &mut self,
+        date: NaiveDate,
+        settings: &CaseSettings,
+        book: &ParameterBook,
+        change: impl FnOnce(&mut Self, &mut Rules<'_>, &mut Vec<CaseEvent>) -> Result<(), CaseError>,
+    ) -> Result<Vec<CaseEvent>, CaseError> {
+        let mut rules = Rules::new(book);
+        let mut events = Vec::new();
+        self.run_due_work_before(date, settings, &mut rules, &mut events)?;
+        change(self, &mut rules, &mut events)?;
+        Ok(self.finish(date, events))
+    }
+
     fn finish(&mut self, date: NaiveDate, events: Vec<CaseEvent>) -> Vec<CaseEvent> {
         self.as_of = date;
         self.history.extend(events.iter().cloned());
