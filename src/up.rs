@@ -54,10 +54,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         court_registry::Config::with_default_agreements(database(court_registry::SERVICE_NAME))?;
     let stop = shutdown.clone().cancelled_owned();
     services.spawn(async move { Ok(court_registry::serve(court, court_listener, stop).await?) });
-    let cms = cms_calculation::Config {
-        database_url: database(cms_calculation::SERVICE_NAME),
-        court_registry_url: court_url.clone(),
-    };
+    let cms = cms_calculation::Config::with_defaults(
+        database(cms_calculation::SERVICE_NAME),
+        court_url.clone(),
+    )?;
     let stop = shutdown.clone().cancelled_owned();
     services.spawn(async move { Ok(cms_calculation::serve(cms, cms_listener, stop).await?) });
     let hub = referral_hub::Config {

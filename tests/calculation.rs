@@ -123,10 +123,8 @@ fn check(worked: &Worked, response: &CalculateResponse, via: &str) {
 }
 
 async fn start_cms(database: &TestDatabase) -> TestServer {
-    let config = Config {
-        database_url: database.url().clone(),
-        court_registry_url: "http://127.0.0.1:1".to_owned(),
-    };
+    let config = Config::with_defaults(database.url().clone(), "http://127.0.0.1:1".to_owned())
+        .expect("default configuration");
     TestServer::start(|listener, shutdown| serve(config, listener, shutdown)).await
 }
 

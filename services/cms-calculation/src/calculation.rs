@@ -154,7 +154,8 @@ fn nil_rate_category(value: i32) -> Result<Option<&'static str>, CalculateError>
     })
 }
 
-fn response(calculation: &Calculation, as_of: NaiveDate) -> proto::CalculateResponse {
+/// A calculation as the API shows it, with the date whose rules it applied.
+pub(crate) fn response(calculation: &Calculation, as_of: NaiveDate) -> proto::CalculateResponse {
     let rate = match calculation.rate {
         Rate::Nil => proto::Rate::Nil,
         Rate::Flat => proto::Rate::Flat,

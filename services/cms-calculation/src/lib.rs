@@ -1,22 +1,29 @@
 //! The Child Maintenance Service: the CMS side of the exchange.
 //!
 //! It works out child maintenance under the 2012 statutory scheme (the stateless
-//! `familybridge.cms.v1.CalculationService`, in [`calculation`]), and will keep cases, liabilities, collection and
-//! enforcement over simulated time. It keeps its simulated date, knows where the court registry is,
-//! and answers health and reflection.
+//! `familybridge.cms.v1.CalculationService`, in [`calculation`]), and keeps cases — liability over
+//! simulated time, collection, arrears and enforcement — through `familybridge.cms.v1.CaseService`
+//! ([`cases`]), publishing their events on its event feed under its data-sharing agreements
+//! (`data-sharing.toml`).
 
 pub mod calculation;
+pub mod cases;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
+use familybridge_casework::CaseSettings;
+use familybridge_feed::{AgencyId, DataSharingAgreements, Feed, FeedOptions};
 use familybridge_proto::cms::v1::calculation_service_server::CalculationServiceServer;
+use familybridge_proto::cms::v1::case_service_server::CaseServiceServer;
 use familybridge_proto::simulation::v1::clock_server::ClockServer;
-use familybridge_runtime::{ClockService, GrpcHost, NothingDue, ServiceError};
+use familybridge_runtime::{ClockService, GrpcHost, ServiceError};
 use familybridge_storage::{Database, DatabaseUrl, SimulatedClock};
 use tokio::net::TcpListener;
 
 use crate::calculation::{CalculateError, Calculator};
+use crate::cases::api::Cases;
+use crate::cases::due::CaseDueWork;
 
 /// The service's name: its binary, its default database file, its log target.
 pub const SERVICE_NAME: &str = "cms-calculation";
@@ -25,6 +32,9 @@ pub const SERVICE_NAME: &str = "cms-calculation";
 pub const DEFAULT_ADDRESS: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 50052));
 
+/// The data-sharing agreements the CMS publishes under unless given others.
+pub const DEFAULT_DATA_SHARING: &str = include_str!("../data-sharing.toml");
+
 /// How the CMS is set up.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -32,6 +42,32 @@ pub struct Config {
     pub database_url: DatabaseUrl,
     /// The court registry's gRPC address, e.g. `http://127.0.0.1:50051`.
     pub court_registry_url: String,
+    /// The scenario's policy for cases: when the CMS acts, the nights it assumes without
+    /// evidence, the enforcement ladder.
+    pub case_settings: CaseSettings,
+    /// What each agency may receive from its feed.
+    pub data_sharing: DataSharingAgreements,
+}
+
+impl Config {
+    /// The CMS on `database_url` with today's rules and the default data-sharing agreements.
+    pub fn with_defaults(
+        database_url: DatabaseUrl,
+        court_registry_url: String,
+    ) -> Result<Self, ServiceError> {
+        Ok(Self {
+            database_url,
+            court_registry_url,
+            case_settings: CaseSettings::default(),
+            data_sharing: default_agreements()?,
+        })
+    }
+}
+
+/// The default data-sharing agreements, parsed.
+pub fn default_agreements() -> Result<DataSharingAgreements, ServiceError> {
+    DataSharingAgreements::from_toml_str(DEFAULT_DATA_SHARING)
+        .map_err(|error| ServiceError::Configuration(error.to_string()))
 }
 
 /// Why the CMS could not start or stopped.
@@ -65,10 +101,28 @@ pub async fn serve(
 ) -> Result<(), CmsError> {
     tracing::info!(court_registry = %config.court_registry_url, "peers");
     let calculator = Calculator::new()?;
-    let database = Database::connect(&config.database_url, &[]).await?;
-    let clock = ClockService::new(SimulatedClock::new(database.clone()), NothingDue);
+    config
+        .case_settings
+        .validate()
+        .map_err(|error| ServiceError::Configuration(format!("case settings: {error}")))?;
+    let database = Database::connect(
+        &config.database_url,
+        &[familybridge_feed::MIGRATIONS, cases::store::MIGRATIONS],
+    )
+    .await?;
+    let feed = Feed::new(database.clone(), AgencyId::Cms);
+    let due = CaseDueWork::new(feed.clone(), config.case_settings);
+    let clock = ClockService::new(SimulatedClock::new(database.clone()), due);
+    // Subscriptions never end by themselves: the feed ends them when shutdown begins.
+    let options = FeedOptions::default();
+    let shutdown = options.end_subscriptions_on(shutdown);
     GrpcHost::new()
         .add_service(CalculationServiceServer::new(calculator))
+        .add_service(CaseServiceServer::new(Cases::new(
+            feed.clone(),
+            config.case_settings,
+        )))
+        .add_service(feed.service(config.data_sharing, options))
         .add_service(ClockServer::new(clock))
         .serve(listener, shutdown)
         .await?;

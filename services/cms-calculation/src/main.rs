@@ -1,11 +1,13 @@
 //! The `cms-calculation` binary: the Child Maintenance Service as a standalone gRPC server.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use cms_calculation::CmsError;
-use cms_calculation::{Config, DEFAULT_ADDRESS, SERVICE_NAME, serve};
-use familybridge_runtime::{ServiceArgs, bind, run_main, termination_signal};
+use cms_calculation::{CmsError, Config, DEFAULT_ADDRESS, SERVICE_NAME, default_agreements, serve};
+use familybridge_casework::{ActsOn, CaseSettings, NightsWithoutEvidence};
+use familybridge_feed::DataSharingAgreements;
+use familybridge_runtime::{ServiceArgs, ServiceError, bind, run_main, termination_signal};
 
 /// The Child Maintenance Service of the familybridge simulator.
 #[derive(Debug, Parser)]
@@ -20,14 +22,64 @@ struct Args {
         default_value = "http://127.0.0.1:50051"
     )]
     court_registry_url: String,
+    /// When the CMS acts while child-arrangements proceedings are pending.
+    #[arg(long, env = "CMS_ACTS_ON", value_enum, default_value_t = ActsOnArg::Application)]
+    acts_on: ActsOnArg,
+    /// The nights a year the CMS assumes when a parent's claim of shared care has no evidence.
+    #[arg(long, env = "CMS_NIGHTS_WITHOUT_EVIDENCE", value_enum, default_value_t = NightsArg::Assume52)]
+    nights_without_evidence: NightsArg,
+    /// Data-sharing agreements (TOML) for the CMS's event feed [default: the built-in ones,
+    /// services/cms-calculation/data-sharing.toml].
+    #[arg(long, env = "DATA_SHARING_FILE")]
+    data_sharing: Option<PathBuf>,
+}
+
+/// When the CMS acts.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ActsOnArg {
+    /// On the application, as today.
+    Application,
+    /// Only once a final court order exists (delayed CMS involvement).
+    FinalOrder,
+    /// Only once a final court order exists, backdating liability to the application.
+    FinalOrderBackdated,
+}
+
+/// The nights assumed without evidence.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum NightsArg {
+    /// 52 nights a year (2012 Regs reg 47), as today.
+    #[value(name = "52")]
+    Assume52,
+    /// The presumption of equal parenting: equal care, nothing payable for the child.
+    EqualCare,
 }
 
 fn main() -> ExitCode {
     run_main(async {
         let args = Args::parse();
+        let data_sharing = match &args.data_sharing {
+            None => default_agreements()?,
+            Some(path) => DataSharingAgreements::from_toml_file(path)
+                .map_err(|error| ServiceError::Configuration(error.to_string()))?,
+        };
+        let case_settings = CaseSettings {
+            acts_on: match args.acts_on {
+                ActsOnArg::Application => ActsOn::Application,
+                ActsOnArg::FinalOrder => ActsOn::FinalOrder { backdate: false },
+                ActsOnArg::FinalOrderBackdated => ActsOn::FinalOrder { backdate: true },
+            },
+            nights_without_evidence: match args.nights_without_evidence {
+                NightsArg::Assume52 => NightsWithoutEvidence::Assume52,
+                NightsArg::EqualCare => NightsWithoutEvidence::EqualCare,
+            },
+            ..CaseSettings::default()
+        };
         let config = Config {
             database_url: args.service.database_url(SERVICE_NAME)?,
             court_registry_url: args.court_registry_url,
+            case_settings,
+            data_sharing,
         };
         let listener = bind(args.service.listen_address(DEFAULT_ADDRESS)).await?;
         serve(config, listener, termination_signal()).await?;

@@ -1,0 +1,499 @@
+//! `familybridge.cms.v1.CaseService`: the CMS's case commands and query over gRPC.
+//!
+//! Each command is an idempotent command of the CMS's event feed under the case's lock
+//! (`Feed::begin_command`): the request is checked and translated (errors name the request field),
+//! the case rules decide, and the changed case, the events to publish and the answer are written
+//! together.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use familybridge_calculation::{Money, Nights, ParameterBook};
+use familybridge_casework::{
+    Application, CaseError, CaseEvent, CaseFile, CaseSettings, CollectionMethod, ContactKind,
+    CourtOrder, EvidenceSource, IncomeSource, Party,
+};
+use familybridge_feed::{Begun, Feed, TraceContext, internal_error};
+use familybridge_proto::cms::v1 as proto;
+use familybridge_proto::cms::v1::case_service_server::CaseService;
+use prost::Message;
+use tonic::{Request, Response, Status};
+
+use crate::calculation::response as calculation_response;
+use crate::cases::publish::publish;
+use crate::cases::store::{self, StoredCase};
+
+/// The CMS's case service.
+#[derive(Debug, Clone)]
+pub struct Cases {
+    feed: Feed,
+    settings: CaseSettings,
+    book: &'static ParameterBook,
+}
+
+impl Cases {
+    /// The case service over the CMS's feed, applying `settings` (the scenario's policy).
+    pub fn new(feed: Feed, settings: CaseSettings) -> Self {
+        Self {
+            feed,
+            settings,
+            book: ParameterBook::statutory(),
+        }
+    }
+}
+
+/// The fields every case command shares.
+trait CaseCommand: Message {
+    fn client_request_id(&self) -> &str;
+    fn case_reference(&self) -> &str;
+    fn effective_date(&self) -> &str;
+}
+
+macro_rules! case_commands {
+    ($($request:ty),+ $(,)?) => {$(
+        impl CaseCommand for $request {
+            fn client_request_id(&self) -> &str {
+                &self.client_request_id
+            }
+            fn case_reference(&self) -> &str {
+                &self.case_reference
+            }
+            fn effective_date(&self) -> &str {
+                &self.effective_date
+            }
+        }
+    )+};
+}
+
+case_commands!(
+    proto::OpenApplicationRequest,
+    proto::RecordIncomeRequest,
+    proto::RecordSharedCareRequest,
+    proto::ReportCourtOrderRequest,
+    proto::RecordPaymentRequest,
+    proto::RecordContactRequest,
+    proto::RequestEnforcementPauseRequest,
+    proto::LiftEnforcementPauseRequest,
+);
+
+/// A refusal by the case rules, as a gRPC status.
+pub(crate) fn case_status(error: CaseError) -> Status {
+    match error {
+        CaseError::Invalid { .. } => Status::invalid_argument(error.to_string()),
+        CaseError::NotNow(_) => Status::failed_precondition(error.to_string()),
+        // The rules needed are those of a date the request gave.
+        CaseError::Parameters { .. } => {
+            Status::invalid_argument(format!("effective_date: {error}"))
+        }
+    }
+}
+
+fn invalid(field: &str, problem: impl std::fmt::Display) -> Status {
+    Status::invalid_argument(format!("{field}: {problem}"))
+}
+
+fn parse_date(field: &str, text: &str) -> Result<NaiveDate, Status> {
+    if text.is_empty() {
+        return Err(invalid(field, "required"));
+    }
+    text.parse().map_err(|_| {
+        invalid(
+            field,
+            format!("{text:?} is not a date in the form YYYY-MM-DD"),
+        )
+    })
+}
+
+/// An optional amount: empty means not known.
+fn parse_money(field: &str, text: &str) -> Result<Option<Money>, Status> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    Money::parse(text)
+        .map(Some)
+        .map_err(|error| invalid(field, error))
+}
+
+fn parse_nights(field: &str, nights: u32) -> Result<Nights, Status> {
+    Nights::new(nights).map_err(|error| invalid(field, error))
+}
+
+fn party(field: &str, party: proto::CaseParty) -> Result<Party, Status> {
+    match party {
+        proto::CaseParty::Unspecified => Err(invalid(field, "required")),
+        proto::CaseParty::PayingParent => Ok(Party::PayingParent),
+        proto::CaseParty::ReceivingParent => Ok(Party::ReceivingParent),
+    }
+}
+
+fn existing(stored: Option<StoredCase>, reference: &str) -> Result<StoredCase, Status> {
+    stored.ok_or_else(|| Status::not_found(format!("case_reference: no CMS case {reference:?}")))
+}
+
+fn iso(date: NaiveDate) -> String {
+    date.format("%Y-%m-%d").to_string()
+}
+
+/// A case as the API shows it.
+fn view(case: &StoredCase, book: &ParameterBook) -> Result<proto::Case, Status> {
+    let file = &case.file;
+    let calculation = file
+        .current_calculation(book)
+        .map_err(case_status)?
+        .map(|calculation| calculation_response(&calculation, file.as_of()));
+    let account = file.account();
+    let history = file
+        .history()
+        .iter()
+        .map(|event| {
+            Ok(proto::HistoryEntry {
+                date: iso(event.date()),
+                kind: event.kind().to_owned(),
+                details_json: serde_json::to_string(event).map_err(internal_error)?,
+            })
+        })
+        .collect::<Result<_, Status>>()?;
+    Ok(proto::Case {
+        case_reference: case.case_reference.clone(),
+        paying_parent_ref: case.paying_parent_ref.clone(),
+        receiving_parent_ref: case.receiving_parent_ref.clone(),
+        child_refs: case.child_refs.clone(),
+        applied_on: iso(file.application().date),
+        awaiting_final_order: file.is_deferred(),
+        liability_from: file.liability_start().map(iso).unwrap_or_default(),
+        calculation,
+        next_instalment: file.schedule().map(|instalment| proto::Instalment {
+            due: iso(instalment.due),
+            amount: instalment.amount.to_string(),
+        }),
+        account: Some(proto::Account {
+            maintenance_due: account.maintenance_due.to_string(),
+            maintenance_paid: account.maintenance_paid.to_string(),
+            arrears: format!("{:.2}", account.arrears),
+            retrospective_adjustments: format!("{:.2}", account.retrospective_adjustments),
+            paying_parent_collection_fees: account.paying_parent_collection_fees.to_string(),
+            receiving_parent_collection_fees: account.receiving_parent_collection_fees.to_string(),
+            enforcement_fees: account.enforcement_fees.to_string(),
+            passed_to_receiving_parent: account.passed_to_receiving_parent.to_string(),
+        }),
+        enforcement_stage: file
+            .enforcement_stage()
+            .map(|step| step.as_str().to_owned())
+            .unwrap_or_default(),
+        consecutive_missed: file.consecutive_missed(),
+        paused_until: file
+            .pause_on(file.as_of())
+            .map(|pause| iso(pause.until))
+            .unwrap_or_default(),
+        history,
+        as_of: iso(file.as_of()),
+    })
+}
+
+impl Cases {
+    /// Runs one command: see the module documentation.
+    async fn execute<R, C>(
+        &self,
+        command: &'static str,
+        request: Request<R>,
+        change: C,
+    ) -> Result<Response<proto::CaseResponse>, Status>
+    where
+        R: CaseCommand,
+        C: FnOnce(
+            &R,
+            Option<StoredCase>,
+            NaiveDate,
+        ) -> Result<(StoredCase, Vec<CaseEvent>), Status>,
+    {
+        let trace = TraceContext::from_metadata(request.metadata());
+        let request = request.into_inner();
+        let reference = request.case_reference();
+        if reference.is_empty() {
+            return Err(invalid("case_reference", "required"));
+        }
+        let date = parse_date("effective_date", request.effective_date())?;
+        let mut command = match self
+            .feed
+            .begin_command(command, request.client_request_id(), &request, &[reference])
+            .await?
+        {
+            Begun::Answered(answer) => return Ok(Response::new(answer)),
+            Begun::New(command) => command,
+        };
+        let transaction = command.transaction();
+        let stored = store::load(transaction.connection(), reference)
+            .await
+            .map_err(internal_error)?;
+        let (case, events) = change(&request, stored, date)?;
+        store::save(transaction.connection(), &case)
+            .await
+            .map_err(internal_error)?;
+        let event_ids = publish(transaction, &case, &events, &trace)
+            .await
+            .map_err(internal_error)?;
+        let response = proto::CaseResponse {
+            case: Some(view(&case, self.book)?),
+            event_ids,
+        };
+        command.finish(&response).await?;
+        Ok(Response::new(response))
+    }
+
+    /// A command that changes an existing case through `rule`.
+    async fn on_case<R, F>(
+        &self,
+        command: &'static str,
+        request: Request<R>,
+        rule: F,
+    ) -> Result<Response<proto::CaseResponse>, Status>
+    where
+        R: CaseCommand,
+        F: FnOnce(
+            &R,
+            &mut CaseFile,
+            NaiveDate,
+            &CaseSettings,
+            &ParameterBook,
+        ) -> Result<Vec<CaseEvent>, Status>,
+    {
+        self.execute(command, request, |request, stored, date| {
+            let mut case = existing(stored, request.case_reference())?;
+            let events = rule(request, &mut case.file, date, &self.settings, self.book)?;
+            Ok((case, events))
+        })
+        .await
+    }
+}
+
+#[tonic::async_trait]
+impl CaseService for Cases {
+    async fn open_application(
+        &self,
+        request: Request<proto::OpenApplicationRequest>,
+    ) -> Result<Response<proto::CaseResponse>, Status> {
+        self.execute("OpenApplication", request, |request, stored, date| {
+            if stored.is_some() {
+                return Err(Status::already_exists(format!(
+                    "case_reference: CMS case {:?} already exists",
+                    request.case_reference
+                )));
+            }
+            if request.paying_parent_ref.is_empty() {
+                return Err(invalid("paying_parent_ref", "required"));
+            }
+            if request.receiving_parent_ref.is_empty() {
+                return Err(invalid("receiving_parent_ref", "required"));
+            }
+            if request.receiving_parent_ref == request.paying_parent_ref {
+                return Err(invalid(
+                    "receiving_parent_ref",
+                    "must be a different person from the paying parent",
+                ));
+            }
+            let application = Application {
+                date,
+                applicant: party("applicant", request.applicant())?,
+                children: request.child_refs.clone(),
+                proceedings_pending: request.proceedings_pending,
+                collection: if request.collect_and_pay {
+                    CollectionMethod::CollectAndPay
+                } else {
+                    CollectionMethod::DirectPay
+                },
+                paying_parent_income: parse_money(
+                    "gross_weekly_income",
+                    &request.gross_weekly_income,
+                )?,
+                relevant_other_children: request.relevant_other_children,
+                flat_rate_benefit: request.flat_rate_benefit,
+            };
+            let (file, events) =
+                CaseFile::open(application, &self.settings, self.book).map_err(case_status)?;
+            Ok((
+                StoredCase {
+                    case_reference: request.case_reference.clone(),
+                    paying_parent_ref: request.paying_parent_ref.clone(),
+                    receiving_parent_ref: request.receiving_parent_ref.clone(),
+                    child_refs: request.child_refs.clone(),
+                    file,
+                },
+                events,
+            ))
+        })
+        .await
+    }
+
+    async fn record_income(
+        &self,
+        request: Request<proto::RecordIncomeRequest>,
+    ) -> Result<Response<proto::CaseResponse>, Status> {
+        self.on_case(
+            "RecordIncome",
+            request,
+            |request, file, date, settings, book| {
+                let income = parse_money("gross_weekly_income", &request.gross_weekly_income)?;
+                let source = match request.source() {
+                    proto::IncomeSource::Unspecified => return Err(invalid("source", "required")),
+                    proto::IncomeSource::ReportedChange => IncomeSource::ReportedChange,
+                    proto::IncomeSource::AnnualReview => IncomeSource::AnnualReview,
+                };
+                file.record_income(date, income, source, settings, book)
+                    .map_err(case_status)
+            },
+        )
+        .await
+    }
+
+    async fn record_shared_care(
+        &self,
+        request: Request<proto::RecordSharedCareRequest>,
+    ) -> Result<Response<proto::CaseResponse>, Status> {
+        self.on_case(
+            "RecordSharedCare",
+            request,
+            |request, file, date, settings, book| {
+                let nights = parse_nights("nights", request.nights)?;
+                let source = match request.source() {
+                    proto::EvidenceSource::Unspecified => {
+                        return Err(invalid("source", "required"));
+                    }
+                    proto::EvidenceSource::ParentsWord => EvidenceSource::ParentsWord,
+                    proto::EvidenceSource::Agreement => EvidenceSource::Agreement,
+                    proto::EvidenceSource::CourtOrder => EvidenceSource::CourtOrder,
+                };
+                file.record_shared_care(date, &request.child_ref, nights, source, settings, book)
+                    .map_err(case_status)
+            },
+        )
+        .await
+    }
+
+    async fn report_court_order(
+        &self,
+        request: Request<proto::ReportCourtOrderRequest>,
+    ) -> Result<Response<proto::CaseResponse>, Status> {
+        self.on_case(
+            "ReportCourtOrder",
+            request,
+            |request, file, date, settings, book| {
+                if request.order_id.is_empty() {
+                    return Err(invalid("order_id", "required"));
+                }
+                let made_on = parse_date("made_on", &request.made_on)?;
+                let nights = request
+                    .nights
+                    .iter()
+                    .enumerate()
+                    .map(|(index, child)| {
+                        Ok((
+                            child.child_ref.clone(),
+                            parse_nights(&format!("nights[{index}].nights"), child.nights)?,
+                        ))
+                    })
+                    .collect::<Result<BTreeMap<_, _>, Status>>()?;
+                let order = CourtOrder {
+                    order_id: request.order_id.clone(),
+                    made_on,
+                    is_final: request.is_final,
+                    nights,
+                };
+                file.apply_court_order(date, order, settings, book)
+                    .map_err(case_status)
+            },
+        )
+        .await
+    }
+
+    async fn record_payment(
+        &self,
+        request: Request<proto::RecordPaymentRequest>,
+    ) -> Result<Response<proto::CaseResponse>, Status> {
+        self.on_case(
+            "RecordPayment",
+            request,
+            |request, file, date, settings, book| {
+                let amount = parse_money("amount", &request.amount)?
+                    .ok_or_else(|| invalid("amount", "required"))?;
+                file.record_payment(date, amount, settings, book)
+                    .map_err(case_status)
+            },
+        )
+        .await
+    }
+
+    async fn record_contact(
+        &self,
+        request: Request<proto::RecordContactRequest>,
+    ) -> Result<Response<proto::CaseResponse>, Status> {
+        self.on_case(
+            "RecordContact",
+            request,
+            |request, file, date, settings, book| {
+                let who = party("party", request.party())?;
+                let kind = match request.kind() {
+                    proto::ContactKind::Unspecified => return Err(invalid("kind", "required")),
+                    proto::ContactKind::Call => ContactKind::Call,
+                    proto::ContactKind::Complaint => ContactKind::Complaint,
+                    proto::ContactKind::Written => ContactKind::Written,
+                };
+                file.record_contact(date, who, kind, request.distressed, settings, book)
+                    .map_err(case_status)
+            },
+        )
+        .await
+    }
+
+    async fn request_enforcement_pause(
+        &self,
+        request: Request<proto::RequestEnforcementPauseRequest>,
+    ) -> Result<Response<proto::CaseResponse>, Status> {
+        self.on_case(
+            "RequestEnforcementPause",
+            request,
+            |request, file, date, settings, book| {
+                file.request_pause(date, request.weeks, &request.reason, settings, book)
+                    .map_err(case_status)
+            },
+        )
+        .await
+    }
+
+    async fn lift_enforcement_pause(
+        &self,
+        request: Request<proto::LiftEnforcementPauseRequest>,
+    ) -> Result<Response<proto::CaseResponse>, Status> {
+        self.on_case(
+            "LiftEnforcementPause",
+            request,
+            |_, file, date, settings, book| {
+                file.lift_pause(date, settings, book).map_err(case_status)
+            },
+        )
+        .await
+    }
+
+    async fn get_case(
+        &self,
+        request: Request<proto::GetCaseRequest>,
+    ) -> Result<Response<proto::Case>, Status> {
+        let reference = &request.get_ref().case_reference;
+        if reference.is_empty() {
+            return Err(invalid("case_reference", "required"));
+        }
+        let mut connection = self
+            .feed
+            .database()
+            .pool()
+            .acquire()
+            .await
+            .map_err(internal_error)?;
+        let stored = store::load(&mut connection, reference)
+            .await
+            .map_err(internal_error)?;
+        Ok(Response::new(view(
+            &existing(stored, reference)?,
+            self.book,
+        )?))
+    }
+}

@@ -1,0 +1,71 @@
+//! The CMS's time-driven work: when the simulation moves the clock, every case advances to the new
+//! date — instalments fall due, missed payments build arrears and climb the enforcement ladder
+//! (unless paused), pauses end, annual reviews happen — each case in its own transaction, in case
+//! reference order so that every run is the same. A case already advanced (say, before a crash)
+//! does nothing more, so the work can safely be run again.
+
+use chrono::NaiveDate;
+use familybridge_calculation::ParameterBook;
+use familybridge_casework::CaseSettings;
+use familybridge_feed::{Feed, TraceContext, internal_error};
+use familybridge_runtime::DueWork;
+use tonic::Status;
+
+use crate::cases::api::case_status;
+use crate::cases::publish::publish;
+use crate::cases::store;
+
+/// What falls due on CMS cases as time passes.
+#[derive(Debug, Clone)]
+pub struct CaseDueWork {
+    feed: Feed,
+    settings: CaseSettings,
+    book: &'static ParameterBook,
+}
+
+impl CaseDueWork {
+    /// The due work of the cases in `feed`'s database, under `settings`.
+    pub fn new(feed: Feed, settings: CaseSettings) -> Self {
+        Self {
+            feed,
+            settings,
+            book: ParameterBook::statutory(),
+        }
+    }
+}
+
+impl DueWork for CaseDueWork {
+    async fn run_due(&self, _from: Option<NaiveDate>, to: NaiveDate) -> Result<(), Status> {
+        let references = store::all_references(self.feed.database())
+            .await
+            .map_err(internal_error)?;
+        for reference in references {
+            let mut transaction = self
+                .feed
+                .begin(&[&reference])
+                .await
+                .map_err(internal_error)?;
+            let Some(mut case) = store::load(transaction.connection(), &reference)
+                .await
+                .map_err(internal_error)?
+            else {
+                continue;
+            };
+            let events = case
+                .file
+                .advance_to(to, &self.settings, self.book)
+                .map_err(case_status)?;
+            if events.is_empty() {
+                continue;
+            }
+            store::save(transaction.connection(), &case)
+                .await
+                .map_err(internal_error)?;
+            publish(&mut transaction, &case, &events, &TraceContext::default())
+                .await
+                .map_err(internal_error)?;
+            transaction.commit().await.map_err(internal_error)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,11 @@
+//! CMS cases over simulated time: `familybridge.cms.v1.CaseService`.
+//!
+//! The rules live in `familybridge-casework`, free of I/O. This module keeps each case in the CMS's
+//! database ([`store`]), carries out commands on it as idempotent commands of the CMS's event feed
+//! ([`api`]), runs the time-driven work when the clock moves ([`due`]), and publishes what other
+//! agencies may need to know ([`publish`]).
+
+pub mod api;
+pub mod due;
+mod publish;
+pub mod store;

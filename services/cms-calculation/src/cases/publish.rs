@@ -1,0 +1,211 @@
+//! What the CMS tells other agencies: the events of a case that its data-sharing agreements may
+//! pass on — calculations made or revised, retrospective adjustments, missed payments, enforcement
+//! steps taken or held by a pause, and contacts with their distress indicator. Everything else stays
+//! in the case's own history.
+
+use familybridge_casework::{CalculatedRate, CalculationReason, CaseEvent, ContactKind, Party};
+use familybridge_feed::{FeedError, FeedTransaction, TraceContext};
+use familybridge_proto::cms::v1 as proto;
+
+use crate::cases::store::StoredCase;
+
+fn rate(rate: CalculatedRate) -> proto::Rate {
+    match rate {
+        CalculatedRate::Nil => proto::Rate::Nil,
+        CalculatedRate::Flat => proto::Rate::Flat,
+        CalculatedRate::Reduced => proto::Rate::Reduced,
+        CalculatedRate::Basic => proto::Rate::Basic,
+        CalculatedRate::BasicPlus => proto::Rate::BasicPlus,
+        CalculatedRate::Default => proto::Rate::Default,
+    }
+}
+
+fn reason(reason: &CalculationReason) -> &'static str {
+    match reason {
+        CalculationReason::Application => "application",
+        CalculationReason::FinalOrder { .. } => "final_order",
+        CalculationReason::ProceedingsEnded => "proceedings_ended",
+        CalculationReason::Income => "income",
+        CalculationReason::SharedCare { .. } => "shared_care",
+        CalculationReason::CourtOrder { .. } => "court_order",
+        CalculationReason::AnnualReview => "annual_review",
+    }
+}
+
+/// Appends the publishable events among `events` to the case's stream; returns their ids.
+pub(crate) async fn publish(
+    transaction: &mut FeedTransaction,
+    case: &StoredCase,
+    events: &[CaseEvent],
+    trace: &TraceContext,
+) -> Result<Vec<String>, FeedError> {
+    let parties = || {
+        Some(proto::CaseParties {
+            case_reference: case.case_reference.clone(),
+            paying_parent_ref: case.paying_parent_ref.clone(),
+            receiving_parent_ref: case.receiving_parent_ref.clone(),
+        })
+    };
+    let stream = case.case_reference.as_str();
+    let mut ids = Vec::new();
+    for event in events {
+        let date = event.date();
+        let appended = match event {
+            CaseEvent::CalculationMade {
+                liability_from,
+                weekly_amount,
+                rate: made,
+                reason: why,
+                ..
+            } => Some(
+                transaction
+                    .append(
+                        stream,
+                        date,
+                        trace,
+                        &proto::CalculationMade {
+                            case: parties(),
+                            liability_from: liability_from.to_string(),
+                            weekly_amount: weekly_amount.to_string(),
+                            rate: rate(*made).into(),
+                            previous_weekly_amount: String::new(),
+                            reason: reason(why).to_owned(),
+                        },
+                    )
+                    .await?,
+            ),
+            CaseEvent::CalculationRevised {
+                effective_from,
+                previous_weekly_amount,
+                weekly_amount,
+                rate: made,
+                reason: why,
+                ..
+            } => Some(
+                transaction
+                    .append(
+                        stream,
+                        date,
+                        trace,
+                        &proto::CalculationMade {
+                            case: parties(),
+                            liability_from: effective_from.to_string(),
+                            weekly_amount: weekly_amount.to_string(),
+                            rate: rate(*made).into(),
+                            previous_weekly_amount: previous_weekly_amount.to_string(),
+                            reason: reason(why).to_owned(),
+                        },
+                    )
+                    .await?,
+            ),
+            CaseEvent::RetrospectiveAdjustment { adjustment, .. } => Some(
+                transaction
+                    .append(
+                        stream,
+                        date,
+                        trace,
+                        &proto::RetrospectiveAdjustment {
+                            case: parties(),
+                            amount: format!("{:.2}", adjustment.amount),
+                        },
+                    )
+                    .await?,
+            ),
+            CaseEvent::PaymentMissed {
+                instalment,
+                due,
+                paid,
+                consecutive_missed,
+                ..
+            } => Some(
+                transaction
+                    .append(
+                        stream,
+                        date,
+                        trace,
+                        &proto::PaymentMissed {
+                            case: parties(),
+                            instalment: *instalment,
+                            due: due.to_string(),
+                            paid: paid.to_string(),
+                            consecutive_missed: *consecutive_missed,
+                        },
+                    )
+                    .await?,
+            ),
+            CaseEvent::EnforcementStepTaken {
+                step,
+                fee,
+                parent_flagged_distressed,
+                ..
+            } => Some(
+                transaction
+                    .append(
+                        stream,
+                        date,
+                        trace,
+                        &proto::EnforcementStep {
+                            case: parties(),
+                            step: step.as_str().to_owned(),
+                            paused: false,
+                            fee: fee.to_string(),
+                            parent_flagged_distressed: *parent_flagged_distressed,
+                        },
+                    )
+                    .await?,
+            ),
+            CaseEvent::EnforcementPaused {
+                step,
+                parent_flagged_distressed,
+                ..
+            } => Some(
+                transaction
+                    .append(
+                        stream,
+                        date,
+                        trace,
+                        &proto::EnforcementStep {
+                            case: parties(),
+                            step: step.as_str().to_owned(),
+                            paused: true,
+                            fee: "0.00".to_owned(),
+                            parent_flagged_distressed: *parent_flagged_distressed,
+                        },
+                    )
+                    .await?,
+            ),
+            CaseEvent::ContactLogged {
+                who,
+                kind,
+                distressed,
+                ..
+            } => Some(
+                transaction
+                    .append(
+                        stream,
+                        date,
+                        trace,
+                        &proto::ContactLogged {
+                            case: parties(),
+                            party: match who {
+                                Party::PayingParent => "paying_parent",
+                                Party::ReceivingParent => "receiving_parent",
+                            }
+                            .to_owned(),
+                            kind: match kind {
+                                ContactKind::Call => "call",
+                                ContactKind::Complaint => "complaint",
+                                ContactKind::Written => "written",
+                            }
+                            .to_owned(),
+                            distressed: *distressed,
+                        },
+                    )
+                    .await?,
+            ),
+            _ => None,
+        };
+        ids.extend(appended.map(|appended| appended.event_id));
+    }
+    Ok(ids)
+}

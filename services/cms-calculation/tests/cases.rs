@@ -1,0 +1,416 @@
+//! CMS cases over gRPC, on both backends, with real dates and amounts worked by hand.
+//!
+//! The base case: an application on Monday 6 January 2025 for one child, the paying parent on £450
+//! a week: 12% = £54.00 a week. Instalments fall due every 28 days from the start of liability, each
+//! for the four weeks before it: 3 Feb, 3 Mar, 31 Mar, 28 Apr, 26 May, 23 Jun, 21 Jul 2025 …
+
+use std::time::Duration;
+
+use cms_calculation::{Config, serve};
+use familybridge_casework::{ActsOn, CaseSettings};
+use familybridge_feed::{AgencyId, FeedClient};
+use familybridge_proto::cms::v1::case_service_client::CaseServiceClient;
+use familybridge_proto::cms::v1::{
+    CalculationMade, CaseParty, ChildNights, ContactKind, EnforcementStep, GetCaseRequest,
+    LiftEnforcementPauseRequest, OpenApplicationRequest, RecordContactRequest,
+    ReportCourtOrderRequest, RequestEnforcementPauseRequest,
+};
+use familybridge_proto::common::v1::{Event, feed_message};
+use familybridge_proto::simulation::v1::AdvanceToRequest;
+use familybridge_proto::simulation::v1::clock_client::ClockClient;
+use familybridge_testing::{TestDatabase, TestServer, on_both_backends};
+use prost::Name;
+use tokio_stream::StreamExt;
+use tonic::Code;
+use tonic::transport::Channel;
+
+async fn start_cms(database: &TestDatabase, acts_on: ActsOn) -> TestServer {
+    let mut config = Config::with_defaults(database.url().clone(), "http://127.0.0.1:1".to_owned())
+        .expect("default configuration");
+    config.case_settings = CaseSettings {
+        acts_on,
+        ..CaseSettings::default()
+    };
+    TestServer::start(|listener, shutdown| serve(config, listener, shutdown)).await
+}
+
+async fn clients(server: &TestServer) -> (CaseServiceClient<Channel>, ClockClient<Channel>) {
+    let channel = Channel::from_shared(server.url().to_owned())
+        .expect("a URL")
+        .connect()
+        .await
+        .expect("connect");
+    (
+        CaseServiceClient::new(channel.clone()),
+        ClockClient::new(channel),
+    )
+}
+
+fn application(id: &str, income: &str, children: &[&str], pending: bool) -> OpenApplicationRequest {
+    OpenApplicationRequest {
+        client_request_id: id.to_owned(),
+        case_reference: "CMS-1".to_owned(),
+        effective_date: "2025-01-06".to_owned(),
+        paying_parent_ref: "person-2".to_owned(),
+        receiving_parent_ref: "person-1".to_owned(),
+        applicant: CaseParty::ReceivingParent.into(),
+        child_refs: children.iter().map(|child| (*child).to_owned()).collect(),
+        proceedings_pending: pending,
+        gross_weekly_income: income.to_owned(),
+        ..Default::default()
+    }
+}
+
+fn final_order(
+    id: &str,
+    reported: &str,
+    made_on: &str,
+    nights: &[(&str, u32)],
+) -> ReportCourtOrderRequest {
+    ReportCourtOrderRequest {
+        client_request_id: id.to_owned(),
+        case_reference: "CMS-1".to_owned(),
+        effective_date: reported.to_owned(),
+        order_id: "FB1/order-2".to_owned(),
+        made_on: made_on.to_owned(),
+        is_final: true,
+        nights: nights
+            .iter()
+            .map(|(child, nights)| ChildNights {
+                child_ref: (*child).to_owned(),
+                nights: *nights,
+            })
+            .collect(),
+    }
+}
+
+async fn advance(clock: &mut ClockClient<Channel>, date: &str) {
+    clock
+        .advance_to(AdvanceToRequest {
+            date: date.to_owned(),
+        })
+        .await
+        .expect("advance the clock");
+}
+
+/// The CMS's events as the referral hub receives them, until `expected` have arrived.
+async fn hub_events(server: &TestServer, expected: usize) -> Vec<Event> {
+    let mut client = FeedClient::connect(server.url().to_owned(), AgencyId::ReferralHub)
+        .await
+        .expect("connect to the feed");
+    let mut stream = client.subscribe("").await.expect("subscribe");
+    let mut events = Vec::new();
+    while events.len() < expected {
+        let message = tokio::time::timeout(Duration::from_secs(30), stream.next())
+            .await
+            .expect("the feed answers")
+            .expect("the feed stays open")
+            .expect("a feed message");
+        if let Some(feed_message::Message::Event(event)) = message.message {
+            events.push(event);
+        }
+    }
+    events
+}
+
+fn payloads<M: prost::Message + Name + Default>(events: &[Event]) -> Vec<M> {
+    events
+        .iter()
+        .filter(|event| event.event_type == M::full_name())
+        .map(|event| {
+            event
+                .payload
+                .as_ref()
+                .expect("a payload")
+                .to_msg()
+                .expect("decodes")
+        })
+        .collect()
+}
+
+async fn acting_on_the_application_starts_liability_at_once(database: TestDatabase) {
+    let server = start_cms(&database, ActsOn::Application).await;
+    let (mut cases, _) = clients(&server).await;
+    let case = cases
+        .open_application(application("a1", "450.00", &["child-1"], true))
+        .await
+        .expect("open")
+        .into_inner()
+        .case
+        .expect("the case");
+    assert!(!case.awaiting_final_order);
+    assert_eq!(case.liability_from, "2025-01-06");
+    assert_eq!(
+        case.calculation.expect("a calculation").weekly_amount,
+        "54.00"
+    );
+    let next = case.next_instalment.expect("an instalment");
+    assert_eq!(
+        (next.due.as_str(), next.amount.as_str()),
+        ("2025-02-03", "216.00")
+    );
+    server.stop().await;
+}
+
+/// Delayed CMS involvement: nothing until the final order of 7 July 2025, then liability from
+/// `liability_from`, with `arrears` charged at once.
+async fn delayed_involvement(
+    database: TestDatabase,
+    backdate: bool,
+    liability_from: &str,
+    arrears: &str,
+) {
+    let server = start_cms(&database, ActsOn::FinalOrder { backdate }).await;
+    let (mut cases, _) = clients(&server).await;
+    let opened = cases
+        .open_application(application("d1", "450.00", &["child-1"], true))
+        .await
+        .expect("open")
+        .into_inner()
+        .case
+        .expect("the case");
+    assert!(opened.awaiting_final_order);
+    assert_eq!(opened.liability_from, "");
+    assert_eq!(opened.calculation, None);
+
+    let case = cases
+        .report_court_order(final_order(
+            "d2",
+            "2025-07-07",
+            "2025-07-07",
+            &[("child-1", 0)],
+        ))
+        .await
+        .expect("report the final order")
+        .into_inner()
+        .case
+        .expect("the case");
+    assert!(!case.awaiting_final_order);
+    assert_eq!(case.liability_from, liability_from);
+    assert_eq!(
+        case.calculation.expect("a calculation").weekly_amount,
+        "54.00"
+    );
+    assert_eq!(case.account.expect("an account").arrears, arrears);
+    let events = hub_events(&server, 1).await;
+    let calculations = payloads::<CalculationMade>(&events);
+    assert_eq!(calculations[0].liability_from, liability_from);
+    server.stop().await;
+}
+
+async fn delayed_involvement_waits_for_the_final_order(database: TestDatabase) {
+    delayed_involvement(database, false, "2025-07-07", "0.00").await;
+}
+
+async fn delayed_involvement_with_backdating_charges_the_weeks_at_once(database: TestDatabase) {
+    // 6 Jan to 7 Jul 2025 is 26 weeks; the six instalments due by then (3 Feb … 23 Jun) cover 24
+    // of them: 24 × £54.00 = £1,296.00 charged at once. The last two weeks belong to the
+    // instalment due on 21 July.
+    delayed_involvement(database, true, "2025-01-06", "1296.00").await;
+}
+
+async fn a_final_order_reported_late_is_applied_from_its_date(database: TestDatabase) {
+    let server = start_cms(&database, ActsOn::Application).await;
+    let (mut cases, mut clock) = clients(&server).await;
+    // Two children on £600: 16% = £96.00 a week, £384.00 an instalment.
+    cases
+        .open_application(application("l1", "600.00", &["child-1", "child-2"], false))
+        .await
+        .expect("open");
+    advance(&mut clock, "2025-03-10").await;
+    // The order, made on the day of the application, puts child-1 at 80 nights (band 1: less 1/7)
+    // and child-2 at 180 (band 4: half, and £7 more): £48 × 6/7 + (£24 − £7) = £58.14 a week.
+    // The 8 weeks already charged (instalments of 3 Feb and 3 Mar) are recalculated:
+    // 8 × (£58.14 − £96.00) = −£302.88, an overpayment set against what is due.
+    let case = cases
+        .report_court_order(final_order(
+            "l2",
+            "2025-03-10",
+            "2025-01-06",
+            &[("child-1", 80), ("child-2", 180)],
+        ))
+        .await
+        .expect("report the order")
+        .into_inner()
+        .case
+        .expect("the case");
+    assert_eq!(
+        case.calculation.expect("a calculation").weekly_amount,
+        "58.14"
+    );
+    let account = case.account.expect("an account");
+    assert_eq!(account.retrospective_adjustments, "-302.88");
+    // Due: 2 × £384.00 − £302.88 = £465.12, none of it paid.
+    assert_eq!(account.maintenance_due, "465.12");
+    assert_eq!(account.arrears, "465.12");
+    server.stop().await;
+}
+
+async fn escalation_is_held_by_a_pause_and_resumes_after_it(database: TestDatabase) {
+    let server = start_cms(&database, ActsOn::Application).await;
+    let (mut cases, mut clock) = clients(&server).await;
+    cases
+        .open_application(application("e1", "450.00", &["child-1"], false))
+        .await
+        .expect("open");
+    cases
+        .record_contact(RecordContactRequest {
+            client_request_id: "e2".to_owned(),
+            case_reference: "CMS-1".to_owned(),
+            effective_date: "2025-03-20".to_owned(),
+            party: CaseParty::PayingParent.into(),
+            kind: ContactKind::Call.into(),
+            distressed: true,
+        })
+        .await
+        .expect("log a distressed call");
+    cases
+        .request_enforcement_pause(RequestEnforcementPauseRequest {
+            client_request_id: "e3".to_owned(),
+            case_reference: "CMS-1".to_owned(),
+            effective_date: "2025-03-25".to_owned(),
+            weeks: 8,
+            reason: "distress".to_owned(),
+        })
+        .await
+        .expect("pause until 20 May");
+    advance(&mut clock, "2025-07-01").await;
+
+    // Nothing is ever paid. Missed instalments: 3 Feb (1), 3 Mar (2: deduction from earnings
+    // order), 31 Mar (3), 28 Apr (4: a regular deduction order, held by the pause, while the
+    // distressed call of 20 March is within 8 weeks), 26 May (5: the pause has ended, the held
+    // step is taken), 23 Jun (6: liability order).
+    let events = hub_events(&server, 1 + 1 + 6 + 4).await;
+    let steps: Vec<(String, bool, bool)> = payloads::<EnforcementStep>(&events)
+        .into_iter()
+        .map(|step| (step.step, step.paused, step.parent_flagged_distressed))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("deduction_from_earnings_order".to_owned(), false, false),
+            ("regular_deduction_order".to_owned(), true, true),
+            ("regular_deduction_order".to_owned(), false, false),
+            ("liability_order".to_owned(), false, false),
+        ]
+    );
+    let case = cases
+        .get_case(GetCaseRequest {
+            case_reference: "CMS-1".to_owned(),
+        })
+        .await
+        .expect("read")
+        .into_inner();
+    assert_eq!(case.enforcement_stage, "liability_order");
+    assert_eq!(case.consecutive_missed, 6);
+    // Six instalments of £216.00, and fees of £50 + £50 + £300.
+    let account = case.account.expect("an account");
+    assert_eq!(account.arrears, "1296.00");
+    assert_eq!(account.enforcement_fees, "400.00");
+    server.stop().await;
+}
+
+on_both_backends!(
+    acting_on_the_application_starts_liability_at_once,
+    delayed_involvement_waits_for_the_final_order,
+    delayed_involvement_with_backdating_charges_the_weeks_at_once,
+    a_final_order_reported_late_is_applied_from_its_date,
+    escalation_is_held_by_a_pause_and_resumes_after_it,
+);
+
+fn expect<T: std::fmt::Debug>(
+    result: Result<tonic::Response<T>, tonic::Status>,
+    code: Code,
+    start: &str,
+) {
+    let status = result.expect_err("refused");
+    assert_eq!(status.code(), code, "{status:?}");
+    assert!(status.message().starts_with(start), "{start}: {status:?}");
+}
+
+#[tokio::test]
+async fn bad_requests_name_the_field_and_retries_change_nothing() {
+    let database = TestDatabase::sqlite();
+    let server = start_cms(&database, ActsOn::Application).await;
+    let (mut cases, _) = clients(&server).await;
+    let first = cases
+        .open_application(application("b1", "450.00", &["child-1"], false))
+        .await
+        .expect("open")
+        .into_inner();
+    let retried = cases
+        .open_application(application("b1", "450.00", &["child-1"], false))
+        .await
+        .expect("a retry is answered")
+        .into_inner();
+    assert_eq!(retried, first);
+
+    let mut missing_payer = application("b2", "450.00", &["child-1"], false);
+    missing_payer.case_reference = "CMS-2".to_owned();
+    missing_payer.paying_parent_ref.clear();
+    expect(
+        cases.open_application(missing_payer).await,
+        Code::InvalidArgument,
+        "paying_parent_ref:",
+    );
+    let mut bad_income = application("b3", "4,50", &["child-1"], false);
+    bad_income.case_reference = "CMS-3".to_owned();
+    expect(
+        cases.open_application(bad_income).await,
+        Code::InvalidArgument,
+        "gross_weekly_income:",
+    );
+    expect(
+        cases
+            .report_court_order(final_order(
+                "b4",
+                "2025-02-01",
+                "2025-02-01",
+                &[("child-1", 400)],
+            ))
+            .await,
+        Code::InvalidArgument,
+        "nights[0].nights:",
+    );
+    expect(
+        cases
+            .report_court_order(final_order(
+                "b5",
+                "2024-12-01",
+                "2024-12-01",
+                &[("child-1", 10)],
+            ))
+            .await,
+        Code::InvalidArgument,
+        "effective_date:",
+    );
+    expect(
+        cases
+            .lift_enforcement_pause(LiftEnforcementPauseRequest {
+                client_request_id: "b6".to_owned(),
+                case_reference: "CMS-1".to_owned(),
+                effective_date: "2025-02-01".to_owned(),
+            })
+            .await,
+        Code::FailedPrecondition,
+        "not possible now",
+    );
+    expect(
+        cases
+            .get_case(GetCaseRequest {
+                case_reference: "CMS-9".to_owned(),
+            })
+            .await,
+        Code::NotFound,
+        "case_reference:",
+    );
+    server.stop().await;
+}
+
+#[test]
+fn every_migration_file_is_embedded() {
+    familybridge_testing::assert_embeds_every_migration(
+        &cms_calculation::cases::store::MIGRATIONS,
+        env!("CARGO_MANIFEST_DIR"),
+    );
+}
