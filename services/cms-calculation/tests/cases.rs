@@ -12,8 +12,8 @@ use familybridge_feed::{AgencyId, FeedClient};
 use familybridge_proto::cms::v1::case_service_client::CaseServiceClient;
 use familybridge_proto::cms::v1::{
     CalculationMade, CaseParty, ChildNights, ContactKind, EnforcementStep, GetCaseRequest,
-    LiftEnforcementPauseRequest, OpenApplicationRequest, RecordContactRequest,
-    ReportCourtOrderRequest, RequestEnforcementPauseRequest,
+    LiftEnforcementPauseRequest, OpenApplicationRequest, ProjectLiabilityRequest,
+    RecordContactRequest, ReportCourtOrderRequest, RequestEnforcementPauseRequest,
 };
 use familybridge_proto::common::v1::{Event, feed_message};
 use familybridge_proto::simulation::v1::AdvanceToRequest;
@@ -310,7 +310,70 @@ async fn escalation_is_held_by_a_pause_and_resumes_after_it(database: TestDataba
     server.stop().await;
 }
 
+async fn a_projection_shows_the_liability_under_a_proposal_and_changes_nothing(
+    database: TestDatabase,
+) {
+    let server = start_cms(&database, ActsOn::Application).await;
+    let (mut cases, _) = clients(&server).await;
+    let opened = cases
+        .open_application(application("p1", "600.00", &["child-1", "child-2"], false))
+        .await
+        .expect("open")
+        .into_inner()
+        .case
+        .expect("the case");
+    let project = |nights: [(&str, u32); 2], flip: bool| ProjectLiabilityRequest {
+        case_reference: "CMS-1".to_owned(),
+        effective_date: "2025-02-01".to_owned(),
+        proposed_nights: nights
+            .iter()
+            .map(|(child, nights)| ChildNights {
+                child_ref: (*child).to_owned(),
+                nights: *nights,
+            })
+            .collect(),
+        flip_residence: flip,
+        receiving_parent_income: "300.00".to_owned(),
+    };
+    // £96.00 a week today; with child-1 at 180 nights: £48 + (£24 − £7) = £65.00.
+    let shared = cases
+        .project_liability(project([("child-1", 180), ("child-2", 0)], false))
+        .await
+        .expect("project")
+        .into_inner();
+    assert_eq!(shared.payer_ref, "person-2");
+    assert!(!shared.roles_flip);
+    assert_eq!(
+        (
+            shared.weekly_amount.as_str(),
+            shared.current_weekly_amount.as_str()
+        ),
+        ("65.00", "96.00")
+    );
+    // Both children to live with the paying parent, 115 nights a year with the other: the
+    // receiving parent (£300, 16% = £48.00) would pay, less 2/7 for each child: 2 × £24 × 5/7.
+    let flipped = cases
+        .project_liability(project([("child-1", 250), ("child-2", 250)], true))
+        .await
+        .expect("project")
+        .into_inner();
+    assert!(flipped.roles_flip);
+    assert_eq!(flipped.payer_ref, "person-1");
+    assert_eq!(flipped.weekly_amount, "34.29");
+
+    let after = cases
+        .get_case(GetCaseRequest {
+            case_reference: "CMS-1".to_owned(),
+        })
+        .await
+        .expect("read")
+        .into_inner();
+    assert_eq!(after, opened, "a projection changes nothing");
+    server.stop().await;
+}
+
 on_both_backends!(
+    a_projection_shows_the_liability_under_a_proposal_and_changes_nothing,
     acting_on_the_application_starts_liability_at_once,
     delayed_involvement_waits_for_the_final_order,
     delayed_involvement_with_backdating_charges_the_weeks_at_once,

@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use familybridge_calculation::{Money, Nights, ParameterBook};
 use familybridge_casework::{
     Application, CaseError, CaseEvent, CaseFile, CaseSettings, CollectionMethod, ContactKind,
-    CourtOrder, EvidenceSource, IncomeSource, Party,
+    CourtOrder, EvidenceSource, IncomeSource, Party, ProposedCare,
 };
 use familybridge_feed::{Begun, Feed, TraceContext, internal_error};
 use familybridge_proto::cms::v1 as proto;
@@ -495,5 +495,67 @@ impl CaseService for Cases {
             &existing(stored, reference)?,
             self.book,
         )?))
+    }
+
+    async fn project_liability(
+        &self,
+        request: Request<proto::ProjectLiabilityRequest>,
+    ) -> Result<Response<proto::ProjectLiabilityResponse>, Status> {
+        let request = request.into_inner();
+        if request.case_reference.is_empty() {
+            return Err(invalid("case_reference", "required"));
+        }
+        let date = parse_date("effective_date", &request.effective_date)?;
+        let nights = request
+            .proposed_nights
+            .iter()
+            .enumerate()
+            .map(|(index, child)| {
+                Ok((
+                    child.child_ref.clone(),
+                    parse_nights(&format!("proposed_nights[{index}].nights"), child.nights)?,
+                ))
+            })
+            .collect::<Result<BTreeMap<_, _>, Status>>()?;
+        let proposal = ProposedCare {
+            nights,
+            flip_residence: request.flip_residence,
+            receiving_parent_income: parse_money(
+                "receiving_parent_income",
+                &request.receiving_parent_income,
+            )?,
+        };
+        let mut connection = self
+            .feed
+            .database()
+            .pool()
+            .acquire()
+            .await
+            .map_err(internal_error)?;
+        let case = existing(
+            store::load(&mut connection, &request.case_reference)
+                .await
+                .map_err(internal_error)?,
+            &request.case_reference,
+        )?;
+        let projection = case
+            .file
+            .project_liability(date, &proposal, &self.settings, self.book)
+            .map_err(case_status)?;
+        Ok(Response::new(proto::ProjectLiabilityResponse {
+            payer_ref: match projection.payer {
+                Party::PayingParent => case.paying_parent_ref.clone(),
+                Party::ReceivingParent => case.receiving_parent_ref.clone(),
+            },
+            roles_flip: projection.roles_flip,
+            weekly_amount: projection.weekly_amount.to_string(),
+            current_weekly_amount: projection
+                .current_weekly_amount
+                .map(|amount| amount.to_string())
+                .unwrap_or_default(),
+            payer_income_known: projection.payer_income_known,
+            calculation: Some(calculation_response(&projection.calculation, date)),
+            notes: projection.notes,
+        }))
     }
 }
