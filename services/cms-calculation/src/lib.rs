@@ -13,16 +13,20 @@ use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use familybridge_casework::CaseSettings;
-use familybridge_feed::{AgencyId, DataSharingAgreements, Feed, FeedOptions};
+use std::sync::Arc;
+
+use familybridge_feed::{AgencyId, DataSharingAgreements, Feed, FeedOptions, spawn_subscription};
 use familybridge_proto::cms::v1::calculation_service_server::CalculationServiceServer;
 use familybridge_proto::cms::v1::case_service_server::CaseServiceServer;
 use familybridge_proto::simulation::v1::clock_server::ClockServer;
-use familybridge_runtime::{ClockService, GrpcHost, ServiceError};
+use familybridge_runtime::{CancellationToken, ClockService, GrpcHost, ServiceError};
 use familybridge_storage::{Database, DatabaseUrl, SimulatedClock};
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
 use crate::calculation::{CalculateError, Calculator};
 use crate::cases::api::Cases;
+use crate::cases::court_orders::{CourtOrderApplier, CourtOrderInbox};
 use crate::cases::due::CaseDueWork;
 
 /// The service's name: its binary, its default database file, its log target.
@@ -47,6 +51,18 @@ pub struct Config {
     pub case_settings: CaseSettings,
     /// What each agency may receive from its feed.
     pub data_sharing: DataSharingAgreements,
+    /// How court orders reach the CMS.
+    pub court_orders: CourtOrderRoute,
+}
+
+/// How court orders reach the CMS: a scenario setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CourtOrderRoute {
+    /// Only when a parent reports one (`ReportCourtOrder`), on the day they do: today's practice.
+    #[default]
+    Manual,
+    /// The CMS follows the court registry's feed and applies orders from their dates.
+    Automatic,
 }
 
 impl Config {
@@ -60,6 +76,7 @@ impl Config {
             court_registry_url,
             case_settings: CaseSettings::default(),
             data_sharing: default_agreements()?,
+            court_orders: CourtOrderRoute::default(),
         })
     }
 }
@@ -113,9 +130,30 @@ pub async fn serve(
     let feed = Feed::new(database.clone(), AgencyId::Cms);
     let due = CaseDueWork::new(feed.clone(), config.case_settings);
     let clock = ClockService::new(SimulatedClock::new(database.clone()), due);
-    // Subscriptions never end by themselves: the feed ends them when shutdown begins.
+    // Background work (following the court's feed) stops when shutdown begins; subscriptions to
+    // our own feed never end by themselves, so the feed ends them then too.
+    let background = CancellationToken::new();
+    let court_orders = (config.court_orders == CourtOrderRoute::Automatic).then(|| {
+        let wake = Arc::new(Notify::new());
+        let subscription = spawn_subscription(
+            feed.clone(),
+            "court-registry",
+            config.court_registry_url.clone(),
+            AgencyId::Cms,
+            CourtOrderInbox::new(wake.clone()),
+            background.clone(),
+        );
+        let applier = CourtOrderApplier::new(feed.clone(), config.case_settings, wake);
+        (subscription, tokio::spawn(applier.run(background.clone())))
+    });
     let options = FeedOptions::default();
-    let shutdown = options.end_subscriptions_on(shutdown);
+    let shutdown = {
+        let background = background.clone();
+        options.end_subscriptions_on(async move {
+            shutdown.await;
+            background.cancel();
+        })
+    };
     GrpcHost::new()
         .add_service(CalculationServiceServer::new(calculator))
         .add_service(CaseServiceServer::new(Cases::new(
@@ -126,6 +164,17 @@ pub async fn serve(
         .add_service(ClockServer::new(clock))
         .serve(listener, shutdown)
         .await?;
+    background.cancel();
+    if let Some((subscription, applier)) = court_orders {
+        match subscription.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "the court registry's feed refused the CMS"),
+            Err(error) => tracing::error!(%error, "following the court registry's feed panicked"),
+        }
+        if let Err(error) = applier.await {
+            tracing::error!(%error, "applying court orders panicked");
+        }
+    }
     database.close().await;
     Ok(())
 }

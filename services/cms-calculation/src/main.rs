@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use cms_calculation::{CmsError, Config, DEFAULT_ADDRESS, SERVICE_NAME, default_agreements, serve};
+use cms_calculation::{
+    CmsError, Config, CourtOrderRoute, DEFAULT_ADDRESS, SERVICE_NAME, default_agreements, serve,
+};
 use familybridge_casework::{ActsOn, CaseSettings, NightsWithoutEvidence};
 use familybridge_feed::DataSharingAgreements;
 use familybridge_runtime::{ServiceArgs, ServiceError, bind, run_main, termination_signal};
@@ -28,6 +30,9 @@ struct Args {
     /// The nights a year the CMS assumes when a parent's claim of shared care has no evidence.
     #[arg(long, env = "CMS_NIGHTS_WITHOUT_EVIDENCE", value_enum, default_value_t = NightsArg::Assume52)]
     nights_without_evidence: NightsArg,
+    /// How court orders reach the CMS: reported by a parent, or by the court registry's feed.
+    #[arg(long, env = "CMS_COURT_ORDERS", value_enum, default_value_t = RouteArg::Manual)]
+    court_orders: RouteArg,
     /// Data-sharing agreements (TOML) for the CMS's event feed [default: the built-in ones,
     /// services/cms-calculation/data-sharing.toml].
     #[arg(long, env = "DATA_SHARING_FILE")]
@@ -43,6 +48,15 @@ enum ActsOnArg {
     FinalOrder,
     /// Only once a final court order exists, backdating liability to the application.
     FinalOrderBackdated,
+}
+
+/// How court orders reach the CMS.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum RouteArg {
+    /// A parent reports the order, on the day they do.
+    Manual,
+    /// Automatic exchange: the CMS follows the court registry's feed.
+    Automatic,
 }
 
 /// The nights assumed without evidence.
@@ -80,6 +94,10 @@ fn main() -> ExitCode {
             court_registry_url: args.court_registry_url,
             case_settings,
             data_sharing,
+            court_orders: match args.court_orders {
+                RouteArg::Manual => CourtOrderRoute::Manual,
+                RouteArg::Automatic => CourtOrderRoute::Automatic,
+            },
         };
         let listener = bind(args.service.listen_address(DEFAULT_ADDRESS)).await?;
         serve(config, listener, termination_signal()).await?;

@@ -7,7 +7,8 @@ use familybridge_storage::{Database, MigrationSet, StorageError};
 use serde::{Deserialize, Serialize};
 
 /// The CMS's own tables.
-pub const MIGRATIONS: MigrationSet = familybridge_storage::embed_migrations!(3001 "cms_cases");
+pub const MIGRATIONS: MigrationSet =
+    familybridge_storage::embed_migrations!(3001 "cms_cases", 3002 "court_order_inbox");
 
 /// A case as stored: who it is about, and the rules' state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

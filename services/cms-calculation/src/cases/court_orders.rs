@@ -1,0 +1,355 @@
+//! Court orders by automatic exchange: the CMS follows the court registry's feed and applies each
+//! order's care pattern to the family's CMS case from the order's date.
+//!
+//! A court event names a court case and its parties, not a CMS case, and the CMS's feed locks a
+//! case's stream before its transaction begins. So events are taken in two steps. The subscription
+//! ([`CourtOrderInbox`]) only records each event in an inbox, in the same transaction as its feed
+//! cursor: it arrives exactly once. The [`CourtOrderApplier`] then applies inbox entries in order of
+//! arrival, each to every CMS case of the same two parents, in that case's own locked transaction,
+//! recording the application there too, so that a restart never applies an event twice.
+//!
+//! What the CMS does with them: `SharedCareDetermined` becomes court-order evidence of each child's
+//! nights with the paying parent (interim or final, as the court said); `CaseClosed` without a final
+//! order ends the proceedings a delayed case was waiting for; `CaseOpened` links the court case to
+//! the family's CMS cases.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use familybridge_calculation::{Nights, ParameterBook};
+use familybridge_casework::{CaseSettings, CourtOrder};
+use familybridge_feed::{EventHandler, Feed, FeedTransaction, HandlerError, TraceContext};
+use familybridge_proto::common::v1::Event;
+use familybridge_proto::court::v1 as court;
+use familybridge_runtime::CancellationToken;
+use familybridge_storage::sqlx;
+use prost::{Message, Name};
+use tokio::sync::Notify;
+
+use crate::cases::publish::publish;
+use crate::cases::store::{self, StoredCase};
+
+/// How often the applier looks at the inbox without being woken (a wake-up can be missed when it
+/// comes before the event's transaction commits).
+const POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// The court events the CMS acts on.
+fn wanted(event_type: &str) -> bool {
+    [
+        court::CaseOpened::full_name(),
+        court::SharedCareDetermined::full_name(),
+        court::CaseClosed::full_name(),
+    ]
+    .iter()
+    .any(|name| name == event_type)
+}
+
+/// The subscription's handler: records each wanted court event in the inbox.
+#[derive(Debug, Clone)]
+pub struct CourtOrderInbox {
+    wake: Arc<Notify>,
+}
+
+impl CourtOrderInbox {
+    /// An inbox that wakes `wake` when an event arrives.
+    pub fn new(wake: Arc<Notify>) -> Self {
+        Self { wake }
+    }
+}
+
+impl EventHandler for CourtOrderInbox {
+    async fn handle(&self, tx: &mut FeedTransaction, event: &Event) -> Result<(), HandlerError> {
+        if !wanted(&event.event_type) {
+            return Ok(());
+        }
+        let payload = event
+            .payload
+            .as_ref()
+            .map(|payload| payload.value.clone())
+            .unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO court_order_inbox (event_id, event_type, effective_date, payload) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(&event.event_id)
+        .bind(&event.event_type)
+        .bind(&event.effective_date)
+        .bind(payload)
+        .execute(tx.connection())
+        .await
+        .map_err(HandlerError::other)?;
+        self.wake.notify_one();
+        Ok(())
+    }
+}
+
+/// One inbox entry.
+#[derive(Debug)]
+struct Entry {
+    arrival: i64,
+    event_id: String,
+    event_type: String,
+    effective_date: String,
+    payload: Vec<u8>,
+}
+
+/// Applies inbox entries to CMS cases.
+#[derive(Debug, Clone)]
+pub struct CourtOrderApplier {
+    feed: Feed,
+    settings: CaseSettings,
+    book: &'static ParameterBook,
+    wake: Arc<Notify>,
+}
+
+/// Why an inbox entry could not be applied (it is tried again).
+#[derive(Debug, thiserror::Error)]
+enum ApplyError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Feed(#[from] familybridge_feed::FeedError),
+    #[error("court event {0} does not decode")]
+    Decode(String, #[source] prost::DecodeError),
+    #[error("court event {event_id} has the effective date {date:?}, not YYYY-MM-DD")]
+    Date { event_id: String, date: String },
+}
+
+impl CourtOrderApplier {
+    /// The applier for the CMS cases in `feed`'s database, woken by `wake`.
+    pub fn new(feed: Feed, settings: CaseSettings, wake: Arc<Notify>) -> Self {
+        Self {
+            feed,
+            settings,
+            book: ParameterBook::statutory(),
+            wake,
+        }
+    }
+
+    /// Applies entries as they arrive until `stop` is cancelled.
+    pub async fn run(self, stop: CancellationToken) {
+        loop {
+            if let Err(error) = self.apply_pending().await {
+                tracing::error!(%error, "applying court orders failed; trying again");
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(POLL_INTERVAL) => {}
+            }
+        }
+    }
+
+    /// Applies every pending entry, oldest first.
+    async fn apply_pending(&self) -> Result<(), ApplyError> {
+        let pending: Vec<(i64, String, String, String, Vec<u8>)> = sqlx::query_as(
+            "SELECT arrival, event_id, event_type, effective_date, payload FROM court_order_inbox \
+             WHERE applied = 0 ORDER BY arrival LIMIT 500",
+        )
+        .fetch_all(self.feed.database().pool())
+        .await?;
+        let pending =
+            pending
+                .into_iter()
+                .map(
+                    |(arrival, event_id, event_type, effective_date, payload)| Entry {
+                        arrival,
+                        event_id,
+                        event_type,
+                        effective_date,
+                        payload,
+                    },
+                );
+        for entry in pending {
+            self.apply(&entry).await?;
+            sqlx::query("UPDATE court_order_inbox SET applied = 1 WHERE arrival = $1")
+                .bind(entry.arrival)
+                .execute(self.feed.database().pool())
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn apply(&self, entry: &Entry) -> Result<(), ApplyError> {
+        let date: NaiveDate = entry.effective_date.parse().map_err(|_| ApplyError::Date {
+            event_id: entry.event_id.clone(),
+            date: entry.effective_date.clone(),
+        })?;
+        let decode_error = |error| ApplyError::Decode(entry.event_id.clone(), error);
+        if entry.event_type == court::CaseOpened::full_name() {
+            let opened =
+                court::CaseOpened::decode(entry.payload.as_slice()).map_err(decode_error)?;
+            self.link(
+                &opened.case_reference,
+                opened.applicant.as_ref(),
+                opened.respondent.as_ref(),
+            )
+            .await?;
+        } else if entry.event_type == court::SharedCareDetermined::full_name() {
+            let care = court::SharedCareDetermined::decode(entry.payload.as_slice())
+                .map_err(decode_error)?;
+            let applicant = care
+                .applicant
+                .as_ref()
+                .map(|party| party.person_ref.clone());
+            for reference in self
+                .link(
+                    &care.case_reference,
+                    care.applicant.as_ref(),
+                    care.respondent.as_ref(),
+                )
+                .await?
+            {
+                self.on_case(
+                    &entry.event_id,
+                    &reference,
+                    date,
+                    |case, on, settings, book| {
+                        let paying_is_applicant =
+                            applicant.as_deref() == Some(case.paying_parent_ref.as_str());
+                        let nights: BTreeMap<String, Nights> = care
+                            .arrangements
+                            .iter()
+                            .filter(|child| case.child_refs.contains(&child.child_ref))
+                            .filter_map(|child| {
+                                let nights = if paying_is_applicant {
+                                    child.nights_with_applicant
+                                } else {
+                                    child.nights_with_respondent
+                                };
+                                Nights::new(nights)
+                                    .ok()
+                                    .map(|n| (child.child_ref.clone(), n))
+                            })
+                            .collect();
+                        if nights.is_empty() {
+                            return Ok(Vec::new());
+                        }
+                        let order = CourtOrder {
+                            order_id: care.order_id.clone(),
+                            made_on: date,
+                            is_final: care.is_final,
+                            nights,
+                        };
+                        case.file.apply_court_order(on, order, settings, book)
+                    },
+                )
+                .await?;
+            }
+        } else if entry.event_type == court::CaseClosed::full_name() {
+            let closed =
+                court::CaseClosed::decode(entry.payload.as_slice()).map_err(decode_error)?;
+            if closed.final_order_stands {
+                return Ok(());
+            }
+            for reference in self.linked(&closed.case_reference).await? {
+                self.on_case(
+                    &entry.event_id,
+                    &reference,
+                    date,
+                    |case, on, settings, book| {
+                        if case.file.proceedings_pending() {
+                            case.file.end_proceedings(on, settings, book)
+                        } else {
+                            Ok(Vec::new())
+                        }
+                    },
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Links the court case to every CMS case of the same two parents; returns all CMS cases linked
+    /// to it.
+    async fn link(
+        &self,
+        court_case: &str,
+        applicant: Option<&court::Party>,
+        respondent: Option<&court::Party>,
+    ) -> Result<Vec<String>, ApplyError> {
+        let (Some(applicant), Some(respondent)) = (applicant, respondent) else {
+            return self.linked(court_case).await;
+        };
+        sqlx::query(
+            "INSERT INTO court_case_links (court_case_reference, cms_case_reference) \
+             SELECT $1, case_reference FROM cms_cases \
+             WHERE (paying_parent_ref = $2 AND receiving_parent_ref = $3) \
+                OR (paying_parent_ref = $3 AND receiving_parent_ref = $2) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(court_case)
+        .bind(&applicant.person_ref)
+        .bind(&respondent.person_ref)
+        .execute(self.feed.database().pool())
+        .await?;
+        self.linked(court_case).await
+    }
+
+    /// The CMS cases linked to a court case, in order.
+    async fn linked(&self, court_case: &str) -> Result<Vec<String>, ApplyError> {
+        Ok(sqlx::query_scalar(
+            "SELECT cms_case_reference FROM court_case_links WHERE court_case_reference = $1 \
+             ORDER BY cms_case_reference",
+        )
+        .bind(court_case)
+        .fetch_all(self.feed.database().pool())
+        .await?)
+    }
+
+    /// Applies event `event_id` to CMS case `reference` with `rule`, once: in the case's locked
+    /// transaction, recording the application. The rule runs on the later of the event's date and
+    /// the latest date the case has dealt with. A refusal by the case rules is logged and the event
+    /// counted as applied: retrying cannot change the rules' answer.
+    async fn on_case<F>(
+        &self,
+        event_id: &str,
+        reference: &str,
+        date: NaiveDate,
+        rule: F,
+    ) -> Result<(), ApplyError>
+    where
+        F: FnOnce(
+            &mut StoredCase,
+            NaiveDate,
+            &CaseSettings,
+            &ParameterBook,
+        ) -> Result<
+            Vec<familybridge_casework::CaseEvent>,
+            familybridge_casework::CaseError,
+        >,
+    {
+        let mut tx = self.feed.begin(&[reference]).await?;
+        let recorded = sqlx::query(
+            "INSERT INTO court_order_applications (event_id, cms_case_reference) VALUES ($1, $2) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(event_id)
+        .bind(reference)
+        .execute(tx.connection())
+        .await?;
+        if recorded.rows_affected() == 0 {
+            return Ok(());
+        }
+        let Some(mut case) = store::load(tx.connection(), reference).await? else {
+            return Ok(());
+        };
+        let on = date.max(case.file.as_of());
+        match rule(&mut case, on, &self.settings, self.book) {
+            Ok(events) => {
+                store::save(tx.connection(), &case).await?;
+                publish(&mut tx, &case, &events, &TraceContext::default()).await?;
+            }
+            Err(error) => {
+                tracing::warn!(%error, event_id, case = reference, "court event not applied");
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,141 @@
+//! Court orders by automatic exchange, across two real services: the CMS follows the court
+//! registry's feed and applies the final order's care pattern from the order's date, with no parent
+//! reporting anything.
+
+use std::time::Duration;
+
+use cms_calculation::{Config, CourtOrderRoute, serve};
+use familybridge_casework::{ActsOn, CaseSettings};
+use familybridge_proto::cms::v1::case_service_client::CaseServiceClient;
+use familybridge_proto::cms::v1::{CaseParty, GetCaseRequest, OpenApplicationRequest};
+use familybridge_proto::court::v1::court_registry_client::CourtRegistryClient;
+use familybridge_proto::court::v1::{
+    ChildArrangement, MakeOrderRequest, OpenCaseRequest, Party, Residence,
+};
+use familybridge_testing::{TestDatabase, TestServer, on_both_backends};
+
+fn order(id: &str, date: &str, nights_with_respondent: u32) -> MakeOrderRequest {
+    MakeOrderRequest {
+        client_request_id: id.to_owned(),
+        case_reference: "FB1".to_owned(),
+        effective_date: date.to_owned(),
+        arrangements: vec![ChildArrangement {
+            child_ref: "child-1".to_owned(),
+            lives_with: Residence::Applicant.into(),
+            nights_with_applicant: 365 - nights_with_respondent,
+            nights_with_respondent,
+        }],
+        safeguarding_narrative: String::new(),
+    }
+}
+
+async fn the_cms_applies_the_final_order_from_the_courts_feed(database: TestDatabase) {
+    let court_database = TestDatabase::sqlite();
+    let court_config =
+        court_registry::Config::with_default_agreements(court_database.url().clone())
+            .expect("default agreements");
+    let court = TestServer::start(|listener, shutdown| {
+        court_registry::serve(court_config, listener, shutdown)
+    })
+    .await;
+
+    let mut cms_config = Config::with_defaults(database.url().clone(), court.url().to_owned())
+        .expect("default configuration");
+    cms_config.court_orders = CourtOrderRoute::Automatic;
+    cms_config.case_settings = CaseSettings {
+        acts_on: ActsOn::FinalOrder { backdate: false },
+        ..CaseSettings::default()
+    };
+    let cms = TestServer::start(|listener, shutdown| serve(cms_config, listener, shutdown)).await;
+
+    // The receiving parent applies to the court, and to the CMS while proceedings are pending.
+    let mut registry = CourtRegistryClient::connect(court.url().to_owned())
+        .await
+        .expect("connect to the court");
+    registry
+        .open_case(OpenCaseRequest {
+            client_request_id: "c1".to_owned(),
+            case_reference: "FB1".to_owned(),
+            effective_date: "2025-01-06".to_owned(),
+            applicant: Some(Party {
+                person_ref: "person-1".to_owned(),
+            }),
+            respondent: Some(Party {
+                person_ref: "person-2".to_owned(),
+            }),
+            child_refs: vec!["child-1".to_owned()],
+            ..Default::default()
+        })
+        .await
+        .expect("open the court case");
+    let mut cases = CaseServiceClient::connect(cms.url().to_owned())
+        .await
+        .expect("connect to the CMS");
+    cases
+        .open_application(OpenApplicationRequest {
+            client_request_id: "a1".to_owned(),
+            case_reference: "CMS-1".to_owned(),
+            effective_date: "2025-01-13".to_owned(),
+            paying_parent_ref: "person-2".to_owned(),
+            receiving_parent_ref: "person-1".to_owned(),
+            applicant: CaseParty::ReceivingParent.into(),
+            child_refs: vec!["child-1".to_owned()],
+            proceedings_pending: true,
+            gross_weekly_income: "450.00".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("apply to the CMS");
+
+    registry
+        .make_interim_order(order("c2", "2025-02-03", 60))
+        .await
+        .expect("interim order");
+    registry
+        .make_final_order(order("c3", "2025-07-07", 120))
+        .await
+        .expect("final order");
+
+    // The CMS learns of the final order through the feed alone (bounded wait, not a timing claim).
+    let read = || {
+        let mut cases = cases.clone();
+        async move {
+            cases
+                .get_case(GetCaseRequest {
+                    case_reference: "CMS-1".to_owned(),
+                })
+                .await
+                .expect("read the case")
+                .into_inner()
+        }
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut case = read().await;
+    while case.awaiting_final_order && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        case = read().await;
+    }
+    assert!(
+        !case.awaiting_final_order,
+        "the final order reached the CMS"
+    );
+    // Liability from the final order's date; the child spends 120 nights with the paying parent
+    // (band 2: less 2/7): £54.00 × 5/7 = £38.57 a week.
+    assert_eq!(case.liability_from, "2025-07-07");
+    assert_eq!(
+        case.calculation.expect("a calculation").weekly_amount,
+        "38.57"
+    );
+    assert!(
+        case.history
+            .iter()
+            .any(|entry| entry.kind == "court_order_applied"
+                && entry.details_json.contains("FB1/order-2")),
+        "the history records the order applied"
+    );
+
+    cms.stop().await;
+    court.stop().await;
+}
+
+on_both_backends!(the_cms_applies_the_final_order_from_the_courts_feed);
