@@ -7,15 +7,18 @@
 //!   test ends. With neither, the test fails and says how to provide one: it never skips silently.
 //! - [`on_both_backends!`]: runs one test body against SQLite and against PostgreSQL.
 //! - [`assert_embeds_every_migration`]: no migration file is forgotten by `embed_migrations!`.
+//! - [`ServiceProcess`]: a service binary in its own process, killed when the test ends.
 //! - [`TestServer`]: a real gRPC server on a free loopback port, stopped through its shutdown
 //!   future as production stops it.
 
 mod database;
 mod migrations;
+mod process;
 mod server;
 
 pub use database::{TestBackend, TestDatabase};
 pub use migrations::assert_embeds_every_migration;
+pub use process::ServiceProcess;
 pub use server::TestServer;
 
 /// Declares, for each named `async fn NAME(database: TestDatabase)`, a module `NAME` with two tests,

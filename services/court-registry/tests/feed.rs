@@ -5,7 +5,7 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::Duration;
 
 use familybridge_feed::{
@@ -19,7 +19,7 @@ use familybridge_proto::court::v1::{
 };
 use familybridge_runtime::{CancellationToken, wait_until_serving};
 use familybridge_storage::sqlx;
-use familybridge_testing::{TestDatabase, on_both_backends};
+use familybridge_testing::{ServiceProcess, TestDatabase, on_both_backends};
 use prost::Name;
 use support::{apply_to_vary, open_case, order, registry_client, start_registry};
 use tokio_stream::StreamExt;
@@ -261,13 +261,13 @@ impl EventHandler for Recorder {
 }
 
 /// The `court-registry` binary on `address` over `database`.
-fn spawn_registry(address: &str, database: &TestDatabase) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_court-registry"))
-        .env("LISTEN_ADDR", address)
-        .env("DATABASE_URL", database.url().as_str())
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .expect("start the registry")
+fn spawn_registry(address: &str, database: &TestDatabase) -> ServiceProcess {
+    ServiceProcess::spawn(
+        Command::new(env!("CARGO_BIN_EXE_court-registry"))
+            .env("LISTEN_ADDR", address)
+            .env("DATABASE_URL", database.url().as_str())
+            .env("RUST_LOG", "warn"),
+    )
 }
 
 async fn a_subscriber_loses_nothing_when_the_registry_is_killed(database: TestDatabase) {
@@ -276,7 +276,7 @@ async fn a_subscriber_loses_nothing_when_the_registry_is_killed(database: TestDa
         probe.local_addr().expect("an address").to_string()
     };
     let url = format!("http://{address}");
-    let mut registry_process = spawn_registry(&address, &database);
+    let registry_process = spawn_registry(&address, &database);
     wait_until_serving(&url, Duration::from_secs(30))
         .await
         .expect("ready");
@@ -314,10 +314,9 @@ async fn a_subscriber_loses_nothing_when_the_registry_is_killed(database: TestDa
             .expect("interim");
     }
     // SIGKILL: no chance to finish anything gracefully.
-    registry_process.kill().expect("kill the registry");
-    registry_process.wait().expect("reap the registry");
+    registry_process.kill();
 
-    let mut registry_process = spawn_registry(&address, &database);
+    let registry_process = spawn_registry(&address, &database);
     wait_until_serving(&url, Duration::from_secs(30))
         .await
         .expect("ready again");
@@ -348,8 +347,7 @@ async fn a_subscriber_loses_nothing_when_the_registry_is_killed(database: TestDa
         .await
         .expect("no panic")
         .expect("the subscription ends cleanly");
-    registry_process.kill().expect("stop the registry");
-    registry_process.wait().expect("reap the registry");
+    registry_process.kill();
 
     let rows: Vec<(String, String, i64)> =
         sqlx::query_as("SELECT event_id, stream, sequence FROM received ORDER BY rowid")

@@ -1,0 +1,33 @@
+//! Service binaries run as separate processes, for tests that kill them.
+//!
+//! A test that panics must not leave its service running: the orphan would keep the test's output
+//! pipe open and the test run would never end. The guard kills the process when it is dropped.
+
+use std::process::{Child, Command};
+
+/// A running process that is killed (SIGKILL) and reaped when this guard is dropped.
+pub struct ServiceProcess(Child);
+
+impl ServiceProcess {
+    /// Starts `command`.
+    pub fn spawn(command: &mut Command) -> Self {
+        Self(command.spawn().expect("start the service binary"))
+    }
+
+    /// Kills the process at once, as a crash would (SIGKILL), and waits for it to go.
+    pub fn kill(mut self) {
+        self.kill_now();
+    }
+
+    fn kill_now(&mut self) {
+        // It may already have exited; either way nothing is left running.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        self.kill_now();
+    }
+}
