@@ -11,9 +11,11 @@ use familybridge_casework::{ActsOn, CaseSettings};
 use familybridge_feed::{AgencyId, FeedClient};
 use familybridge_proto::cms::v1::case_service_client::CaseServiceClient;
 use familybridge_proto::cms::v1::{
-    CalculationMade, CaseParty, ChildNights, ContactKind, EnforcementStep, GetCaseRequest,
-    LiftEnforcementPauseRequest, OpenApplicationRequest, ProjectLiabilityRequest,
-    RecordContactRequest, ReportCourtOrderRequest, RequestEnforcementPauseRequest,
+    CalculationMade, CaseParty, CaseResponse, ChildNights, ContactKind, EnforcementStep,
+    EvidenceSource, GetCaseRequest, IncomeSource, LiftEnforcementPauseRequest,
+    OpenApplicationRequest, ProjectLiabilityRequest, RecordContactRequest, RecordIncomeRequest,
+    RecordPaymentRequest, RecordSharedCareRequest, ReportCourtOrderRequest,
+    RequestEnforcementPauseRequest,
 };
 use familybridge_proto::common::v1::{Event, feed_message};
 use familybridge_proto::simulation::v1::AdvanceToRequest;
@@ -372,7 +374,121 @@ async fn a_projection_shows_the_liability_under_a_proposal_and_changes_nothing(
     server.stop().await;
 }
 
+async fn income_evidence_and_payments_follow_the_rules_over_a_year(database: TestDatabase) {
+    let server = start_cms(&database, ActsOn::Application).await;
+    let (mut cases, mut clock) = clients(&server).await;
+    let mut collected = application("y1", "450.00", &["child-1"], false);
+    collected.collect_and_pay = true;
+    cases.open_application(collected).await.expect("open");
+    let weekly = |response: tonic::Response<CaseResponse>| {
+        response
+            .into_inner()
+            .case
+            .and_then(|case| case.calculation)
+            .map(|calculation| calculation.weekly_amount)
+            .unwrap_or_default()
+    };
+    let income = |id: &str, date: &str, amount: &str, source: IncomeSource| RecordIncomeRequest {
+        client_request_id: id.to_owned(),
+        case_reference: "CMS-1".to_owned(),
+        effective_date: date.to_owned(),
+        gross_weekly_income: amount.to_owned(),
+        source: source.into(),
+    };
+    let care = |id: &str, date: &str, source: EvidenceSource| RecordSharedCareRequest {
+        client_request_id: id.to_owned(),
+        case_reference: "CMS-1".to_owned(),
+        effective_date: date.to_owned(),
+        child_ref: "child-1".to_owned(),
+        nights: 150,
+        source: source.into(),
+    };
+    // £450 → £500 is 11%: under the 25% rule, ignored between reviews.
+    let ignored = cases
+        .record_income(income(
+            "y2",
+            "2025-02-10",
+            "500.00",
+            IncomeSource::ReportedChange,
+        ))
+        .await
+        .expect("report £500");
+    assert_eq!(weekly(ignored), "54.00");
+    // £450 → £600 is 33%: applied. 12% of £600 = £72.00.
+    let applied = cases
+        .record_income(income(
+            "y3",
+            "2025-03-10",
+            "600.00",
+            IncomeSource::ReportedChange,
+        ))
+        .await
+        .expect("report £600");
+    assert_eq!(weekly(applied), "72.00");
+    // The paying parent's word of 150 nights is disputed: the CMS assumes 52 (band 1, less 1/7):
+    // £72 × 6/7 = £61.71.
+    let word = cases
+        .record_shared_care(care("y4", "2025-03-17", EvidenceSource::ParentsWord))
+        .await
+        .expect("the parent's word");
+    assert_eq!(weekly(word), "61.71");
+    // An agreement outranks it: 150 nights is band 2, less 2/7: £72 × 5/7 = £51.43.
+    let agreed = cases
+        .record_shared_care(care("y5", "2025-03-24", EvidenceSource::Agreement))
+        .await
+        .expect("an agreement");
+    assert_eq!(weekly(agreed), "51.43");
+    // Collect and Pay on a £100 payment: the paying parent pays £20 on top; £4 is taken from the
+    // receiving parent's £100.
+    let paid = cases
+        .record_payment(RecordPaymentRequest {
+            client_request_id: "y6".to_owned(),
+            case_reference: "CMS-1".to_owned(),
+            effective_date: "2025-03-31".to_owned(),
+            amount: "100.00".to_owned(),
+        })
+        .await
+        .expect("a payment")
+        .into_inner();
+    let account = paid.case.and_then(|case| case.account).expect("an account");
+    assert_eq!(account.paying_parent_collection_fees, "20.00");
+    assert_eq!(account.receiving_parent_collection_fees, "4.00");
+    assert_eq!(account.passed_to_receiving_parent, "96.00");
+    // A figure for the annual review waits for it (the anniversary, 5 January 2026): then £700,
+    // 12% = £84.00, less 2/7 = £60.00.
+    let held = cases
+        .record_income(income(
+            "y7",
+            "2025-06-02",
+            "700.00",
+            IncomeSource::AnnualReview,
+        ))
+        .await
+        .expect("a figure for the review");
+    assert_eq!(weekly(held), "51.43");
+    advance(&mut clock, "2026-01-12").await;
+    let reviewed = cases
+        .get_case(GetCaseRequest {
+            case_reference: "CMS-1".to_owned(),
+        })
+        .await
+        .expect("read")
+        .into_inner();
+    assert_eq!(
+        reviewed.calculation.expect("a calculation").weekly_amount,
+        "60.00"
+    );
+    assert!(
+        reviewed
+            .history
+            .iter()
+            .any(|entry| entry.kind == "annual_review")
+    );
+    server.stop().await;
+}
+
 on_both_backends!(
+    income_evidence_and_payments_follow_the_rules_over_a_year,
     a_projection_shows_the_liability_under_a_proposal_and_changes_nothing,
     acting_on_the_application_starts_liability_at_once,
     delayed_involvement_waits_for_the_final_order,
