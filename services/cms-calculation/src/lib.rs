@@ -36,6 +36,19 @@ pub const SERVICE_NAME: &str = "cms-calculation";
 pub const DEFAULT_ADDRESS: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 50052));
 
+/// Today's case rules, as a commented file a scenario can copy and change.
+pub const DEFAULT_CASE_SETTINGS: &str = include_str!("../case-settings.toml");
+
+/// Reads case settings (the scenario's policy) from TOML in the form of `case-settings.toml`.
+pub fn case_settings_from_toml(text: &str) -> Result<CaseSettings, ServiceError> {
+    let settings: CaseSettings = toml::from_str(text)
+        .map_err(|error| ServiceError::Configuration(format!("case settings: {error}")))?;
+    settings
+        .validate()
+        .map_err(|error| ServiceError::Configuration(format!("case settings: {error}")))?;
+    Ok(settings)
+}
+
 /// The data-sharing agreements the CMS publishes under unless given others.
 pub const DEFAULT_DATA_SHARING: &str = include_str!("../data-sharing.toml");
 
@@ -177,4 +190,27 @@ pub async fn serve(
     }
     database.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_case_settings_are_todays_rules() {
+        assert_eq!(
+            case_settings_from_toml(DEFAULT_CASE_SETTINGS).expect("the shipped file parses"),
+            CaseSettings::default()
+        );
+    }
+
+    #[test]
+    fn a_bad_case_settings_file_names_the_problem() {
+        let error =
+            case_settings_from_toml("distress_window_weeks = \"eight\"").expect_err("refused");
+        assert!(
+            error.to_string().contains("distress_window_weeks"),
+            "{error}"
+        );
+    }
 }

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use cms_calculation::{
-    CmsError, Config, CourtOrderRoute, DEFAULT_ADDRESS, SERVICE_NAME, default_agreements, serve,
+    CmsError, Config, CourtOrderRoute, DEFAULT_ADDRESS, SERVICE_NAME, case_settings_from_toml,
+    default_agreements, serve,
 };
 use familybridge_casework::{ActsOn, CaseSettings, NightsWithoutEvidence};
 use familybridge_feed::DataSharingAgreements;
@@ -24,12 +25,18 @@ struct Args {
         default_value = "http://127.0.0.1:50051"
     )]
     court_registry_url: String,
-    /// When the CMS acts while child-arrangements proceedings are pending.
-    #[arg(long, env = "CMS_ACTS_ON", value_enum, default_value_t = ActsOnArg::Application)]
-    acts_on: ActsOnArg,
-    /// The nights a year the CMS assumes when a parent's claim of shared care has no evidence.
-    #[arg(long, env = "CMS_NIGHTS_WITHOUT_EVIDENCE", value_enum, default_value_t = NightsArg::Assume52)]
-    nights_without_evidence: NightsArg,
+    /// The CMS's case rules for the scenario (TOML, as services/cms-calculation/case-settings.toml)
+    /// [default: today's rules].
+    #[arg(long, env = "CMS_CASE_SETTINGS")]
+    case_settings: Option<PathBuf>,
+    /// When the CMS acts while child-arrangements proceedings are pending [default: application,
+    /// or the case settings file's].
+    #[arg(long, env = "CMS_ACTS_ON", value_enum)]
+    acts_on: Option<ActsOnArg>,
+    /// The nights a year the CMS assumes when a parent's claim of shared care has no evidence
+    /// [default: 52, or the case settings file's].
+    #[arg(long, env = "CMS_NIGHTS_WITHOUT_EVIDENCE", value_enum)]
+    nights_without_evidence: Option<NightsArg>,
     /// How court orders reach the CMS: reported by a parent, or by the court registry's feed.
     #[arg(long, env = "CMS_COURT_ORDERS", value_enum, default_value_t = RouteArg::Manual)]
     court_orders: RouteArg,
@@ -77,18 +84,28 @@ fn main() -> ExitCode {
             Some(path) => DataSharingAgreements::from_toml_file(path)
                 .map_err(|error| ServiceError::Configuration(error.to_string()))?,
         };
-        let case_settings = CaseSettings {
-            acts_on: match args.acts_on {
+        let mut case_settings = match &args.case_settings {
+            None => CaseSettings::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|error| {
+                    ServiceError::Configuration(format!("cannot read {}: {error}", path.display()))
+                })?;
+                case_settings_from_toml(&text)?
+            }
+        };
+        if let Some(acts_on) = args.acts_on {
+            case_settings.acts_on = match acts_on {
                 ActsOnArg::Application => ActsOn::Application,
                 ActsOnArg::FinalOrder => ActsOn::FinalOrder { backdate: false },
                 ActsOnArg::FinalOrderBackdated => ActsOn::FinalOrder { backdate: true },
-            },
-            nights_without_evidence: match args.nights_without_evidence {
+            };
+        }
+        if let Some(nights) = args.nights_without_evidence {
+            case_settings.nights_without_evidence = match nights {
                 NightsArg::Assume52 => NightsWithoutEvidence::Assume52,
                 NightsArg::EqualCare => NightsWithoutEvidence::EqualCare,
-            },
-            ..CaseSettings::default()
-        };
+            };
+        }
         let config = Config {
             database_url: args.service.database_url(SERVICE_NAME)?,
             court_registry_url: args.court_registry_url,
