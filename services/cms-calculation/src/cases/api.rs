@@ -118,6 +118,23 @@ fn parse_nights(field: &str, nights: u32) -> Result<Nights, Status> {
     Nights::new(nights).map_err(|error| invalid(field, error))
 }
 
+/// Each child's nights from the list in request field `field`.
+fn child_nights(
+    field: &str,
+    children: &[proto::ChildNights],
+) -> Result<BTreeMap<String, Nights>, Status> {
+    children
+        .iter()
+        .enumerate()
+        .map(|(index, child)| {
+            Ok((
+                child.child_ref.clone(),
+                parse_nights(&format!("{field}[{index}].nights"), child.nights)?,
+            ))
+        })
+        .collect()
+}
+
 fn party(field: &str, party: proto::CaseParty) -> Result<Party, Status> {
     match party {
         proto::CaseParty::Unspecified => Err(invalid(field, "required")),
@@ -238,6 +255,21 @@ impl Cases {
         };
         command.finish(&response).await?;
         Ok(Response::new(response))
+    }
+
+    /// Reads an existing case, outside any command.
+    async fn read(&self, reference: &str) -> Result<StoredCase, Status> {
+        let mut connection = self
+            .feed
+            .database()
+            .pool()
+            .acquire()
+            .await
+            .map_err(internal_error)?;
+        let stored = store::load(&mut connection, reference)
+            .await
+            .map_err(internal_error)?;
+        existing(stored, reference)
     }
 
     /// A command that changes an existing case through `rule`.
@@ -381,17 +413,7 @@ impl CaseService for Cases {
                     return Err(invalid("order_id", "required"));
                 }
                 let made_on = parse_date("made_on", &request.made_on)?;
-                let nights = request
-                    .nights
-                    .iter()
-                    .enumerate()
-                    .map(|(index, child)| {
-                        Ok((
-                            child.child_ref.clone(),
-                            parse_nights(&format!("nights[{index}].nights"), child.nights)?,
-                        ))
-                    })
-                    .collect::<Result<BTreeMap<_, _>, Status>>()?;
+                let nights = child_nights("nights", &request.nights)?;
                 let order = CourtOrder {
                     order_id: request.order_id.clone(),
                     made_on,
@@ -481,18 +503,8 @@ impl CaseService for Cases {
         if reference.is_empty() {
             return Err(invalid("case_reference", "required"));
         }
-        let mut connection = self
-            .feed
-            .database()
-            .pool()
-            .acquire()
-            .await
-            .map_err(internal_error)?;
-        let stored = store::load(&mut connection, reference)
-            .await
-            .map_err(internal_error)?;
         Ok(Response::new(view(
-            &existing(stored, reference)?,
+            &self.read(reference).await?,
             self.book,
         )?))
     }
@@ -506,17 +518,7 @@ impl CaseService for Cases {
             return Err(invalid("case_reference", "required"));
         }
         let date = parse_date("effective_date", &request.effective_date)?;
-        let nights = request
-            .proposed_nights
-            .iter()
-            .enumerate()
-            .map(|(index, child)| {
-                Ok((
-                    child.child_ref.clone(),
-                    parse_nights(&format!("proposed_nights[{index}].nights"), child.nights)?,
-                ))
-            })
-            .collect::<Result<BTreeMap<_, _>, Status>>()?;
+        let nights = child_nights("proposed_nights", &request.proposed_nights)?;
         let proposal = ProposedCare {
             nights,
             flip_residence: request.flip_residence,
@@ -525,19 +527,7 @@ impl CaseService for Cases {
                 &request.receiving_parent_income,
             )?,
         };
-        let mut connection = self
-            .feed
-            .database()
-            .pool()
-            .acquire()
-            .await
-            .map_err(internal_error)?;
-        let case = existing(
-            store::load(&mut connection, &request.case_reference)
-                .await
-                .map_err(internal_error)?,
-            &request.case_reference,
-        )?;
+        let case = self.read(&request.case_reference).await?;
         let projection = case
             .file
             .project_liability(date, &proposal, &self.settings, self.book)
