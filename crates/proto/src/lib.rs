@@ -9,7 +9,10 @@
 //! item, but not in a form the lint sees on every generated helper) and `large_enum_variant` (a
 //! oneof's variants are whatever the proto says).
 
+mod command;
 pub mod json;
+
+pub use command::CommandRequest;
 
 /// The encoded `FileDescriptorSet` of every familybridge proto file, with source comments.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

@@ -10,9 +10,9 @@ use std::future::Future;
 use chrono::NaiveDate;
 use familybridge_calculation::ParameterBook;
 use familybridge_feed::{Begun, Feed, FeedError, FeedTransaction, TraceContext, internal_error};
+use familybridge_proto::CommandRequest;
 use familybridge_proto::court::v1 as proto;
 use familybridge_proto::court::v1::court_registry_server::CourtRegistry;
-use prost::Message;
 use tonic::{Request, Response, Status};
 
 use crate::case::{Case, CaseError, OrderKind};
@@ -73,37 +73,6 @@ impl CourtEvent {
         Ok(appended.event_id)
     }
 }
-
-/// The fields every command shares.
-trait CaseCommand: Message {
-    fn client_request_id(&self) -> &str;
-    fn case_reference(&self) -> &str;
-    fn effective_date(&self) -> &str;
-}
-
-macro_rules! case_commands {
-    ($($request:ty),+ $(,)?) => {$(
-        impl CaseCommand for $request {
-            fn client_request_id(&self) -> &str {
-                &self.client_request_id
-            }
-            fn case_reference(&self) -> &str {
-                &self.case_reference
-            }
-            fn effective_date(&self) -> &str {
-                &self.effective_date
-            }
-        }
-    )+};
-}
-
-case_commands!(
-    proto::OpenCaseRequest,
-    proto::ScheduleHearingRequest,
-    proto::MakeOrderRequest,
-    proto::ApplyToVaryRequest,
-    proto::CloseCaseRequest,
-);
 
 /// What a command decided: the case as it now is, and what to publish.
 struct Decision {
@@ -183,7 +152,7 @@ impl Registry {
         decide: D,
     ) -> Result<Response<proto::CaseResponse>, Status>
     where
-        R: CaseCommand,
+        R: CommandRequest,
         D: FnOnce(&R, Option<Case>, NaiveDate) -> Result<Decision, Status>,
     {
         let trace = TraceContext::from_metadata(request.metadata());

@@ -14,9 +14,9 @@ use familybridge_casework::{
     CourtOrder, EvidenceSource, IncomeSource, Party, ProposedCare,
 };
 use familybridge_feed::{Begun, Feed, TraceContext, internal_error};
+use familybridge_proto::CommandRequest;
 use familybridge_proto::cms::v1 as proto;
 use familybridge_proto::cms::v1::case_service_server::CaseService;
-use prost::Message;
 use tonic::{Request, Response, Status};
 
 use crate::calculation::response as calculation_response;
@@ -41,40 +41,6 @@ impl Cases {
         }
     }
 }
-
-/// The fields every case command shares.
-trait CaseCommand: Message {
-    fn client_request_id(&self) -> &str;
-    fn case_reference(&self) -> &str;
-    fn effective_date(&self) -> &str;
-}
-
-macro_rules! case_commands {
-    ($($request:ty),+ $(,)?) => {$(
-        impl CaseCommand for $request {
-            fn client_request_id(&self) -> &str {
-                &self.client_request_id
-            }
-            fn case_reference(&self) -> &str {
-                &self.case_reference
-            }
-            fn effective_date(&self) -> &str {
-                &self.effective_date
-            }
-        }
-    )+};
-}
-
-case_commands!(
-    proto::OpenApplicationRequest,
-    proto::RecordIncomeRequest,
-    proto::RecordSharedCareRequest,
-    proto::ReportCourtOrderRequest,
-    proto::RecordPaymentRequest,
-    proto::RecordContactRequest,
-    proto::RequestEnforcementPauseRequest,
-    proto::LiftEnforcementPauseRequest,
-);
 
 /// A refusal by the case rules, as a gRPC status.
 pub(crate) fn case_status(error: CaseError) -> Status {
@@ -216,7 +182,7 @@ impl Cases {
         change: C,
     ) -> Result<Response<proto::CaseResponse>, Status>
     where
-        R: CaseCommand,
+        R: CommandRequest,
         C: FnOnce(
             &R,
             Option<StoredCase>,
@@ -280,7 +246,7 @@ impl Cases {
         rule: F,
     ) -> Result<Response<proto::CaseResponse>, Status>
     where
-        R: CaseCommand,
+        R: CommandRequest,
         F: FnOnce(
             &R,
             &mut CaseFile,
