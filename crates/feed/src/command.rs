@@ -10,11 +10,13 @@
 //! Errors come back as gRPC statuses, because every caller is a gRPC handler: a missing or reused
 //! request id is `INVALID_ARGUMENT` naming `client_request_id`; storage failures are `INTERNAL`.
 
+use chrono::NaiveDate;
+use familybridge_proto::CommandRequest;
 use familybridge_storage::idempotency::{self, CommandKey, IdempotencyError};
 use prost::Message;
-use tonic::Status;
+use tonic::{Request, Status};
 
-use crate::{Feed, FeedError, FeedTransaction};
+use crate::{Feed, FeedError, FeedTransaction, TraceContext};
 
 /// How a command began: answered already, or new and ready for its work.
 pub enum Begun<R> {
@@ -30,6 +32,32 @@ pub struct NewCommand {
     client_request_id: String,
     command: &'static str,
     request: Vec<u8>,
+}
+
+/// A command about one case, begun: the request, its effective date, the trace context it came
+/// with, and whether it is new.
+pub struct CaseCommand<R, A> {
+    /// The request.
+    pub request: R,
+    /// Its effective date.
+    pub date: NaiveDate,
+    /// The W3C trace context of the call, for the events the command publishes.
+    pub trace: TraceContext,
+    /// Answered before, or new and ready for its work.
+    pub begun: Begun<A>,
+}
+
+/// Parses a required `YYYY-MM-DD` date from request field `field`, naming the field if it is
+/// missing or malformed.
+pub fn parse_date(field: &str, text: &str) -> Result<NaiveDate, Status> {
+    if text.is_empty() {
+        return Err(Status::invalid_argument(format!("{field}: required")));
+    }
+    text.parse().map_err(|_| {
+        Status::invalid_argument(format!(
+            "{field}: {text:?} is not a date in the form YYYY-MM-DD"
+        ))
+    })
 }
 
 /// Logs a failure of the agency's own machinery and hides its detail behind `INTERNAL`.
@@ -73,6 +101,33 @@ impl Feed {
             }
             Err(IdempotencyError::Storage(error)) => Err(internal_error(error)),
         }
+    }
+}
+
+impl Feed {
+    /// Begins a gRPC command about one case: checks its case reference and effective date (naming
+    /// the field at fault), then [`begin_command`](Feed::begin_command)s it under the case's lock.
+    pub async fn begin_case_command<R: CommandRequest, A: Message + Default>(
+        &self,
+        command: &'static str,
+        request: Request<R>,
+    ) -> Result<CaseCommand<R, A>, Status> {
+        let trace = TraceContext::from_metadata(request.metadata());
+        let request = request.into_inner();
+        let reference = request.case_reference();
+        if reference.is_empty() {
+            return Err(Status::invalid_argument("case_reference: required"));
+        }
+        let date = parse_date("effective_date", request.effective_date())?;
+        let begun = self
+            .begin_command(command, request.client_request_id(), &request, &[reference])
+            .await?;
+        Ok(CaseCommand {
+            request,
+            date,
+            trace,
+            begun,
+        })
     }
 }
 

@@ -32,7 +32,7 @@ mod trace;
 pub use agency::{AgencyId, UnknownAgency};
 pub use agreements::{Agreement, AgreementError, DataSharingAgreements};
 pub use client::{EventHandler, FeedClient, run_subscription, spawn_subscription};
-pub use command::{Begun, NewCommand, internal_error};
+pub use command::{Begun, CaseCommand, NewCommand, internal_error, parse_date};
 pub use error::{FeedError, HandlerError};
 pub use outbox::{Appended, Feed, FeedTransaction};
 pub use server::{AGENCY_HEADER, FeedOptions, FeedService};

@@ -9,14 +9,16 @@ use std::future::Future;
 
 use chrono::NaiveDate;
 use familybridge_calculation::ParameterBook;
-use familybridge_feed::{Begun, Feed, FeedError, FeedTransaction, TraceContext, internal_error};
+use familybridge_feed::{
+    Begun, CaseCommand, Feed, FeedError, FeedTransaction, TraceContext, internal_error, parse_date,
+};
 use familybridge_proto::CommandRequest;
 use familybridge_proto::court::v1 as proto;
 use familybridge_proto::court::v1::court_registry_server::CourtRegistry;
 use tonic::{Request, Response, Status};
 
 use crate::case::{Case, CaseError, OrderKind};
-use crate::convert::{self, parse_date, person};
+use crate::convert::{self, person};
 use crate::store;
 
 /// The registry's gRPC service.
@@ -155,21 +157,17 @@ impl Registry {
         R: CommandRequest,
         D: FnOnce(&R, Option<Case>, NaiveDate) -> Result<Decision, Status>,
     {
-        let trace = TraceContext::from_metadata(request.metadata());
-        let request = request.into_inner();
-        let reference = request.case_reference();
-        if reference.is_empty() {
-            return Err(Status::invalid_argument("case_reference: required"));
-        }
-        let date = parse_date("effective_date", request.effective_date()).map_err(case_status)?;
-        let mut command = match self
-            .feed
-            .begin_command(command, request.client_request_id(), &request, &[reference])
-            .await?
-        {
+        let CaseCommand {
+            request,
+            date,
+            trace,
+            begun,
+        } = self.feed.begin_case_command(command, request).await?;
+        let mut command = match begun {
             Begun::Answered(answer) => return Ok(Response::new(answer)),
             Begun::New(command) => command,
         };
+        let reference = request.case_reference();
         let transaction = command.transaction();
         let stored = store::load(transaction.connection(), reference)
             .await
@@ -266,8 +264,7 @@ impl CourtRegistry for Registry {
     ) -> Result<Response<proto::CaseResponse>, Status> {
         self.execute("ScheduleHearing", request, |request, stored, date| {
             let mut case = existing(stored, &request.case_reference)?;
-            let hearing_date =
-                parse_date("hearing_date", &request.hearing_date).map_err(case_status)?;
+            let hearing_date = parse_date("hearing_date", &request.hearing_date)?;
             let kind = convert::hearing_kind(request.kind()).map_err(case_status)?;
             case.schedule_hearing(date, hearing_date, kind)
                 .map_err(case_status)?;

@@ -14,20 +14,6 @@ pub fn iso(date: NaiveDate) -> String {
     date.format("%Y-%m-%d").to_string()
 }
 
-/// Parses a required `YYYY-MM-DD` date, naming `field` if it is missing or malformed.
-pub fn parse_date(field: &str, text: &str) -> Result<NaiveDate, CaseError> {
-    if text.is_empty() {
-        return Err(CaseError::Invalid {
-            field: field.to_owned(),
-            problem: "required".to_owned(),
-        });
-    }
-    text.parse().map_err(|_| CaseError::Invalid {
-        field: field.to_owned(),
-        problem: format!("{text:?} is not a date in the form YYYY-MM-DD"),
-    })
-}
-
 /// The person reference of a party, or "" when the party is missing (the case rules then refuse it,
 /// naming the field).
 pub fn person(party: Option<&proto::Party>) -> &str {

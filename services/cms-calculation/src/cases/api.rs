@@ -13,7 +13,7 @@ use familybridge_casework::{
     Application, CaseError, CaseEvent, CaseFile, CaseSettings, CollectionMethod, ContactKind,
     CourtOrder, EvidenceSource, IncomeSource, Party, ProposedCare,
 };
-use familybridge_feed::{Begun, Feed, TraceContext, internal_error};
+use familybridge_feed::{Begun, CaseCommand, Feed, internal_error, parse_date};
 use familybridge_proto::CommandRequest;
 use familybridge_proto::cms::v1 as proto;
 use familybridge_proto::cms::v1::case_service_server::CaseService;
@@ -56,18 +56,6 @@ pub(crate) fn case_status(error: CaseError) -> Status {
 
 fn invalid(field: &str, problem: impl std::fmt::Display) -> Status {
     Status::invalid_argument(format!("{field}: {problem}"))
-}
-
-fn parse_date(field: &str, text: &str) -> Result<NaiveDate, Status> {
-    if text.is_empty() {
-        return Err(invalid(field, "required"));
-    }
-    text.parse().map_err(|_| {
-        invalid(
-            field,
-            format!("{text:?} is not a date in the form YYYY-MM-DD"),
-        )
-    })
 }
 
 /// An optional amount: empty means not known.
@@ -189,21 +177,17 @@ impl Cases {
             NaiveDate,
         ) -> Result<(StoredCase, Vec<CaseEvent>), Status>,
     {
-        let trace = TraceContext::from_metadata(request.metadata());
-        let request = request.into_inner();
-        let reference = request.case_reference();
-        if reference.is_empty() {
-            return Err(invalid("case_reference", "required"));
-        }
-        let date = parse_date("effective_date", request.effective_date())?;
-        let mut command = match self
-            .feed
-            .begin_command(command, request.client_request_id(), &request, &[reference])
-            .await?
-        {
+        let CaseCommand {
+            request,
+            date,
+            trace,
+            begun,
+        } = self.feed.begin_case_command(command, request).await?;
+        let mut command = match begun {
             Begun::Answered(answer) => return Ok(Response::new(answer)),
             Begun::New(command) => command,
         };
+        let reference = request.case_reference();
         let transaction = command.transaction();
         let stored = store::load(transaction.connection(), reference)
             .await
