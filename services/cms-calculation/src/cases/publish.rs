@@ -3,6 +3,8 @@
 //! steps taken or held by a pause, and contacts with their distress indicator. Everything else stays
 //! in the case's own history.
 
+use chrono::NaiveDate;
+use familybridge_calculation::Money;
 use familybridge_casework::{CalculatedRate, CalculationReason, CaseEvent, ContactKind, Party};
 use familybridge_feed::{FeedError, FeedTransaction, TraceContext};
 use familybridge_proto::cms::v1 as proto;
@@ -32,6 +34,27 @@ fn reason(reason: &CalculationReason) -> &'static str {
     }
 }
 
+/// The published form of a calculation made (`previous` is `None`) or revised.
+fn calculation(
+    case: Option<proto::CaseParties>,
+    liability_from: NaiveDate,
+    weekly_amount: Money,
+    previous: Option<Money>,
+    made: CalculatedRate,
+    why: &CalculationReason,
+) -> proto::CalculationMade {
+    proto::CalculationMade {
+        case,
+        liability_from: liability_from.to_string(),
+        weekly_amount: weekly_amount.to_string(),
+        rate: rate(made).into(),
+        previous_weekly_amount: previous
+            .map(|amount| amount.to_string())
+            .unwrap_or_default(),
+        reason: reason(why).to_owned(),
+    }
+}
+
 /// Appends the publishable events among `events` to the case's stream; returns their ids.
 pub(crate) async fn publish(
     transaction: &mut FeedTransaction,
@@ -51,6 +74,8 @@ pub(crate) async fn publish(
     for event in events {
         let date = event.date();
         let appended = match event {
+            // A first calculation and a revision are one event to other agencies; a revision
+            // also says what the amount was.
             CaseEvent::CalculationMade {
                 liability_from,
                 weekly_amount,
@@ -63,14 +88,7 @@ pub(crate) async fn publish(
                         stream,
                         date,
                         trace,
-                        &proto::CalculationMade {
-                            case: parties(),
-                            liability_from: liability_from.to_string(),
-                            weekly_amount: weekly_amount.to_string(),
-                            rate: rate(*made).into(),
-                            previous_weekly_amount: String::new(),
-                            reason: reason(why).to_owned(),
-                        },
+                        &calculation(parties(), *liability_from, *weekly_amount, None, *made, why),
                     )
                     .await?,
             ),
@@ -87,14 +105,14 @@ pub(crate) async fn publish(
                         stream,
                         date,
                         trace,
-                        &proto::CalculationMade {
-                            case: parties(),
-                            liability_from: effective_from.to_string(),
-                            weekly_amount: weekly_amount.to_string(),
-                            rate: rate(*made).into(),
-                            previous_weekly_amount: previous_weekly_amount.to_string(),
-                            reason: reason(why).to_owned(),
-                        },
+                        &calculation(
+                            parties(),
+                            *effective_from,
+                            *weekly_amount,
+                            Some(*previous_weekly_amount),
+                            *made,
+                            why,
+                        ),
                     )
                     .await?,
             ),
