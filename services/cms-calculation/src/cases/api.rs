@@ -105,25 +105,35 @@ fn iso(date: NaiveDate) -> String {
     date.format("%Y-%m-%d").to_string()
 }
 
+/// Whether a case view carries the case's whole history: `GetCase` does; a command's answer does
+/// not, so that its cost does not grow with the age of the case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum History {
+    Included,
+    Omitted,
+}
+
 /// A case as the API shows it.
-fn view(case: &StoredCase, book: &ParameterBook) -> Result<proto::Case, Status> {
+fn view(case: &StoredCase, book: &ParameterBook, history: History) -> Result<proto::Case, Status> {
     let file = &case.file;
     let calculation = file
         .current_calculation(book)
         .map_err(case_status)?
         .map(|calculation| calculation_response(&calculation, file.as_of()));
     let account = file.account();
-    let history = file
-        .history()
-        .iter()
-        .map(|event| {
-            Ok(proto::HistoryEntry {
-                date: iso(event.date()),
-                kind: event.kind().to_owned(),
-                details_json: serde_json::to_string(event).map_err(internal_error)?,
-            })
+    let history = match history {
+        History::Included => file.history(),
+        History::Omitted => &[],
+    }
+    .iter()
+    .map(|event| {
+        Ok(proto::HistoryEntry {
+            date: iso(event.date()),
+            kind: event.kind().to_owned(),
+            details_json: serde_json::to_string(event).map_err(internal_error)?,
         })
-        .collect::<Result<_, Status>>()?;
+    })
+    .collect::<Result<_, Status>>()?;
     Ok(proto::Case {
         case_reference: case.case_reference.clone(),
         paying_parent_ref: case.paying_parent_ref.clone(),
@@ -200,7 +210,7 @@ impl Cases {
             .await
             .map_err(internal_error)?;
         let response = proto::CaseResponse {
-            case: Some(view(&case, self.book)?),
+            case: Some(view(&case, self.book, History::Omitted)?),
             event_ids,
         };
         command.finish(&response).await?;
@@ -456,6 +466,7 @@ impl CaseService for Cases {
         Ok(Response::new(view(
             &self.read(reference).await?,
             self.book,
+            History::Included,
         )?))
     }
 
