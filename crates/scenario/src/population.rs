@@ -1,0 +1,408 @@
+//! The synthetic caseload's parameters: every number the world draws families from, each with a
+//! default, a unit and a source (or the word "assumption"), listed in the report's assumptions
+//! table by [`Population::assumptions`].
+//!
+//! One macro declares each parameter once — its field, unit, default and source — so the struct,
+//! the defaults, the scenario file's `[population]` table and the assumptions table can never
+//! disagree. Values are exact [`Decimal`]s: a share written `0.45` in the file is 45/100 exactly,
+//! so the world draws against the same integer thresholds on every machine.
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use serde::Deserialize;
+
+use crate::scenario::ScenarioError;
+
+/// The weekly equivalent of £12,570 a year (the threshold of PQ 23596), £12,570 ÷ 52 to the penny.
+pub const LOW_INCOME_THRESHOLD_WEEKLY: Decimal = dec!(241.73);
+
+/// One row of the report's assumptions table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assumption {
+    /// The parameter's name (as written in a scenario's `[population]` table).
+    pub name: String,
+    /// Its value, as displayed (`45%`, `39`, `£50.00`).
+    pub value: String,
+    /// Its unit.
+    pub unit: String,
+    /// Where the value comes from, or "assumption".
+    pub source: String,
+}
+
+/// The unit of a population parameter: how it is checked and displayed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Unit {
+    /// A share in [0, 1], shown as a percentage.
+    Share,
+    /// Weeks, non-negative.
+    Weeks,
+    /// Days, a whole non-negative number.
+    Days,
+    /// Calendar months, a whole number of at least 1.
+    Months,
+    /// Pounds a week, non-negative, at most 2 decimal places.
+    PoundsAWeek,
+    /// A whole non-negative number.
+    Count,
+}
+
+impl Unit {
+    fn name(self) -> &'static str {
+        match self {
+            Unit::Share => "share",
+            Unit::Weeks => "weeks",
+            Unit::Days => "days",
+            Unit::Months => "months",
+            Unit::PoundsAWeek => "£ a week",
+            Unit::Count => "count",
+        }
+    }
+
+    fn display(self, value: Decimal) -> String {
+        match self {
+            Unit::Share => format!("{}%", (value * dec!(100)).normalize()),
+            Unit::PoundsAWeek => format!("£{:.2}", value),
+            _ => value.normalize().to_string(),
+        }
+    }
+
+    fn check(self, field: &str, value: Decimal) -> Result<(), ScenarioError> {
+        let whole = value.fract().is_zero();
+        let problem = match self {
+            Unit::Share if value < Decimal::ZERO || value > Decimal::ONE => {
+                Some("must be a share between 0 and 1")
+            }
+            Unit::Weeks if value < Decimal::ZERO => Some("must not be negative"),
+            Unit::PoundsAWeek if value < Decimal::ZERO || value.round_dp(2) != value => {
+                Some("must be a non-negative amount in pounds and pence")
+            }
+            Unit::Days | Unit::Count if value < Decimal::ZERO || !whole => {
+                Some("must be a whole number, not negative")
+            }
+            Unit::Months if value < Decimal::ONE || !whole => {
+                Some("must be a whole number of at least 1")
+            }
+            _ => None,
+        };
+        match problem {
+            Some(reason) => Err(ScenarioError::invalid(
+                field,
+                format!("{reason}; got {value}"),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A number as TOML may write it: an integer, a float, or a string such as `"0.45"`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum NumberText {
+    Integer(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl NumberText {
+    fn to_decimal(&self, field: &str) -> Result<Decimal, ScenarioError> {
+        // A float is read through its shortest round-trip text, so 0.45 becomes exactly 0.45.
+        let text = match self {
+            NumberText::Integer(i) => i.to_string(),
+            NumberText::Float(f) => f.to_string(),
+            NumberText::Text(t) => t.trim().to_owned(),
+        };
+        Decimal::from_str(&text)
+            .map_err(|_| ScenarioError::invalid(field, format!("{text:?} is not a number")))
+    }
+}
+
+macro_rules! population {
+    ($( $(#[doc = $doc:literal])+ $name:ident : $unit:ident = $default:expr, $source:literal; )+) => {
+        /// The synthetic caseload's parameters (policy-model.md, "The synthetic caseload").
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub struct Population {
+            $( $(#[doc = $doc])+ pub $name: Decimal, )+
+        }
+
+        impl Default for Population {
+            fn default() -> Self {
+                Population { $( $name: $default, )+ }
+            }
+        }
+
+        /// The scenario file's `[population]` table: every field optional.
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub(crate) struct RawPopulation {
+            $( #[serde(default)] $name: Option<NumberText>, )+
+        }
+
+        impl Population {
+            pub(crate) fn from_raw(raw: RawPopulation) -> Result<Population, ScenarioError> {
+                let mut population = Population::default();
+                $(
+                    if let Some(value) = &raw.$name {
+                        let field = concat!("population.", stringify!($name));
+                        let value = value.to_decimal(field)?;
+                        Unit::$unit.check(field, value)?;
+                        population.$name = value;
+                    }
+                )+
+                population.check_consistency()?;
+                Ok(population)
+            }
+
+            /// The assumptions table: every parameter with its value, unit and source, then the
+            /// context figures the model cites but does not use.
+            pub fn assumptions(&self) -> Vec<Assumption> {
+                let mut rows = vec![ $( Assumption {
+                    name: stringify!($name).to_owned(),
+                    value: Unit::$unit.display(self.$name),
+                    unit: Unit::$unit.name().to_owned(),
+                    source: $source.to_owned(),
+                }, )+ ];
+                rows.extend(context_rows());
+                rows
+            }
+        }
+    };
+}
+
+population! {
+    /// Share of families on Collect and Pay (the rest on Direct Pay).
+    collect_and_pay_share: Share = dec!(0.45),
+        "Written answer, Sept 2025: 303,800 paying parents on Collect and Pay, about 45%";
+    /// Share of families with one qualifying child.
+    one_child_share: Share = dec!(0.55), "assumption";
+    /// Share of families with two qualifying children (the rest have three).
+    two_children_share: Share = dec!(0.30), "assumption";
+    /// Share of paying parents with one relevant other child.
+    relevant_other_children_share: Share = dec!(0.15), "assumption";
+    /// Share of paying parents on a benefit that gives the flat rate (Universal Credit).
+    flat_rate_benefit_share: Share = dec!(0.29), "PQ 23596: 29% of paying parents on Universal Credit (Jun 2024)";
+    /// Share of paying parents, of those with income data, earning under £12,570 a year (£241.73 a
+    /// week); those on a flat-rate benefit count towards it.
+    low_income_share: Share = dec!(0.43), "PQ 23596: 43% of paying parents with income data earn under £12,570 a year";
+    /// Share of paying parents whose income the CMS does not have (the default rate applies).
+    income_unknown_share: Share = dec!(0.05), "assumption";
+    /// Lowest weekly income drawn for a low earner (incomes below £241.73 are uniform from here).
+    low_income_floor: PoundsAWeek = dec!(50.00), "assumption";
+    /// Share of higher earners (£241.73 a week or more) earning £500 to £1,000 a week.
+    higher_income_500_share: Share = dec!(0.30), "assumption";
+    /// Share of higher earners earning £1,000 a week up to the maximum.
+    higher_income_1000_share: Share = dec!(0.10), "assumption";
+    /// Highest weekly income drawn.
+    income_max: PoundsAWeek = dec!(2500.00), "assumption";
+    /// Share of paying parents who report a change of income during the period.
+    income_change_share: Share = dec!(0.10), "assumption";
+    /// Largest change of income reported, as a share of the old income, up or down.
+    income_change_max: Share = dec!(0.30), "assumption";
+    /// Share of paying parents who pay 90% or more of what is due.
+    pays_in_full_share: Share = dec!(0.45), "CMS statistics, quarter to Sept 2024: 45% paid 90% or more";
+    /// Share of paying parents who pay something, under 90% (the rest, 32% by default, pay nothing).
+    pays_partly_share: Share = dec!(0.23), "CMS statistics, quarter to Sept 2024: 23% paid something, under 90%";
+    /// Share of each instalment a partial payer pays.
+    partial_payment_fraction: Share = dec!(0.50), "assumption";
+    /// Share of payers who miss the first instalment and pay from the second.
+    late_start_share: Share = dec!(0.20), "assumption";
+    /// Most days before a due date a payer pays (drawn per family, 0 to this).
+    days_before_due_max: Days = dec!(3), "assumption";
+    /// Months over which CMS applications are spread from the start of the period.
+    application_window: Months = dec!(3), "assumption";
+    /// Share of CMS applications made while child-arrangements proceedings are pending.
+    proceedings_pending_share: Share = dec!(0.20), "assumption (none published)";
+    /// Share of families whose child-arrangements proceedings begin after the CMS application.
+    later_proceedings_share: Share = dec!(0.05), "assumption";
+    /// Most weeks from a court application to the CMS application, when proceedings are pending.
+    weeks_court_to_cms_max: Weeks = dec!(8), "assumption";
+    /// Most weeks from the CMS application to a later court application.
+    weeks_cms_to_later_court_max: Weeks = dec!(26), "assumption";
+    /// Mean weeks from a court application to its final order.
+    weeks_to_final_order_mean: Weeks = dec!(39), "Family Court Statistics Quarterly, Apr-Jun 2025: mean 39 weeks (private law children cases)";
+    /// Fewest weeks from a court application to its final order (the spread is symmetric about
+    /// the mean, triangular).
+    weeks_to_final_order_min: Weeks = dec!(10), "assumption";
+    /// Share of proceedings with an interim order.
+    interim_order_share: Share = dec!(0.50), "assumption (none published)";
+    /// Fewest weeks from the court application to an interim order.
+    weeks_to_interim_order_min: Weeks = dec!(4), "assumption";
+    /// Most weeks from the court application to an interim order.
+    weeks_to_interim_order_max: Weeks = dec!(16), "assumption";
+    /// Share of proceedings withdrawn (no final order).
+    proceedings_withdrawn_share: Share = dec!(0.10), "assumption";
+    /// Share of proceedings dismissed (no final order).
+    proceedings_dismissed_share: Share = dec!(0.05), "assumption";
+    /// Share of court applications alleging domestic abuse.
+    domestic_abuse_alleged_share: Share = dec!(0.40), "assumption";
+    /// Share of court applications made by the receiving parent.
+    court_applicant_receiving_parent_share: Share = dec!(0.50), "assumption";
+    /// Share of orders giving the paying parent 52 to 103 nights a year.
+    order_nights_52_103_share: Share = dec!(0.10), "assumption (split of the unconfirmed 23% any shared care)";
+    /// Share of orders giving 104 to 155 nights.
+    order_nights_104_155_share: Share = dec!(0.06), "assumption (split of the unconfirmed 23% any shared care)";
+    /// Share of orders giving 156 to 174 nights.
+    order_nights_156_174_share: Share = dec!(0.02), "assumption (split of the unconfirmed 23% any shared care)";
+    /// Share of orders giving 175 to 181 nights.
+    order_nights_175_181_share: Share = dec!(0.02), "assumption (split of the unconfirmed 23% any shared care)";
+    /// Share of orders giving equal care (182 nights or more).
+    order_equal_care_share: Share = dec!(0.03), "unconfirmed secondary source: 23% any shared care, 3% equal";
+    /// Mean weeks before a parent reports a court order to the CMS (manual route; uniform from 0
+    /// to twice this).
+    report_delay_weeks_mean: Weeks = dec!(6), "assumption";
+    /// Share of court orders never reported to the CMS (manual route).
+    order_never_reported_share: Share = dec!(0.25), "assumption";
+    /// Share of families with a final order who apply to vary it within the period.
+    variation_share: Share = dec!(0.06), "assumption";
+    /// Share of variation applications proposing a different shared-care band.
+    variation_band_change_share: Share = dec!(0.60), "assumption";
+    /// Most weeks from a final order to an application to vary it.
+    weeks_to_variation_application_max: Weeks = dec!(26), "assumption";
+    /// Fewest weeks from an application to vary to the court's decision.
+    weeks_to_variation_decision_min: Weeks = dec!(8), "assumption";
+    /// Most weeks from an application to vary to the court's decision.
+    weeks_to_variation_decision_max: Weeks = dec!(24), "assumption";
+    /// Share of variation applications the court grants as proposed (otherwise it keeps the
+    /// nights of the order it varies).
+    variation_granted_share: Share = dec!(0.50), "assumption";
+    /// Share of paying parents who go through an episode of distress in the period.
+    distress_share: Share = dec!(0.15), "assumption";
+    /// Fewest weeks an episode of distress lasts.
+    distress_weeks_min: Weeks = dec!(4), "assumption";
+    /// Most weeks an episode of distress lasts.
+    distress_weeks_max: Weeks = dec!(20), "assumption";
+    /// Days between a distressed paying parent's contacts with the CMS during an episode.
+    distressed_contact_interval: Days = dec!(14), "assumption";
+    /// Most ordinary (undistressed) contacts a family makes in the period (drawn 0 to this).
+    ordinary_contacts_max: Count = dec!(4), "assumption";
+}
+
+/// Figures the model cites for context but does not draw from.
+fn context_rows() -> Vec<Assumption> {
+    vec![Assumption {
+        name: "context: CMS users reporting mental-health decline".to_owned(),
+        value: "72%".to_owned(),
+        unit: "share".to_owned(),
+        source: "Mumsnet/Gingerbread survey 2020, as cited by campaigners (unconfirmed); context \
+                 only: distress_share is the model's parameter"
+            .to_owned(),
+    }]
+}
+
+impl Population {
+    /// Share of paying parents who pay nothing: what the two payment shares leave.
+    pub fn pays_nothing_share(&self) -> Decimal {
+        Decimal::ONE - self.pays_in_full_share - self.pays_partly_share
+    }
+
+    /// Share of orders in each band of nights with the paying parent, from none to equal care, in
+    /// the order of [`crate::world::NIGHT_BANDS`]; the first is what the others leave.
+    pub fn order_night_band_shares(&self) -> [Decimal; 6] {
+        let shared = self.order_nights_52_103_share
+            + self.order_nights_104_155_share
+            + self.order_nights_156_174_share
+            + self.order_nights_175_181_share
+            + self.order_equal_care_share;
+        [
+            Decimal::ONE - shared,
+            self.order_nights_52_103_share,
+            self.order_nights_104_155_share,
+            self.order_nights_156_174_share,
+            self.order_nights_175_181_share,
+            self.order_equal_care_share,
+        ]
+    }
+
+    fn check_consistency(&self) -> Result<(), ScenarioError> {
+        let at_most_one = |field: &str, total: Decimal| {
+            if total > Decimal::ONE {
+                Err(ScenarioError::invalid(
+                    field,
+                    format!("with the shares it adds to, makes {total}, more than 1"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        at_most_one(
+            "population.two_children_share",
+            self.one_child_share + self.two_children_share,
+        )?;
+        at_most_one(
+            "population.pays_partly_share",
+            self.pays_in_full_share + self.pays_partly_share,
+        )?;
+        at_most_one(
+            "population.higher_income_1000_share",
+            self.higher_income_500_share + self.higher_income_1000_share,
+        )?;
+        at_most_one(
+            "population.later_proceedings_share",
+            self.proceedings_pending_share + self.later_proceedings_share,
+        )?;
+        at_most_one(
+            "population.proceedings_dismissed_share",
+            self.proceedings_withdrawn_share + self.proceedings_dismissed_share,
+        )?;
+        at_most_one(
+            "population.order_equal_care_share",
+            Decimal::ONE - self.order_night_band_shares()[0],
+        )?;
+        if self.low_income_share < self.flat_rate_benefit_share {
+            return Err(ScenarioError::invalid(
+                "population.low_income_share",
+                "must be at least flat_rate_benefit_share (benefit recipients are low earners)",
+            ));
+        }
+        if self.low_income_floor >= LOW_INCOME_THRESHOLD_WEEKLY {
+            return Err(ScenarioError::invalid(
+                "population.low_income_floor",
+                "must be under £241.73 a week",
+            ));
+        }
+        if self.income_max < dec!(1000) {
+            return Err(ScenarioError::invalid(
+                "population.income_max",
+                "must be at least £1,000 a week",
+            ));
+        }
+        let ordered = [
+            (
+                "population.weeks_to_final_order_min",
+                self.weeks_to_final_order_min,
+                self.weeks_to_final_order_mean,
+            ),
+            (
+                "population.weeks_to_interim_order_min",
+                self.weeks_to_interim_order_min,
+                self.weeks_to_interim_order_max,
+            ),
+            (
+                "population.weeks_to_variation_decision_min",
+                self.weeks_to_variation_decision_min,
+                self.weeks_to_variation_decision_max,
+            ),
+            (
+                "population.distress_weeks_min",
+                self.distress_weeks_min,
+                self.distress_weeks_max,
+            ),
+        ];
+        for (field, low, high) in ordered {
+            if low > high {
+                return Err(ScenarioError::invalid(
+                    field,
+                    format!("{low} is more than its upper counterpart {high}"),
+                ));
+            }
+        }
+        if self.distressed_contact_interval < Decimal::ONE {
+            return Err(ScenarioError::invalid(
+                "population.distressed_contact_interval",
+                "must be at least 1 day",
+            ));
+        }
+        Ok(())
+    }
+}
