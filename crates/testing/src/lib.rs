@@ -11,11 +11,13 @@
 //! - [`TestServer`]: a real gRPC server on a free loopback port, stopped through its shutdown
 //!   future as production stops it.
 
+mod browser;
 mod database;
 mod migrations;
 mod process;
 mod server;
 
+pub use browser::{BrowserError, PageCheck, check_page};
 pub use database::{TestBackend, TestDatabase};
 pub use migrations::assert_embeds_every_migration;
 pub use process::ServiceProcess;
