@@ -60,11 +60,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     )?;
     let stop = shutdown.clone().cancelled_owned();
     services.spawn(async move { Ok(cms_calculation::serve(cms, cms_listener, stop).await?) });
-    let hub = referral_hub::Config {
-        database_url: database(referral_hub::SERVICE_NAME),
-        court_registry_url: court_url.clone(),
-        cms_url: cms_url.clone(),
-    };
+    let hub = referral_hub::Config::with_defaults(
+        database(referral_hub::SERVICE_NAME),
+        court_url.clone(),
+        cms_url.clone(),
+    )?;
     let stop = shutdown.clone().cancelled_owned();
     services.spawn(async move { Ok(referral_hub::serve(hub, hub_listener, stop).await?) });
 

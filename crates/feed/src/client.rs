@@ -14,7 +14,8 @@ use std::time::Duration;
 use familybridge_proto::common::v1::event_feed_client::EventFeedClient;
 use familybridge_proto::common::v1::feed_message::Message;
 use familybridge_proto::common::v1::{
-    Event, FeedMessage, ListDisclosuresRequest, ListDisclosuresResponse, SubscribeRequest,
+    Event, FeedMessage, HighWaterMarkRequest, ListDisclosuresRequest, ListDisclosuresResponse,
+    SubscribeRequest,
 };
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
@@ -69,6 +70,17 @@ impl FeedClient {
             from_cursor: from_cursor.to_owned(),
         });
         Ok(self.client.subscribe(request).await?.into_inner())
+    }
+
+    /// The cursor of the newest event the publisher has committed (empty when it has none).
+    pub async fn high_water_mark(&mut self) -> Result<String, Status> {
+        let request = self.request(HighWaterMarkRequest {});
+        Ok(self
+            .client
+            .high_water_mark(request)
+            .await?
+            .into_inner()
+            .cursor)
     }
 
     /// Lists disclosures from the publisher's audit log.

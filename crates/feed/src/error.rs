@@ -42,6 +42,23 @@ pub enum FeedError {
     /// data-sharing agreement, or a cursor it did not issue.
     #[error("the publisher refused the subscription: {0}")]
     Refused(tonic::Status),
+    /// The publisher did not say how far its feed goes.
+    #[error("the publisher did not report its high-water mark: {0}")]
+    HighWaterMark(tonic::Status),
+    /// A subscription did not reach its publisher's high-water mark in time: it is refused or
+    /// its handler keeps failing (the log says which).
+    #[error(
+        "subscription {subscription:?} has not caught up: stored cursor {stored:?}, publisher's \
+         high-water mark {mark:?}"
+    )]
+    NotCaughtUp {
+        /// The subscription.
+        subscription: String,
+        /// The cursor it has stored.
+        stored: String,
+        /// The mark it should reach.
+        mark: String,
+    },
 }
 
 /// Why an [`EventHandler`](crate::EventHandler) could not apply an event. The event is offered

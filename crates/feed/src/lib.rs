@@ -15,6 +15,9 @@
 //! at-least-once delivery becomes exactly-once in effect. [`FeedClient`] is the bare client beneath
 //! it, for tests and tools.
 //!
+//! A service follows other agencies' feeds through [`Following`], which also tells a simulation
+//! when the service has caught up with them (the `Settle` barrier between simulation steps).
+//!
 //! The outbox tables come with [`MIGRATIONS`] (versions 2001 onwards), which every service using
 //! the feed adds to its own.
 
@@ -25,6 +28,7 @@ mod command;
 mod cursor;
 mod disclosures;
 mod error;
+mod following;
 mod outbox;
 mod server;
 mod trace;
@@ -34,6 +38,7 @@ pub use agreements::{Agreement, AgreementError, DataSharingAgreements};
 pub use client::{EventHandler, FeedClient, run_subscription, spawn_subscription};
 pub use command::{Begun, CaseCommand, NewCommand, internal_error, parse_date};
 pub use error::{FeedError, HandlerError};
+pub use following::Following;
 pub use outbox::{Appended, Feed, FeedTransaction};
 pub use server::{AGENCY_HEADER, FeedOptions, FeedService};
 pub use trace::TraceContext;

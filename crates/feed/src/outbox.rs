@@ -185,6 +185,36 @@ impl Feed {
         rows.iter().map(stored_event).collect()
     }
 
+    /// The cursor of the newest committed event ([`Cursor::START`] if there is none), whether or not
+    /// it can be read yet: on PostgreSQL an older transaction still running holds it back from
+    /// readers, and a subscriber that has reached this cursor has seen everything committed now.
+    pub(crate) async fn high_water_mark(&self) -> Result<Cursor, FeedError> {
+        let query = match self.database.backend() {
+            Backend::Sqlite => {
+                "SELECT '0' AS transaction_id, position FROM feed_events \
+                 ORDER BY position DESC LIMIT 1"
+            }
+            Backend::Postgres => {
+                "SELECT transaction_id::text AS transaction_id, position FROM feed_events \
+                 ORDER BY transaction_id DESC, position DESC LIMIT 1"
+            }
+        };
+        let row = sqlx::query(query)
+            .fetch_optional(self.database.pool())
+            .await?;
+        let Some(row) = row else {
+            return Ok(Cursor::START);
+        };
+        let transaction: String = row.try_get("transaction_id")?;
+        Ok(Cursor {
+            transaction_id: transaction.parse().map_err(|_| FeedError::Corrupt {
+                what: "transaction id",
+                value: transaction.clone(),
+            })?,
+            position: row.try_get("position")?,
+        })
+    }
+
     /// The position of the newest event, 0 if there is none.
     pub(crate) async fn newest_position(&self) -> Result<i64, FeedError> {
         Ok(

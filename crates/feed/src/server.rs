@@ -16,8 +16,8 @@ use std::time::Duration;
 use familybridge_proto::common::v1::event_feed_server::{EventFeed, EventFeedServer};
 use familybridge_proto::common::v1::feed_message::Message;
 use familybridge_proto::common::v1::{
-    Agency, Event, FeedMessage, Heartbeat, ListDisclosuresRequest, ListDisclosuresResponse,
-    SubscribeRequest,
+    Agency, Event, FeedMessage, Heartbeat, HighWaterMarkRequest, HighWaterMarkResponse,
+    ListDisclosuresRequest, ListDisclosuresResponse, SubscribeRequest,
 };
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -203,6 +203,17 @@ impl EventFeed for FeedService {
             Err(ListError::Invalid(message)) => Err(Status::invalid_argument(message)),
             Err(ListError::Feed(error)) => Err(unavailable(error)),
         }
+    }
+
+    async fn high_water_mark(
+        &self,
+        request: Request<HighWaterMarkRequest>,
+    ) -> Result<Response<HighWaterMarkResponse>, Status> {
+        self.recipient(request.metadata())?;
+        let mark = self.feed.high_water_mark().await.map_err(unavailable)?;
+        Ok(Response::new(HighWaterMarkResponse {
+            cursor: mark.to_string(),
+        }))
     }
 }
 

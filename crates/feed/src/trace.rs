@@ -46,6 +46,26 @@ impl TraceContext {
     }
 }
 
+impl TraceContext {
+    /// Puts the context on an outgoing gRPC call as its `traceparent` and `tracestate` headers,
+    /// so that a call made in reaction to an event continues the event's trace. An empty context
+    /// adds nothing.
+    pub fn inject(&self, metadata: &mut MetadataMap) {
+        if self.traceparent.is_empty() {
+            return;
+        }
+        // Both were valid header values when they arrived; one that is not is simply not passed on.
+        if let Ok(value) = self.traceparent.parse() {
+            metadata.insert("traceparent", value);
+        }
+        if !self.tracestate.is_empty()
+            && let Ok(value) = self.tracestate.parse()
+        {
+            metadata.insert("tracestate", value);
+        }
+    }
+}
+
 /// Whether `value` has the shape of a version-00 `traceparent`:
 /// `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`, with neither id all zeros.
 fn is_valid_traceparent(value: &str) -> bool {

@@ -36,6 +36,7 @@ command_requests!(
     court::v1::MakeOrderRequest,
     court::v1::ApplyToVaryRequest,
     court::v1::CloseCaseRequest,
+    court::v1::AttachReviewFindingsRequest,
     cms::v1::OpenApplicationRequest,
     cms::v1::RecordIncomeRequest,
     cms::v1::RecordSharedCareRequest,

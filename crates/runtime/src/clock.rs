@@ -3,14 +3,17 @@
 //! Moving a service's simulated date forward first runs whatever falls due on the way (the CMS's
 //! payments and escalations, say) and only then records the new date, so that a service killed
 //! mid-way is advanced again from where it stood and does the same work. What falls due is each
-//! service's own business, supplied through [`DueWork`].
+//! service's own business, supplied through [`DueWork`]. `Settle`, the barrier a simulation calls
+//! between its steps, waits for whatever the service takes in from other agencies' feeds, supplied
+//! through [`Intake`].
 
 use std::future::Future;
 
 use chrono::NaiveDate;
 use familybridge_proto::simulation::v1::clock_server::Clock;
 use familybridge_proto::simulation::v1::{
-    AdvanceToRequest, AdvanceToResponse, CurrentDateRequest, CurrentDateResponse,
+    AdvanceToRequest, AdvanceToResponse, CurrentDateRequest, CurrentDateResponse, SettleRequest,
+    SettleResponse,
 };
 use familybridge_storage::{ClockError, SimulatedClock};
 use tonic::{Request, Response, Status};
@@ -37,17 +40,49 @@ impl DueWork for NothingDue {
     }
 }
 
+/// What a service takes in from the feeds of other agencies.
+pub trait Intake: Send + Sync + 'static {
+    /// Returns once every event the followed feeds had published when it was called has been
+    /// taken in and applied; answers the names of the subscriptions it waited for.
+    fn settle(&self) -> impl Future<Output = Result<Vec<String>, Status>> + Send;
+}
+
+/// A service that follows no other agency's feed: it is always settled.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoIntake;
+
+impl Intake for NoIntake {
+    async fn settle(&self) -> Result<Vec<String>, Status> {
+        Ok(Vec::new())
+    }
+}
+
 /// The Clock service over a service's persisted simulated date.
 #[derive(Debug)]
-pub struct ClockService<W> {
+pub struct ClockService<W, I = NoIntake> {
     clock: SimulatedClock,
     work: W,
+    intake: I,
 }
 
 impl<W: DueWork> ClockService<W> {
-    /// The Clock of a service whose date is kept by `clock` and whose time-driven work is `work`.
+    /// The Clock of a service whose date is kept by `clock`, whose time-driven work is `work`, and
+    /// which follows no other agency's feed.
     pub fn new(clock: SimulatedClock, work: W) -> Self {
-        Self { clock, work }
+        Self {
+            clock,
+            work,
+            intake: NoIntake,
+        }
+    }
+
+    /// The same Clock, settling through `intake`.
+    pub fn with_intake<I: Intake>(self, intake: I) -> ClockService<W, I> {
+        ClockService {
+            clock: self.clock,
+            work: self.work,
+            intake,
+        }
     }
 }
 
@@ -68,7 +103,7 @@ fn clock_status(error: ClockError) -> Status {
 }
 
 #[tonic::async_trait]
-impl<W: DueWork> Clock for ClockService<W> {
+impl<W: DueWork, I: Intake> Clock for ClockService<W, I> {
     async fn advance_to(
         &self,
         request: Request<AdvanceToRequest>,
@@ -97,6 +132,15 @@ impl<W: DueWork> Clock for ClockService<W> {
         let current = self.clock.current_date().await.map_err(clock_status)?;
         Ok(Response::new(CurrentDateResponse {
             current_date: iso(current),
+        }))
+    }
+
+    async fn settle(
+        &self,
+        _request: Request<SettleRequest>,
+    ) -> Result<Response<SettleResponse>, Status> {
+        Ok(Response::new(SettleResponse {
+            subscriptions: self.intake.settle().await?,
         }))
     }
 }

@@ -12,7 +12,7 @@ mod service;
 mod shutdown;
 mod telemetry;
 
-pub use clock::{ClockService, DueWork, NothingDue};
+pub use clock::{ClockService, DueWork, Intake, NoIntake, NothingDue};
 pub use health::{NotReady, wait_until_serving};
 pub use host::{GrpcHost, HostError};
 pub use service::{ServiceArgs, ServiceError, bind, report, run_main};

@@ -15,7 +15,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use familybridge_casework::CaseSettings;
 use std::sync::Arc;
 
-use familybridge_feed::{AgencyId, DataSharingAgreements, Feed, FeedOptions, spawn_subscription};
+use familybridge_feed::{AgencyId, DataSharingAgreements, Feed, FeedOptions, Following};
 use familybridge_proto::cms::v1::calculation_service_server::CalculationServiceServer;
 use familybridge_proto::cms::v1::case_service_server::CaseServiceServer;
 use familybridge_proto::simulation::v1::clock_server::ClockServer;
@@ -26,7 +26,7 @@ use tokio::sync::Notify;
 
 use crate::calculation::{CalculateError, Calculator};
 use crate::cases::api::Cases;
-use crate::cases::court_orders::{CourtOrderApplier, CourtOrderInbox};
+use crate::cases::court_orders::{CmsIntake, CourtOrderApplier, CourtOrderInbox};
 use crate::cases::due::CaseDueWork;
 
 /// The service's name: its binary, its default database file, its log target.
@@ -142,23 +142,27 @@ pub async fn serve(
     .await?;
     let feed = Feed::new(database.clone(), AgencyId::Cms);
     let due = CaseDueWork::new(feed.clone(), config.case_settings);
-    let clock = ClockService::new(SimulatedClock::new(database.clone()), due);
     // Background work (following the court's feed) stops when shutdown begins; subscriptions to
     // our own feed never end by themselves, so the feed ends them then too.
     let background = CancellationToken::new();
+    let mut following = Following::new(feed.clone(), AgencyId::Cms);
     let court_orders = (config.court_orders == CourtOrderRoute::Automatic).then(|| {
         let wake = Arc::new(Notify::new());
-        let subscription = spawn_subscription(
-            feed.clone(),
+        let subscription = following.follow(
             "court-registry",
-            config.court_registry_url.clone(),
-            AgencyId::Cms,
+            &config.court_registry_url,
             CourtOrderInbox::new(wake.clone()),
             background.clone(),
         );
         let applier = CourtOrderApplier::new(feed.clone(), config.case_settings, wake);
-        (subscription, tokio::spawn(applier.run(background.clone())))
+        let running = tokio::spawn(applier.clone().run(background.clone()));
+        (subscription, running, applier)
     });
+    let intake = CmsIntake::new(
+        following,
+        court_orders.as_ref().map(|(_, _, applier)| applier.clone()),
+    );
+    let clock = ClockService::new(SimulatedClock::new(database.clone()), due).with_intake(intake);
     let options = FeedOptions::default();
     let shutdown = {
         let background = background.clone();
@@ -178,7 +182,7 @@ pub async fn serve(
         .serve(listener, shutdown)
         .await?;
     background.cancel();
-    if let Some((subscription, applier)) = court_orders {
+    if let Some((subscription, applier, _)) = court_orders {
         match subscription.await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::error!(%error, "the court registry's feed refused the CMS"),

@@ -360,6 +360,23 @@ impl CourtRegistry for Registry {
         .await
     }
 
+    async fn attach_review_findings(
+        &self,
+        request: Request<proto::AttachReviewFindingsRequest>,
+    ) -> Result<Response<proto::CaseResponse>, Status> {
+        self.execute("AttachReviewFindings", request, |request, stored, date| {
+            let mut case = existing(stored, &request.case_reference)?;
+            let findings = convert::requested_findings(request.findings.as_ref(), date)
+                .map_err(case_status)?;
+            case.attach_review_findings(findings).map_err(case_status)?;
+            Ok(Decision {
+                case,
+                events: Vec::new(),
+            })
+        })
+        .await
+    }
+
     async fn get_case(
         &self,
         request: Request<proto::GetCaseRequest>,

@@ -123,6 +123,28 @@ pub struct Variation {
     pub proposes_shared_care_band_change: bool,
 }
 
+/// What a joint case review found about a proposed variation: the financial implications the
+/// court sees before it decides. Amounts are kept as the CMS stated them (pounds and pence).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewFindings {
+    /// The referral hub's id for the review.
+    pub review_id: String,
+    /// The family's CMS case.
+    pub cms_case_reference: String,
+    /// The date they were attached.
+    pub attached_on: NaiveDate,
+    /// The weekly amount charged today; empty before a first calculation.
+    pub current_weekly_amount: String,
+    /// The weekly amount under the proposal.
+    pub projected_weekly_amount: String,
+    /// The person who would pay under the proposal.
+    pub projected_payer_ref: String,
+    /// The proposal would turn the receiving parent into the paying parent.
+    pub roles_flip: bool,
+    /// How the CMS made the projection.
+    pub notes: Vec<String>,
+}
+
 /// Welfare matters raised in the application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct WelfareFlags {
@@ -181,6 +203,9 @@ pub struct Case {
     pub hearings: Vec<Hearing>,
     /// The pending variation application.
     pub pending_variation: Option<Variation>,
+    /// The findings of joint case reviews attached to the case, oldest first.
+    #[serde(default)]
+    pub review_findings: Vec<ReviewFindings>,
 }
 
 /// Why a command cannot be carried out.
@@ -280,6 +305,7 @@ impl Case {
             orders: Vec::new(),
             hearings: Vec::new(),
             pending_variation: None,
+            review_findings: Vec::new(),
         })
     }
 
@@ -429,6 +455,28 @@ impl Case {
         self.pending_variation = None;
         self.last_changed_on = closed_on;
         Ok(final_order_stands)
+    }
+
+    /// Attaches a joint case review's findings to the pending variation application, for the court
+    /// to see before deciding.
+    pub fn attach_review_findings(&mut self, findings: ReviewFindings) -> Result<(), CaseError> {
+        self.check_date(findings.attached_on)?;
+        if self.status != Status::VariationPending {
+            return Err(self.not_now("review findings belong to a pending variation application"));
+        }
+        if self
+            .review_findings
+            .iter()
+            .any(|attached| attached.review_id == findings.review_id)
+        {
+            return Err(invalid(
+                "findings.review_id",
+                format!("review {:?} is already attached", findings.review_id),
+            ));
+        }
+        self.last_changed_on = findings.attached_on;
+        self.review_findings.push(findings);
+        Ok(())
     }
 
     /// The order currently in force: the latest one made.

@@ -6,7 +6,7 @@ use familybridge_proto::court::v1 as proto;
 
 use crate::case::{
     Arrangement, Case, CaseError, ClosureReason, HearingKind, OrderKind, RequestedArrangement,
-    Residence, Side, Status, Variation, WelfareFlags,
+    Residence, ReviewFindings, Side, Status, Variation, WelfareFlags,
 };
 
 /// Formats a date as every familybridge API writes dates.
@@ -177,5 +177,67 @@ pub fn case(case: &Case) -> proto::Case {
             .map(|pending| variation(case, pending)),
         safeguarding_narrative: case.safeguarding_narrative.clone(),
         last_changed_on: iso(case.last_changed_on),
+        review_findings: case.review_findings.iter().map(review_findings).collect(),
     }
+}
+
+/// A joint case review's findings as the API shows them.
+fn review_findings(findings: &ReviewFindings) -> proto::ReviewFindings {
+    proto::ReviewFindings {
+        review_id: findings.review_id.clone(),
+        cms_case_reference: findings.cms_case_reference.clone(),
+        current_weekly_amount: findings.current_weekly_amount.clone(),
+        projected_weekly_amount: findings.projected_weekly_amount.clone(),
+        projected_payer_ref: findings.projected_payer_ref.clone(),
+        roles_flip: findings.roles_flip,
+        notes: findings.notes.clone(),
+        attached_on: iso(findings.attached_on),
+    }
+}
+
+/// Validates the findings of request field `findings`, attached on `date`: the ids and the
+/// projected payer are required, and amounts must be pounds and pence.
+pub fn requested_findings(
+    findings: Option<&proto::ReviewFindings>,
+    date: NaiveDate,
+) -> Result<ReviewFindings, CaseError> {
+    let missing = |field: &str| CaseError::Invalid {
+        field: format!("findings.{field}"),
+        problem: "required".to_owned(),
+    };
+    let findings = findings.ok_or_else(|| CaseError::Invalid {
+        field: "findings".to_owned(),
+        problem: "required".to_owned(),
+    })?;
+    for (field, value) in [
+        ("review_id", &findings.review_id),
+        ("cms_case_reference", &findings.cms_case_reference),
+        ("projected_weekly_amount", &findings.projected_weekly_amount),
+        ("projected_payer_ref", &findings.projected_payer_ref),
+    ] {
+        if value.is_empty() {
+            return Err(missing(field));
+        }
+    }
+    for (field, value) in [
+        ("current_weekly_amount", &findings.current_weekly_amount),
+        ("projected_weekly_amount", &findings.projected_weekly_amount),
+    ] {
+        if !value.is_empty() {
+            familybridge_calculation::Money::parse(value).map_err(|error| CaseError::Invalid {
+                field: format!("findings.{field}"),
+                problem: error.to_string(),
+            })?;
+        }
+    }
+    Ok(ReviewFindings {
+        review_id: findings.review_id.clone(),
+        cms_case_reference: findings.cms_case_reference.clone(),
+        attached_on: date,
+        current_weekly_amount: findings.current_weekly_amount.clone(),
+        projected_weekly_amount: findings.projected_weekly_amount.clone(),
+        projected_payer_ref: findings.projected_payer_ref.clone(),
+        roles_flip: findings.roles_flip,
+        notes: findings.notes.clone(),
+    })
 }

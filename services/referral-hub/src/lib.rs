@@ -1,17 +1,36 @@
 //! The referral hub: the agency that joins the court and the CMS up.
 //!
-//! It will read both feeds, screen the CMS's contact signals for distress, refer parents to support
-//! pathways, ask the CMS to pause enforcement, and convene joint case reviews when a variation
-//! application would change a family's care. For now it keeps its simulated date, knows where its
-//! peers are, and answers health and reflection.
+//! It follows the court registry's and the CMS's feeds into an inbox ([`inbox`]) and acts when its
+//! clock moves ([`work`]), under a scenario's rules ([`settings`], decided by the pure [`rules`]):
+//! distress screening of parents' contacts with the CMS, referrals to support pathways, pauses in
+//! enforcement with a review at the end, and joint case reviews of variation applications that
+//! would change a child's home or shared-care band — the CMS's projected liability is put before
+//! the court ([`peers`]), and the review closes when the court decides. What it did is served by
+//! `familybridge.referral.v1.ReferralHub` ([`api`]) and published on its own event feed under its
+//! data-sharing agreements (`data-sharing.toml`).
+
+pub mod api;
+pub mod inbox;
+pub mod peers;
+pub mod rules;
+pub mod settings;
+pub mod work;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
+use familybridge_feed::{AgencyId, DataSharingAgreements, Feed, FeedOptions, Following};
+use familybridge_proto::referral::v1::referral_hub_server::ReferralHubServer;
 use familybridge_proto::simulation::v1::clock_server::ClockServer;
-use familybridge_runtime::{ClockService, GrpcHost, NothingDue, ServiceError};
-use familybridge_storage::{Database, DatabaseUrl, SimulatedClock};
+use familybridge_runtime::{CancellationToken, ClockService, GrpcHost, ServiceError};
+use familybridge_storage::{Database, DatabaseUrl, MigrationSet, SimulatedClock};
 use tokio::net::TcpListener;
+
+use crate::api::HubQueries;
+use crate::inbox::{HubInbox, HubIntake};
+use crate::peers::Peers;
+pub use crate::settings::{DEFAULT_HUB_SETTINGS, HubSettings};
+use crate::work::HubWork;
 
 /// The service's name: its binary, its default database file, its log target.
 pub const SERVICE_NAME: &str = "referral-hub";
@@ -19,6 +38,12 @@ pub const SERVICE_NAME: &str = "referral-hub";
 /// Where the hub listens unless told otherwise.
 pub const DEFAULT_ADDRESS: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 50053));
+
+/// The data-sharing agreements the hub publishes under unless given others.
+pub const DEFAULT_DATA_SHARING: &str = include_str!("../data-sharing.toml");
+
+/// The hub's own tables.
+pub const MIGRATIONS: MigrationSet = familybridge_storage::embed_migrations!(3001 "referral_hub");
 
 /// How the hub is set up.
 #[derive(Debug, Clone)]
@@ -29,9 +54,42 @@ pub struct Config {
     pub court_registry_url: String,
     /// The CMS's gRPC address, e.g. `http://127.0.0.1:50052`.
     pub cms_url: String,
+    /// The scenario's rules for the hub.
+    pub settings: HubSettings,
+    /// What each agency may receive from its feed.
+    pub data_sharing: DataSharingAgreements,
 }
 
-/// Opens (and migrates) the hub's database, then serves on `listener` until `shutdown`.
+impl Config {
+    /// The hub on `database_url` with the shipped settings (every lever off) and agreements.
+    pub fn with_defaults(
+        database_url: DatabaseUrl,
+        court_registry_url: String,
+        cms_url: String,
+    ) -> Result<Self, ServiceError> {
+        Ok(Self {
+            database_url,
+            court_registry_url,
+            cms_url,
+            settings: settings_from_toml(DEFAULT_HUB_SETTINGS)?,
+            data_sharing: default_agreements()?,
+        })
+    }
+}
+
+/// Reads hub settings (the scenario's rules) from TOML in the form of `hub-settings.toml`.
+pub fn settings_from_toml(text: &str) -> Result<HubSettings, ServiceError> {
+    HubSettings::from_toml_str(text).map_err(|error| ServiceError::Configuration(error.to_string()))
+}
+
+/// The default data-sharing agreements, parsed.
+pub fn default_agreements() -> Result<DataSharingAgreements, ServiceError> {
+    DataSharingAgreements::from_toml_str(DEFAULT_DATA_SHARING)
+        .map_err(|error| ServiceError::Configuration(error.to_string()))
+}
+
+/// Opens (and migrates) the hub's database, follows its peers' feeds, then serves on `listener`
+/// until `shutdown`.
 pub async fn serve(
     config: Config,
     listener: TcpListener,
@@ -42,12 +100,70 @@ pub async fn serve(
         cms = %config.cms_url,
         "peers"
     );
-    let database = Database::connect(&config.database_url, &[]).await?;
-    let clock = ClockService::new(SimulatedClock::new(database.clone()), NothingDue);
+    config
+        .settings
+        .validate()
+        .map_err(|error| ServiceError::Configuration(error.to_string()))?;
+    let peers = Peers::new(&config.cms_url, &config.court_registry_url)
+        .map_err(|error| ServiceError::Configuration(error.to_string()))?;
+    let database = Database::connect(
+        &config.database_url,
+        &[familybridge_feed::MIGRATIONS, MIGRATIONS],
+    )
+    .await?;
+    let feed = Feed::new(database.clone(), AgencyId::ReferralHub);
+    let background = CancellationToken::new();
+    let mut following = Following::new(feed.clone(), AgencyId::ReferralHub);
+    let subscriptions = [
+        following.follow(
+            "court-registry",
+            &config.court_registry_url,
+            HubInbox,
+            background.clone(),
+        ),
+        following.follow("cms", &config.cms_url, HubInbox, background.clone()),
+    ];
+    let simulated = SimulatedClock::new(database.clone());
+    let clock = ClockService::new(
+        simulated.clone(),
+        HubWork::new(feed.clone(), config.settings.clone(), peers),
+    )
+    .with_intake(HubIntake::new(following));
+    let options = FeedOptions::default();
+    let shutdown = {
+        let background = background.clone();
+        options.end_subscriptions_on(async move {
+            shutdown.await;
+            background.cancel();
+        })
+    };
     GrpcHost::new()
+        .add_service(ReferralHubServer::new(HubQueries::new(
+            feed.clone(),
+            simulated,
+        )))
+        .add_service(feed.service(config.data_sharing, options))
         .add_service(ClockServer::new(clock))
         .serve(listener, shutdown)
         .await?;
+    background.cancel();
+    for subscription in subscriptions {
+        match subscription.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "a peer's feed refused the hub"),
+            Err(error) => tracing::error!(%error, "following a peer's feed panicked"),
+        }
+    }
     database.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_agreements_parse() {
+        default_agreements().expect("the shipped data-sharing.toml parses against the protos");
+    }
 }

@@ -1,10 +1,15 @@
 //! The `referral-hub` binary: the referral hub as a standalone gRPC server.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use familybridge_feed::DataSharingAgreements;
 use familybridge_runtime::{ServiceArgs, ServiceError, bind, run_main, termination_signal};
-use referral_hub::{Config, DEFAULT_ADDRESS, SERVICE_NAME, serve};
+use referral_hub::{
+    Config, DEFAULT_ADDRESS, DEFAULT_HUB_SETTINGS, SERVICE_NAME, default_agreements, serve,
+    settings_from_toml,
+};
 
 /// The referral hub of the familybridge simulator.
 #[derive(Debug, Parser)]
@@ -22,15 +27,40 @@ struct Args {
     /// The CMS's gRPC address.
     #[arg(long, env = "CMS_URL", default_value = "http://127.0.0.1:50052")]
     cms_url: String,
+    /// The hub's rules for the scenario (TOML, as services/referral-hub/hub-settings.toml)
+    /// [default: every lever off].
+    #[arg(long, env = "HUB_SETTINGS")]
+    hub_settings: Option<PathBuf>,
+    /// Data-sharing agreements (TOML) for the hub's event feed [default: the built-in ones,
+    /// services/referral-hub/data-sharing.toml].
+    #[arg(long, env = "DATA_SHARING_FILE")]
+    data_sharing: Option<PathBuf>,
+}
+
+fn read(path: &PathBuf) -> Result<String, ServiceError> {
+    std::fs::read_to_string(path).map_err(|error| {
+        ServiceError::Configuration(format!("cannot read {}: {error}", path.display()))
+    })
 }
 
 fn main() -> ExitCode {
     run_main(async {
         let args = Args::parse();
+        let settings = match &args.hub_settings {
+            None => settings_from_toml(DEFAULT_HUB_SETTINGS)?,
+            Some(path) => settings_from_toml(&read(path)?)?,
+        };
+        let data_sharing = match &args.data_sharing {
+            None => default_agreements()?,
+            Some(path) => DataSharingAgreements::from_toml_file(path)
+                .map_err(|error| ServiceError::Configuration(error.to_string()))?,
+        };
         let config = Config {
             database_url: args.service.database_url(SERVICE_NAME)?,
             court_registry_url: args.court_registry_url,
             cms_url: args.cms_url,
+            settings,
+            data_sharing,
         };
         let listener = bind(args.service.listen_address(DEFAULT_ADDRESS)).await?;
         serve(config, listener, termination_signal()).await?;

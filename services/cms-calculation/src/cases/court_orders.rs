@@ -20,13 +20,16 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use familybridge_calculation::{Nights, ParameterBook};
 use familybridge_casework::{CaseSettings, CourtOrder};
-use familybridge_feed::{EventHandler, Feed, FeedTransaction, HandlerError, TraceContext};
+use familybridge_feed::{
+    EventHandler, Feed, FeedTransaction, Following, HandlerError, TraceContext, internal_error,
+};
 use familybridge_proto::common::v1::Event;
 use familybridge_proto::court::v1 as court;
-use familybridge_runtime::CancellationToken;
+use familybridge_runtime::{CancellationToken, Intake};
 use familybridge_storage::sqlx;
 use prost::{Message, Name};
-use tokio::sync::Notify;
+use tokio::sync::{Mutex, Notify};
+use tonic::Status;
 
 use crate::cases::publish::publish;
 use crate::cases::store::{self, StoredCase};
@@ -102,6 +105,9 @@ pub struct CourtOrderApplier {
     settings: CaseSettings,
     book: &'static ParameterBook,
     wake: Arc<Notify>,
+    /// Held while applying, so that the applier's own loop and a settling simulation never apply
+    /// the inbox side by side.
+    applying: Arc<Mutex<()>>,
 }
 
 /// Why an inbox entry could not be applied (it is tried again).
@@ -127,6 +133,7 @@ impl CourtOrderApplier {
             settings,
             book: ParameterBook::statutory(),
             wake,
+            applying: Arc::new(Mutex::new(())),
         }
     }
 
@@ -146,6 +153,7 @@ impl CourtOrderApplier {
 
     /// Applies every pending entry, oldest first.
     async fn apply_pending(&self) -> Result<(), ApplyError> {
+        let _applying = self.applying.lock().await;
         let pending: Vec<(i64, String, String, String, Vec<u8>)> = sqlx::query_as(
             "SELECT arrival, event_id, event_type, effective_date, payload FROM court_order_inbox \
              WHERE applied = 0 ORDER BY arrival LIMIT 500",
@@ -351,5 +359,32 @@ impl CourtOrderApplier {
         }
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// What the CMS takes in from other agencies: with automatic exchange, the court registry's
+/// orders. Settling waits until the subscription has caught up with the registry's feed, then
+/// applies whatever the inbox still holds.
+#[derive(Debug, Clone)]
+pub struct CmsIntake {
+    following: Following,
+    applier: Option<CourtOrderApplier>,
+}
+
+impl CmsIntake {
+    /// The intake of the feeds in `following`, with `applier` for the court-order inbox if the
+    /// exchange is automatic.
+    pub fn new(following: Following, applier: Option<CourtOrderApplier>) -> Self {
+        Self { following, applier }
+    }
+}
+
+impl Intake for CmsIntake {
+    async fn settle(&self) -> Result<Vec<String>, Status> {
+        let subscriptions = self.following.caught_up().await.map_err(internal_error)?;
+        if let Some(applier) = &self.applier {
+            applier.apply_pending().await.map_err(internal_error)?;
+        }
+        Ok(subscriptions)
     }
 }

@@ -1,0 +1,110 @@
+//! The hub's calls to the other agencies: the CMS (pauses, projections, reported decisions) and
+//! the court registry (review findings). Every call is an idempotent command whose client request
+//! id is derived from the inbox event that caused it, so a hub that crashes after calling and
+//! before recording calls again and is answered as the first time.
+
+use familybridge_feed::TraceContext;
+use familybridge_proto::cms::v1 as cms;
+use familybridge_proto::cms::v1::case_service_client::CaseServiceClient;
+use familybridge_proto::court::v1 as court;
+use familybridge_proto::court::v1::court_registry_client::CourtRegistryClient;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Request, Status};
+
+/// The agencies the hub calls.
+#[derive(Debug, Clone)]
+pub struct Peers {
+    cms: CaseServiceClient<Channel>,
+    court: CourtRegistryClient<Channel>,
+}
+
+/// A peer's address is not a URL.
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}: {url:?} is not a gRPC address")]
+pub struct BadPeerUrl {
+    /// The setting.
+    pub setting: &'static str,
+    /// The value given.
+    pub url: String,
+    source: tonic::transport::Error,
+}
+
+fn lazy(setting: &'static str, url: &str) -> Result<Channel, BadPeerUrl> {
+    // Lazily: the hub may start before its peers, and reconnects by itself if one restarts.
+    Endpoint::from_shared(url.to_owned())
+        .map(|endpoint| endpoint.connect_lazy())
+        .map_err(|source| BadPeerUrl {
+            setting,
+            url: url.to_owned(),
+            source,
+        })
+}
+
+fn traced<T>(message: T, trace: &TraceContext) -> Request<T> {
+    let mut request = Request::new(message);
+    trace.inject(request.metadata_mut());
+    request
+}
+
+impl Peers {
+    /// Clients of the CMS at `cms_url` and the court registry at `court_registry_url`.
+    pub fn new(cms_url: &str, court_registry_url: &str) -> Result<Self, BadPeerUrl> {
+        Ok(Self {
+            cms: CaseServiceClient::new(lazy("cms_url", cms_url)?),
+            court: CourtRegistryClient::new(lazy("court_registry_url", court_registry_url)?),
+        })
+    }
+
+    /// Asks the CMS to pause enforcement escalation.
+    pub async fn request_pause(
+        &self,
+        request: cms::RequestEnforcementPauseRequest,
+        trace: &TraceContext,
+    ) -> Result<(), Status> {
+        self.cms
+            .clone()
+            .request_enforcement_pause(traced(request, trace))
+            .await
+            .map(|_| ())
+    }
+
+    /// Asks the CMS for the liability under a proposed arrangement.
+    pub async fn project_liability(
+        &self,
+        request: cms::ProjectLiabilityRequest,
+        trace: &TraceContext,
+    ) -> Result<cms::ProjectLiabilityResponse, Status> {
+        Ok(self
+            .cms
+            .clone()
+            .project_liability(traced(request, trace))
+            .await?
+            .into_inner())
+    }
+
+    /// Reports the court's decision to the CMS.
+    pub async fn report_court_order(
+        &self,
+        request: cms::ReportCourtOrderRequest,
+        trace: &TraceContext,
+    ) -> Result<(), Status> {
+        self.cms
+            .clone()
+            .report_court_order(traced(request, trace))
+            .await
+            .map(|_| ())
+    }
+
+    /// Attaches a review's findings to the court case.
+    pub async fn attach_review_findings(
+        &self,
+        request: court::AttachReviewFindingsRequest,
+        trace: &TraceContext,
+    ) -> Result<(), Status> {
+        self.court
+            .clone()
+            .attach_review_findings(traced(request, trace))
+            .await
+            .map(|_| ())
+    }
+}
