@@ -3,12 +3,15 @@
 //! `familybridge up` runs the three agency services in one process on their usual addresses, with
 //! embedded SQLite databases, for demonstrations and for clients exploring the APIs.
 //! `familybridge calc` works out child maintenance for one case, with its explanation.
+//! `familybridge run SCENARIO` runs a reform scenario through the services and reports it.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod calc;
+mod run;
+mod stack;
 mod up;
 
 /// familybridge: how the Child Maintenance Service and the Family Courts would work if they
@@ -26,6 +29,8 @@ enum Command {
     Up(up::UpArgs),
     /// Work out child maintenance under the 2012 statutory scheme, with the explanation.
     Calc(calc::CalcArgs),
+    /// Run a reform scenario through the three services and report the comparison.
+    Run(run::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +39,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Up(args) => up::run(args).await,
             Command::Calc(args) => calc::run(args),
+            Command::Run(args) => run::run(args).await,
         }
     })
 }

@@ -12,6 +12,7 @@ pub mod cases;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
+use familybridge_calculation::ParameterBook;
 use familybridge_casework::CaseSettings;
 use std::sync::Arc;
 
@@ -66,6 +67,9 @@ pub struct Config {
     pub data_sharing: DataSharingAgreements,
     /// How court orders reach the CMS.
     pub court_orders: CourtOrderRoute,
+    /// The calculation's parameters: the statutory ones, or with a named proposal switched on
+    /// (`fees-2027`).
+    pub parameters: Arc<ParameterBook>,
 }
 
 /// How court orders reach the CMS: a scenario setting.
@@ -90,8 +94,19 @@ impl Config {
             case_settings: CaseSettings::default(),
             data_sharing: default_agreements()?,
             court_orders: CourtOrderRoute::default(),
+            parameters: Arc::new(ParameterBook::statutory().clone()),
         })
     }
+}
+
+/// The statutory parameters with the named proposals switched on, in order.
+pub fn parameters_with_proposals(proposals: &[String]) -> Result<ParameterBook, ServiceError> {
+    proposals
+        .iter()
+        .try_fold(ParameterBook::statutory().clone(), |book, name| {
+            book.with_proposal(name)
+                .map_err(|error| ServiceError::Configuration(format!("proposal: {error}")))
+        })
 }
 
 /// The default data-sharing agreements, parsed.
@@ -141,7 +156,11 @@ pub async fn serve(
     )
     .await?;
     let feed = Feed::new(database.clone(), AgencyId::Cms);
-    let due = CaseDueWork::new(feed.clone(), config.case_settings);
+    let due = CaseDueWork::new(
+        feed.clone(),
+        config.case_settings,
+        config.parameters.clone(),
+    );
     // Background work (following the court's feed) stops when shutdown begins; subscriptions to
     // our own feed never end by themselves, so the feed ends them then too.
     let background = CancellationToken::new();
@@ -154,7 +173,12 @@ pub async fn serve(
             CourtOrderInbox::new(wake.clone()),
             background.clone(),
         );
-        let applier = CourtOrderApplier::new(feed.clone(), config.case_settings, wake);
+        let applier = CourtOrderApplier::new(
+            feed.clone(),
+            config.case_settings,
+            config.parameters.clone(),
+            wake,
+        );
         let running = tokio::spawn(applier.clone().run(background.clone()));
         (subscription, running, applier)
     });
@@ -176,6 +200,7 @@ pub async fn serve(
         .add_service(CaseServiceServer::new(Cases::new(
             feed.clone(),
             config.case_settings,
+            config.parameters.clone(),
         )))
         .add_service(feed.service(config.data_sharing, options))
         .add_service(ClockServer::new(clock))

@@ -6,11 +6,12 @@ use std::process::ExitCode;
 use clap::Parser;
 use cms_calculation::{
     CmsError, Config, CourtOrderRoute, DEFAULT_ADDRESS, SERVICE_NAME, case_settings_from_toml,
-    default_agreements, serve,
+    default_agreements, parameters_with_proposals, serve,
 };
 use familybridge_casework::{ActsOn, CaseSettings, NightsWithoutEvidence};
 use familybridge_feed::DataSharingAgreements;
 use familybridge_runtime::{ServiceArgs, ServiceError, bind, run_main, termination_signal};
+use std::sync::Arc;
 
 /// The Child Maintenance Service of the familybridge simulator.
 #[derive(Debug, Parser)]
@@ -40,6 +41,10 @@ struct Args {
     /// How court orders reach the CMS: reported by a parent, or by the court registry's feed.
     #[arg(long, env = "CMS_COURT_ORDERS", value_enum, default_value_t = RouteArg::Manual)]
     court_orders: RouteArg,
+    /// A named proposal of the calculation's parameters to switch on, e.g. `fees-2027` (repeat for
+    /// several) [default: none, the statutory parameters].
+    #[arg(long = "proposal", env = "CMS_PROPOSALS", value_delimiter = ',')]
+    proposals: Vec<String>,
     /// Data-sharing agreements (TOML) for the CMS's event feed [default: the built-in ones,
     /// services/cms-calculation/data-sharing.toml].
     #[arg(long, env = "DATA_SHARING_FILE")]
@@ -115,6 +120,7 @@ fn main() -> ExitCode {
                 RouteArg::Manual => CourtOrderRoute::Manual,
                 RouteArg::Automatic => CourtOrderRoute::Automatic,
             },
+            parameters: Arc::new(parameters_with_proposals(&args.proposals)?),
         };
         let listener = bind(args.service.listen_address(DEFAULT_ADDRESS)).await?;
         serve(config, listener, termination_signal()).await?;

@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+
 use chrono::NaiveDate;
 use familybridge_calculation::{Money, Nights, ParameterBook};
 use familybridge_casework::{
@@ -28,16 +30,17 @@ use crate::cases::store::{self, StoredCase};
 pub struct Cases {
     feed: Feed,
     settings: CaseSettings,
-    book: &'static ParameterBook,
+    book: Arc<ParameterBook>,
 }
 
 impl Cases {
-    /// The case service over the CMS's feed, applying `settings` (the scenario's policy).
-    pub fn new(feed: Feed, settings: CaseSettings) -> Self {
+    /// The case service over the CMS's feed, applying `settings` (the scenario's policy) and the
+    /// parameters in `book` (the statutory ones, or a proposal's).
+    pub fn new(feed: Feed, settings: CaseSettings, book: Arc<ParameterBook>) -> Self {
         Self {
             feed,
             settings,
-            book: ParameterBook::statutory(),
+            book,
         }
     }
 }
@@ -105,8 +108,8 @@ fn iso(date: NaiveDate) -> String {
     date.format("%Y-%m-%d").to_string()
 }
 
-/// Whether a case view carries the case's whole history: `GetCase` does; a command's answer does
-/// not, so that its cost does not grow with the age of the case.
+/// Whether a case view carries the case's whole history: `GetCase` does unless asked not to; a
+/// command's answer does not, so that its cost does not grow with the age of the case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum History {
     Included,
@@ -210,7 +213,7 @@ impl Cases {
             .await
             .map_err(internal_error)?;
         let response = proto::CaseResponse {
-            case: Some(view(&case, self.book, History::Omitted)?),
+            case: Some(view(&case, &self.book, History::Omitted)?),
             event_ids,
         };
         command.finish(&response).await?;
@@ -251,7 +254,7 @@ impl Cases {
     {
         self.execute(command, request, |request, stored, date| {
             let mut case = existing(stored, request.case_reference())?;
-            let events = rule(request, &mut case.file, date, &self.settings, self.book)?;
+            let events = rule(request, &mut case.file, date, &self.settings, &self.book)?;
             Ok((case, events))
         })
         .await
@@ -301,7 +304,7 @@ impl CaseService for Cases {
                 flat_rate_benefit: request.flat_rate_benefit,
             };
             let (file, events) =
-                CaseFile::open(application, &self.settings, self.book).map_err(case_status)?;
+                CaseFile::open(application, &self.settings, &self.book).map_err(case_status)?;
             Ok((
                 StoredCase {
                     case_reference: request.case_reference.clone(),
@@ -459,14 +462,19 @@ impl CaseService for Cases {
         &self,
         request: Request<proto::GetCaseRequest>,
     ) -> Result<Response<proto::Case>, Status> {
-        let reference = &request.get_ref().case_reference;
-        if reference.is_empty() {
+        let request = request.into_inner();
+        if request.case_reference.is_empty() {
             return Err(invalid("case_reference", "required"));
         }
+        let history = if request.omit_history {
+            History::Omitted
+        } else {
+            History::Included
+        };
         Ok(Response::new(view(
-            &self.read(reference).await?,
-            self.book,
-            History::Included,
+            &self.read(&request.case_reference).await?,
+            &self.book,
+            history,
         )?))
     }
 
@@ -491,7 +499,7 @@ impl CaseService for Cases {
         let case = self.read(&request.case_reference).await?;
         let projection = case
             .file
-            .project_liability(date, &proposal, &self.settings, self.book)
+            .project_liability(date, &proposal, &self.settings, &self.book)
             .map_err(case_status)?;
         Ok(Response::new(proto::ProjectLiabilityResponse {
             payer_ref: match projection.payer {

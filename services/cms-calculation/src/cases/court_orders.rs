@@ -103,7 +103,7 @@ struct Entry {
 pub struct CourtOrderApplier {
     feed: Feed,
     settings: CaseSettings,
-    book: &'static ParameterBook,
+    book: Arc<ParameterBook>,
     wake: Arc<Notify>,
     /// Held while applying, so that the applier's own loop and a settling simulation never apply
     /// the inbox side by side.
@@ -126,12 +126,18 @@ enum ApplyError {
 }
 
 impl CourtOrderApplier {
-    /// The applier for the CMS cases in `feed`'s database, woken by `wake`.
-    pub fn new(feed: Feed, settings: CaseSettings, wake: Arc<Notify>) -> Self {
+    /// The applier for the CMS cases in `feed`'s database, under `settings` and the parameters in
+    /// `book`, woken by `wake`.
+    pub fn new(
+        feed: Feed,
+        settings: CaseSettings,
+        book: Arc<ParameterBook>,
+        wake: Arc<Notify>,
+    ) -> Self {
         Self {
             feed,
             settings,
-            book: ParameterBook::statutory(),
+            book,
             wake,
             applying: Arc::new(Mutex::new(())),
         }
@@ -348,7 +354,7 @@ impl CourtOrderApplier {
             return Ok(());
         };
         let on = date.max(case.file.as_of());
-        match rule(&mut case, on, &self.settings, self.book) {
+        match rule(&mut case, on, &self.settings, &self.book) {
             Ok(events) => {
                 store::save(tx.connection(), &case).await?;
                 publish(&mut tx, &case, &events, &TraceContext::default()).await?;

@@ -4,6 +4,8 @@
 //! reference order so that every run is the same. A case already advanced (say, before a crash)
 //! does nothing more, so the work can safely be run again.
 
+use std::sync::Arc;
+
 use chrono::NaiveDate;
 use familybridge_calculation::ParameterBook;
 use familybridge_casework::CaseSettings;
@@ -20,16 +22,17 @@ use crate::cases::store;
 pub struct CaseDueWork {
     feed: Feed,
     settings: CaseSettings,
-    book: &'static ParameterBook,
+    book: Arc<ParameterBook>,
 }
 
 impl CaseDueWork {
-    /// The due work of the cases in `feed`'s database, under `settings`.
-    pub fn new(feed: Feed, settings: CaseSettings) -> Self {
+    /// The due work of the cases in `feed`'s database, under `settings` and the parameters in
+    /// `book`.
+    pub fn new(feed: Feed, settings: CaseSettings, book: Arc<ParameterBook>) -> Self {
         Self {
             feed,
             settings,
-            book: ParameterBook::statutory(),
+            book,
         }
     }
 }
@@ -53,7 +56,7 @@ impl DueWork for CaseDueWork {
             };
             let events = case
                 .file
-                .advance_to(to, &self.settings, self.book)
+                .advance_to(to, &self.settings, &self.book)
                 .map_err(case_status)?;
             if events.is_empty() {
                 continue;

@@ -1,0 +1,160 @@
+//! Reading a replication's outcome back from the services once the period is over: each family's
+//! CMS case history, the hub's referrals and joint reviews (page by page, grouped by family), and
+//! the disclosures in every agency's audit log.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+use familybridge_casework::CaseEvent;
+use familybridge_proto::cms::v1 as cms;
+use familybridge_proto::common::v1::ListDisclosuresRequest;
+use familybridge_proto::common::v1::event_feed_client::EventFeedClient;
+use familybridge_proto::referral::v1 as hub;
+use familybridge_proto::referral::v1::referral_hub_client::ReferralHubClient;
+use familybridge_scenario::{FamilyRecord, SystemRecord};
+use tonic::Code;
+use tonic::transport::Channel;
+
+use crate::run::drive::{Clients, Family};
+use crate::stack::Urls;
+
+/// The page size asked of list calls.
+const PAGE: u32 = 1_000;
+
+/// What the hub did, by family.
+#[derive(Debug, Default)]
+pub struct HubRecords {
+    /// Referrals by person.
+    referrals: BTreeMap<String, u32>,
+    /// Joint reviews by CMS case.
+    reviews: BTreeMap<String, u32>,
+}
+
+impl HubRecords {
+    /// Reads every referral and review from the hub at `url`.
+    pub async fn read(url: &str) -> anyhow::Result<Self> {
+        let channel = Channel::from_shared(url.to_owned())?.connect_lazy();
+        let mut client = ReferralHubClient::new(channel);
+        let mut records = HubRecords::default();
+        let mut after_id = 0;
+        loop {
+            let page = client
+                .list_referrals(hub::ListReferralsRequest {
+                    person_ref: String::new(),
+                    limit: PAGE,
+                    after_id,
+                })
+                .await
+                .context("the referral hub could not list its referrals")?
+                .into_inner()
+                .referrals;
+            let Some(last) = page.last() else { break };
+            after_id = last.id;
+            for referral in page {
+                *records.referrals.entry(referral.person_ref).or_default() += 1;
+            }
+        }
+        after_id = 0;
+        loop {
+            let page = client
+                .list_joint_reviews(hub::ListJointReviewsRequest {
+                    cms_case_reference: String::new(),
+                    limit: PAGE,
+                    after_id,
+                })
+                .await
+                .context("the referral hub could not list its reviews")?
+                .into_inner()
+                .reviews;
+            let Some(last) = page.last() else { break };
+            after_id = last.id;
+            for review in page {
+                *records
+                    .reviews
+                    .entry(review.cms_case_reference)
+                    .or_default() += 1;
+            }
+        }
+        Ok(records)
+    }
+}
+
+/// One family's record: its CMS case history, the orders the court made, and what the hub did.
+pub async fn family_record(
+    family: &Family,
+    clients: &Clients,
+    hub: &HubRecords,
+) -> anyhow::Result<FamilyRecord> {
+    let plan = &family.plan;
+    let history = match clients
+        .cms
+        .clone()
+        .get_case(cms::GetCaseRequest {
+            case_reference: plan.cms_case_reference.clone(),
+            omit_history: false,
+        })
+        .await
+    {
+        Ok(case) => case.into_inner().history,
+        // A family whose application was refused, or who never applied, has no case.
+        Err(status) if status.code() == Code::NotFound => Vec::new(),
+        Err(status) => {
+            return Err(anyhow::Error::new(status).context(format!(
+                "the CMS could not read {}",
+                plan.cms_case_reference
+            )));
+        }
+    };
+    let cms_history = history
+        .iter()
+        .map(|entry| {
+            serde_json::from_str::<CaseEvent>(&entry.details_json).with_context(|| {
+                format!(
+                    "the CMS's history of {} has an entry that is not a case event",
+                    plan.cms_case_reference
+                )
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let referrals = [&plan.paying_parent_ref, &plan.receiving_parent_ref]
+        .iter()
+        .map(|person| hub.referrals.get(*person).copied().unwrap_or_default())
+        .sum();
+    Ok(FamilyRecord {
+        cms_history,
+        court_orders: family.court_orders(),
+        referrals,
+        joint_reviews: hub
+            .reviews
+            .get(&plan.cms_case_reference)
+            .copied()
+            .unwrap_or_default(),
+    })
+}
+
+/// Every disclosure in the three agencies' audit logs.
+pub async fn system_record(urls: &Urls) -> anyhow::Result<SystemRecord> {
+    let mut disclosures = 0;
+    for url in [&urls.court_registry, &urls.cms, &urls.referral_hub] {
+        let channel = Channel::from_shared(url.clone())?.connect_lazy();
+        let mut client = EventFeedClient::new(channel);
+        let mut after_id = 0;
+        loop {
+            let page = client
+                .list_disclosures(ListDisclosuresRequest {
+                    recipient: 0,
+                    event_id: String::new(),
+                    limit: PAGE,
+                    after_id,
+                })
+                .await
+                .with_context(|| format!("{url} could not list its disclosures"))?
+                .into_inner()
+                .disclosures;
+            let Some(last) = page.last() else { break };
+            after_id = last.id;
+            disclosures += page.len() as u64;
+        }
+    }
+    Ok(SystemRecord { disclosures })
+}
