@@ -1,6 +1,8 @@
 //! Reform scenarios for familybridge, pure: everything a scenario run needs except talking to the
 //! services, which the driver does.
 //!
+//! - [`calibration`]: the published figures a baseline run's calibration measures are checked
+//!   against, with their tolerances and sources.
 //! - [`scenario`]: the scenario file a policy analyst writes (TOML), parsed and validated.
 //! - [`population`]: the synthetic caseload's parameters, each with its default and source.
 //! - [`world`]: one synthetic family's plan, from seeded per-family streams (common random numbers).
@@ -13,6 +15,7 @@
 //! Same scenario text, seed and service answers give byte-identical outputs: no wall clock, no
 //! hash-map iteration, exact decimals printed with a fixed number of places.
 
+pub mod calibration;
 pub mod measures;
 pub mod output;
 pub mod population;
@@ -21,6 +24,7 @@ pub mod scenario;
 pub mod stats;
 pub mod world;
 
+pub use calibration::{CalibrationTarget, calibration_targets};
 pub use measures::{
     Aggregation, CourtOrderFact, FamilyMeasures, FamilyRecord, MeasureError, Metric,
     MetricDefinition, ReplicationAccumulator, ReplicationResult, SystemRecord, Tally, Who,

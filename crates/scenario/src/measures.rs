@@ -59,6 +59,9 @@ pub enum Who {
     PayingParents,
     /// Both, or the agencies.
     System,
+    /// Figures a baseline run is checked against, from published statistics (see
+    /// [`crate::calibration`]).
+    Calibration,
 }
 
 impl Who {
@@ -68,8 +71,17 @@ impl Who {
             Who::ReceivingParents => "Receiving parents and children",
             Who::PayingParents => "Paying parents",
             Who::System => "Both sides and the system",
+            Who::Calibration => "Calibration against published figures",
         }
     }
+
+    /// Every group, in the order tables show them.
+    pub const ALL: [Who; 4] = [
+        Who::ReceivingParents,
+        Who::PayingParents,
+        Who::System,
+        Who::Calibration,
+    ];
 }
 
 /// How a replication's value of a metric is made from its families.
@@ -219,6 +231,18 @@ metrics! {
     /// Cross-agency disclosures.
     Disclosures = "disclosures", "disclosures", System, SystemTotal,
         "Cross-agency disclosures recorded in the agencies' audit logs in the replication.";
+    /// Percentage of CMS cases on Collect and Pay.
+    CollectAndPayShare = "collect_and_pay_share", "% of CMS cases", Calibration, PercentOfItems,
+        "Families with a CMS case (an application opened) who use Collect and Pay rather than Direct Pay. Published: about 45% of paying parents (written answer, Sept 2025).";
+    /// Percentage of CMS cases with maintenance due whose paying parent paid something.
+    PayingSomethingShare = "paying_something_share", "% of CMS cases", Calibration, PercentOfItems,
+        "CMS cases with at least one instalment fallen due in the period whose paying parent paid something (any payment received) in the period. Published: 68% paid something in the quarter to Sept 2024 (CMS statistics, Collect and Pay); ours is over the whole period and every CMS case.";
+    /// Percentage of families with a court order whose latest order gives shared care.
+    SharedCareShare = "shared_care_share", "% of families with an order", Calibration, PercentOfItems,
+        "Families with a court order made in the period whose latest such order gives some child at least 52 nights a year with the paying parent (any shared care). Published: 23% of statutory arrangements (unconfirmed secondary source).";
+    /// Mean weeks from the court application to the final order.
+    WeeksToFinalOrder = "weeks_to_final_order", "weeks", Calibration, MeanPerItem,
+        "Weeks (to 2 decimal places per family) from the court application to the first final order, over families whose final order was made within the period (so proceedings too long to end within it are not seen, and a short period reads low). Published: mean 39 weeks from application to final order, private law children cases (Family Court Statistics Quarterly, Apr-Jun 2025).";
 }
 
 impl Metric {
@@ -428,6 +452,7 @@ pub fn family_measures(
         m.add_monthly(month, Metric::ArrearsEnd, at_end);
     }
 
+    calibration(&mut m, run, plan, record, application.is_some());
     order_lags(
         &mut m,
         record,
@@ -454,6 +479,76 @@ pub fn family_measures(
     );
     m
 }
+
+/// The calibration measures: `collect_and_pay_share`, `paying_something_share`,
+/// `shared_care_share` and `weeks_to_final_order`.
+fn calibration(
+    m: &mut FamilyMeasures,
+    run: &RunSettings,
+    plan: &FamilyPlan,
+    record: &FamilyRecord,
+    has_cms_case: bool,
+) {
+    let start = run.start;
+    let end = run.end();
+    let in_period = |date: NaiveDate| date >= start && date < end;
+    let yes_or_no = |yes: bool| if yes { Decimal::ONE } else { Decimal::ZERO };
+
+    if has_cms_case {
+        m.add(
+            Metric::CollectAndPayShare,
+            yes_or_no(plan.collect_and_pay),
+            Decimal::ONE,
+        );
+    }
+
+    let mut due = false;
+    let mut paid = false;
+    for event in record.cms_history.iter().filter(|e| in_period(e.date())) {
+        match event {
+            CaseEvent::PaymentDue { .. } => due = true,
+            CaseEvent::PaymentReceived { amount, .. } if !amount.is_zero() => paid = true,
+            _ => {}
+        }
+    }
+    if due {
+        m.add(Metric::PayingSomethingShare, yes_or_no(paid), Decimal::ONE);
+    }
+
+    // The latest order made in the period: orders made the same day stay in the order the court
+    // made them, the later winning.
+    let latest = record
+        .court_orders
+        .iter()
+        .filter(|o| in_period(o.made_on))
+        .max_by_key(|o| o.made_on);
+    if let Some(order) = latest {
+        let shared = order
+            .nights_with_paying_parent
+            .values()
+            .any(|nights| *nights >= SHARED_CARE_NIGHTS);
+        m.add(Metric::SharedCareShare, yes_or_no(shared), Decimal::ONE);
+    }
+
+    // The first final order is the one that ended the proceedings; later ones vary it.
+    let first_final = record
+        .court_orders
+        .iter()
+        .filter(|o| o.is_final)
+        .min_by_key(|o| o.made_on);
+    if let (Some(court), Some(order)) = (&plan.court, first_final)
+        && in_period(order.made_on)
+    {
+        let days = Decimal::from((order.made_on - court.opened_on).num_days().max(0));
+        let weeks = (days / Decimal::from(7))
+            .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+        m.add(Metric::WeeksToFinalOrder, weeks, Decimal::ONE);
+    }
+}
+
+/// The fewest nights a year with the paying parent that make shared care (the first shared-care
+/// band of [`crate::world::NIGHT_BANDS`]).
+pub const SHARED_CARE_NIGHTS: u32 = 52;
 
 /// `order_to_cms_lag_days` and `orders_never_applied`.
 fn order_lags(

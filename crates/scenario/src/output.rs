@@ -216,7 +216,7 @@ pub fn terminal_table(summary: &Summary) -> String {
     }
     let mut rows: Vec<Option<Vec<String>>> = Vec::new();
     let mut headings = Vec::new();
-    for who in [Who::ReceivingParents, Who::PayingParents, Who::System] {
+    for who in Who::ALL {
         headings.push((rows.len(), who.heading()));
         rows.push(None);
         for metric in Metric::ALL.iter().filter(|m| m.definition().who == who) {

@@ -1,12 +1,14 @@
 //! The HTML report: one self-contained page (inline CSS and SVG, no scripts, no external
 //! addresses) that answers the scenario's question for receiving parents, paying parents and the
-//! system, then shows the comparison table, charts, assumptions, metric definitions and run record.
+//! system, then shows the comparison table, the calibration table (the base arm against published
+//! figures), charts, assumptions, metric definitions and run record.
 //!
 //! The charts are hand-written SVG with coordinates computed in [`Decimal`] and printed to one
 //! decimal place, so the page is byte-identical for the same summary. All text is escaped.
 
 use rust_decimal::Decimal;
 
+use crate::calibration::calibration_targets;
 use crate::measures::{Metric, Who};
 use crate::output::{fixed, interval_text};
 use crate::stats::{ArmSummary, DECIMALS, Interval, Summary};
@@ -99,6 +101,7 @@ pub fn render_report(summary: &Summary) -> String {
     ));
     html.push_str(&headline(summary));
     html.push_str(&comparison_table(summary));
+    html.push_str(&calibration_table(summary));
     html.push_str(&charts(summary));
     html.push_str(&assumptions_table(summary));
     html.push_str(&definitions_table());
@@ -204,7 +207,7 @@ fn comparison_table(summary: &Summary) -> String {
     }
     html.push_str("</tr></thead>\n<tbody>\n");
     let columns = 2 + summary.arms.len() * 2 - 1;
-    for who in [Who::ReceivingParents, Who::PayingParents, Who::System] {
+    for who in Who::ALL {
         html.push_str(&format!(
             "<tr class=\"group\"><th colspan=\"{columns}\" scope=\"rowgroup\">{}</th></tr>\n",
             escape(who.heading())
@@ -231,6 +234,45 @@ fn comparison_table(summary: &Summary) -> String {
             }
             html.push_str("</tr>\n");
         }
+    }
+    html.push_str("</tbody>\n</table>\n</section>\n");
+    html
+}
+
+/// The calibration targets next to the base arm's means.
+fn calibration_table(summary: &Summary) -> String {
+    let mut html = format!(
+        "<section aria-labelledby=\"calibration\">\n<h2 id=\"calibration\">{}</h2>\n<p>How the base arm, {}, compares with the published figures the synthetic caseload is drawn to match. \"within tolerance\" says whether the base arm's mean over replications is within the tolerance either side of the published figure.</p>\n<table id=\"calibration-table\">\n<thead><tr><th scope=\"col\">metric</th><th scope=\"col\">unit</th><th scope=\"col\">published figure</th><th scope=\"col\">tolerance</th><th scope=\"col\">source</th><th scope=\"col\">this run, base arm [95% interval]</th><th scope=\"col\">within tolerance</th></tr></thead>\n<tbody>\n",
+        escape(Who::Calibration.heading()),
+        escape(&summary.run.base_arm)
+    );
+    for target in calibration_targets() {
+        let d = target.metric.definition();
+        let estimate = summary
+            .base()
+            .and_then(|arm| arm.metric(target.metric))
+            .map(|m| m.estimate);
+        let (value, verdict) = match estimate {
+            Some(interval) => (
+                interval_text(&interval),
+                if target.accepts(interval.mean) {
+                    "yes"
+                } else {
+                    "no"
+                },
+            ),
+            None => ("not measured".to_owned(), "no"),
+        };
+        html.push_str(&format!(
+            "<tr><th scope=\"row\">{}</th><td>{}</td><td class=\"num\">{}</td><td class=\"num\">±{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
+            escape(d.name),
+            escape(d.unit),
+            escape(&fixed(target.published, DECIMALS)),
+            escape(&fixed(target.tolerance, DECIMALS)),
+            escape(target.source),
+            escape(&value),
+            verdict
+        ));
     }
     html.push_str("</tbody>\n</table>\n</section>\n");
     html
