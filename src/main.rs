@@ -35,7 +35,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    familybridge_runtime::run_main(async {
+    let threads = match &cli.command {
+        Command::Run(args) => args.threads(),
+        Command::Up(_) | Command::Calc(_) => None,
+    };
+    familybridge_runtime::run_main_on(threads, async {
         match cli.command {
             Command::Up(args) => up::run(args).await,
             Command::Calc(args) => calc::run(args),

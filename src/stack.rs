@@ -59,9 +59,10 @@ pub struct Urls {
 /// How each service is set up, given the others' addresses and its database.
 pub struct Setup {
     /// The CMS's configuration from its database and the registry's URL.
-    pub cms: Box<dyn FnOnce(DatabaseUrl, String) -> anyhow::Result<cms_calculation::Config>>,
+    pub cms: Box<dyn FnOnce(DatabaseUrl, String) -> anyhow::Result<cms_calculation::Config> + Send>,
     /// The hub's configuration from its database and the registry's and CMS's URLs.
-    pub hub: Box<dyn FnOnce(DatabaseUrl, String, String) -> anyhow::Result<referral_hub::Config>>,
+    pub hub:
+        Box<dyn FnOnce(DatabaseUrl, String, String) -> anyhow::Result<referral_hub::Config> + Send>,
 }
 
 impl Default for Setup {

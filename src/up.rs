@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use familybridge_runtime::termination_signal;
 
+use crate::run::{levers, load_scenario, only_arm};
 use crate::stack::{Addresses, Setup, Stack};
 
 /// Where `familybridge up` puts its services and their data.
@@ -23,6 +24,13 @@ pub struct UpArgs {
     /// Address of the referral hub.
     #[arg(long, default_value_t = referral_hub::DEFAULT_ADDRESS)]
     referral_hub_addr: SocketAddr,
+    /// Set the services up with the levers of an arm of this scenario file (see --arm), for
+    /// `familybridge run --connect` [default: today's rules].
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    /// The arm of --scenario [default: the scenario's only arm].
+    #[arg(long, requires = "scenario")]
+    arm: Option<String>,
 }
 
 /// Runs the three services until the process is asked to stop.
@@ -32,7 +40,24 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         cms: args.cms_addr,
         referral_hub: args.referral_hub_addr,
     };
-    let mut stack = Stack::start(&args.data_dir, addresses, Setup::default()).await?;
+    let setup = match &args.scenario {
+        None => Setup::default(),
+        Some(path) => {
+            let scenario = load_scenario(path, None, None, None)?;
+            let arm = match &args.arm {
+                Some(name) => name.clone(),
+                None if scenario.arms.len() == 1 => scenario.arms[0].name.clone(),
+                None => anyhow::bail!(
+                    "--arm: the scenario has {} arms; name the one to set the services up for",
+                    scenario.arms.len()
+                ),
+            };
+            let scenario = only_arm(scenario, &arm)?;
+            println!("levers: arm {arm:?} of {}", path.display());
+            levers::setup(&scenario.arms[0].levers)
+        }
+    };
+    let mut stack = Stack::start(&args.data_dir, addresses, setup).await?;
     let urls = stack.urls().clone();
     println!("familybridge is up (data in {}):", args.data_dir.display());
     println!("  court registry  {}", urls.court_registry);

@@ -1,64 +1,16 @@
 //! `familybridge up` as a user runs it: the real binary, three services, a client in another
 //! language, and Ctrl-C.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod support;
 
-/// Starts `familybridge up` on free ports with its data in `data_dir`, and returns the process with
-/// the three addresses it reports once every service says SERVING.
-fn start_up(data_dir: &std::path::Path) -> (Child, Vec<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_familybridge"))
-        .args(["up", "--data-dir"])
-        .arg(data_dir)
-        .args([
-            "--court-registry-addr",
-            "127.0.0.1:0",
-            "--cms-addr",
-            "127.0.0.1:0",
-            "--referral-hub-addr",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start familybridge up");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut addresses = Vec::new();
-    let mut lines = BufReader::new(stdout).lines();
-    for line in lines.by_ref() {
-        let line = line.expect("read familybridge's output");
-        if let Some(url) = line
-            .split_whitespace()
-            .find(|word| word.starts_with("http://"))
-        {
-            addresses.push(url.trim_start_matches("http://").to_owned());
-        }
-        if line.starts_with("Press Ctrl-C") {
-            break;
-        }
-    }
-    assert_eq!(
-        addresses.len(),
-        3,
-        "familybridge up did not report three addresses"
-    );
-    // Keep reading, as a terminal would, so that what it prints on the way out has somewhere to go.
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, addresses)
-}
+use std::process::Command;
 
-fn interrupt(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
-}
+use support::{interrupt, start_up};
 
 #[test]
 fn a_python_client_lists_each_api_and_finds_every_service_serving() {
     let data = tempfile::tempdir().expect("a temporary data directory");
-    let (mut child, addresses) = start_up(data.path());
+    let (mut child, addresses) = start_up(data.path(), &[]);
 
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),

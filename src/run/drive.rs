@@ -19,7 +19,7 @@ use familybridge_proto::cms::v1::case_service_client::CaseServiceClient;
 use familybridge_proto::court::v1 as court;
 use familybridge_proto::court::v1::court_registry_client::CourtRegistryClient;
 use familybridge_proto::simulation::v1::clock_client::ClockClient;
-use familybridge_proto::simulation::v1::{AdvanceToRequest, SettleRequest};
+use familybridge_proto::simulation::v1::{AdvanceToRequest, CurrentDateRequest, SettleRequest};
 use familybridge_scenario::{Action, CourtOrderFact, FamilyPlan, OrderRef, Scenario, world};
 use rust_decimal::Decimal;
 use tokio::sync::Semaphore;
@@ -51,6 +51,31 @@ pub struct Clients {
 }
 
 impl Clients {
+    /// Checks that no service's clock has reached `start`: a run needs services that have
+    /// simulated nothing yet.
+    pub async fn check_fresh(&self, start: NaiveDate) -> anyhow::Result<()> {
+        for (clock, name) in [
+            (&self.court_clock, "the court registry"),
+            (&self.cms_clock, "the CMS"),
+            (&self.hub_clock, "the referral hub"),
+        ] {
+            let current = clock
+                .clone()
+                .current_date(CurrentDateRequest {})
+                .await
+                .with_context(|| format!("cannot reach {name}"))?
+                .into_inner()
+                .current_date;
+            if !current.is_empty() && current.as_str() >= iso(start).as_str() {
+                anyhow::bail!(
+                    "{name} has already simulated up to {current}: a run needs services with fresh \
+                     databases"
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Clients of the services at `urls`, connecting lazily.
     pub fn new(urls: &Urls) -> anyhow::Result<Self> {
         let channel = |url: &str| -> anyhow::Result<Channel> {

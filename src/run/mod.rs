@@ -1,29 +1,32 @@
 //! `familybridge run SCENARIO`: a reform scenario through the three services, and its report.
 //!
-//! For each arm and replication the command starts the services in this process on loopback ports
-//! with fresh SQLite databases, set up with the arm's levers ([`levers`]); drives the seeded
-//! synthetic caseload through their public gRPC APIs ([`drive`]); reads the outcome back from them
-//! ([`readback`]); and measures it family by family, holding nothing per family beyond the
-//! caseload itself. The comparison — means with 95% intervals and differences from the base arm —
+//! For each arm the command starts the services in this process on loopback ports with fresh SQLite
+//! databases, set up with the arm's levers ([`levers`]) — or drives services already running, with
+//! `--connect` — and drives every replication's seeded synthetic caseload through their public
+//! gRPC APIs at once ([`drive`]; each replication's cases have references of their own); reads the
+//! outcome back from them ([`readback`]); and measures it family by family, holding nothing per
+//! family beyond the caseload itself. The comparison — means with 95% intervals and differences from the base arm —
 //! is written to the output folder (`summary.json`, `metrics.csv`, `timeseries.csv`,
 //! `report.html`) and printed as a table.
 
 mod drive;
-mod levers;
+pub mod levers;
 mod readback;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use familybridge_scenario::{
-    CourtOrderRoute, ReplicationAccumulator, ReplicationResult, Scenario, summarise,
+    CourtOrderRoute, ReplicationAccumulator, ReplicationResult, Scenario, SystemRecord, summarise,
     terminal_table, world, write_outputs,
 };
 use indicatif::{ProgressBar, ProgressStyle};
+use tokio::task::JoinSet;
 
 use crate::run::drive::{Clients, Family, Reporting, STEP_DAYS};
-use crate::stack::{ANY_LOOPBACK_PORTS, Stack};
+use crate::stack::{ANY_LOOPBACK_PORTS, Stack, Urls};
 
 /// The version recorded in every run record.
 const CODE_VERSION: &str = concat!("familybridge ", env!("CARGO_PKG_VERSION"));
@@ -45,7 +48,18 @@ pub struct RunArgs {
     /// Synthetic families per replication [default: the scenario's].
     #[arg(long)]
     families: Option<u64>,
-    /// Families acting at once within a step (the results do not depend on it).
+    /// Drive services that are already running, set up with one arm's levers (`familybridge up
+    /// --scenario FILE --arm NAME`, or under docker compose), instead of starting them here:
+    /// `court=URL,cms=URL,hub=URL`. Runs only that arm (see --arm).
+    #[arg(long, value_parser = parse_connect)]
+    connect: Option<Urls>,
+    /// The one arm to run [default: every arm; with --connect, the scenario must then have one].
+    #[arg(long)]
+    arm: Option<String>,
+    /// Worker threads [default: one per core]. The results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Families acting at once within a step. The results do not depend on it.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
     /// Folder for the services' databases [default: a temporary folder, removed afterwards].
@@ -53,13 +67,80 @@ pub struct RunArgs {
     data_dir: Option<PathBuf>,
 }
 
+impl RunArgs {
+    /// The worker threads asked for.
+    pub fn threads(&self) -> Option<usize> {
+        self.threads
+    }
+}
+
+/// Parses `court=URL,cms=URL,hub=URL`.
+fn parse_connect(text: &str) -> Result<Urls, String> {
+    let mut court = None;
+    let mut cms = None;
+    let mut hub = None;
+    for part in text.split(',') {
+        let (name, url) = part
+            .split_once('=')
+            .ok_or_else(|| format!("{part:?} is not NAME=URL"))?;
+        let slot = match name.trim() {
+            "court" => &mut court,
+            "cms" => &mut cms,
+            "hub" => &mut hub,
+            other => return Err(format!("{other:?} is not one of court, cms, hub")),
+        };
+        *slot = Some(url.trim().to_owned());
+    }
+    match (court, cms, hub) {
+        (Some(court_registry), Some(cms), Some(referral_hub)) => Ok(Urls {
+            court_registry,
+            cms,
+            referral_hub,
+        }),
+        _ => Err("name all three: court=URL,cms=URL,hub=URL".to_owned()),
+    }
+}
+
+/// Reads a scenario file with the command line's overrides.
+pub fn load_scenario(
+    path: &std::path::Path,
+    seed: Option<u64>,
+    replications: Option<u32>,
+    families: Option<u64>,
+) -> anyhow::Result<Scenario> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the scenario {}", path.display()))?;
+    Scenario::from_toml_str(&text)
+        .and_then(|scenario| scenario.with_overrides(seed, replications, families))
+        .with_context(|| format!("the scenario {} cannot be run", path.display()))
+}
+
+/// The scenario cut down to the one arm `name`, which becomes its base.
+pub fn only_arm(mut scenario: Scenario, name: &str) -> anyhow::Result<Scenario> {
+    let known: Vec<String> = scenario.arms.iter().map(|arm| arm.name.clone()).collect();
+    scenario.arms.retain(|arm| arm.name == name);
+    if scenario.arms.is_empty() {
+        anyhow::bail!(
+            "arm: {name:?} is not an arm of the scenario (its arms: {})",
+            known.join(", ")
+        );
+    }
+    scenario.base_arm = name.to_owned();
+    Ok(scenario)
+}
+
 /// Runs the scenario and writes its outputs.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&args.scenario)
-        .with_context(|| format!("cannot read the scenario {}", args.scenario.display()))?;
-    let scenario = Scenario::from_toml_str(&text)
-        .and_then(|scenario| scenario.with_overrides(args.seed, args.replications, args.families))
-        .with_context(|| format!("the scenario {} cannot be run", args.scenario.display()))?;
+    let mut scenario = load_scenario(&args.scenario, args.seed, args.replications, args.families)?;
+    if let Some(arm) = &args.arm {
+        scenario = only_arm(scenario, arm)?;
+    }
+    if args.connect.is_some() && scenario.arms.len() != 1 {
+        anyhow::bail!(
+            "--connect drives services set up for one arm: name it with --arm (the scenario has {})",
+            scenario.arms.len()
+        );
+    }
     let scratch = tempfile::tempdir().context("cannot make a folder for the databases")?;
     let data_root = args
         .data_dir
@@ -67,14 +148,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| scratch.path().to_owned());
 
     let weeks = scenario_weeks(&scenario);
-    let runs = scenario.arms.len() as u64 * u64::from(scenario.run.replications);
     let terminal = std::io::stderr().is_terminal();
     let progress = if terminal {
-        let bar = ProgressBar::new(runs * weeks);
+        let bar = ProgressBar::new(scenario.arms.len() as u64 * weeks);
         bar.set_style(
-            ProgressStyle::with_template("{msg:<40} [{bar:30}] {percent:>3}% {elapsed}")
-                .context("the progress bar's template")?
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "simulating [{bar:40}] {percent:>3}% {elapsed} (eta {eta})",
+            )
+            .context("the progress bar's template")?
+            .progress_chars("=> "),
         );
         bar
     } else {
@@ -90,29 +172,47 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         scenario.run.start
     );
 
-    let mut results: Vec<ReplicationResult> = Vec::new();
-    for arm in &scenario.arms {
-        for replication in 1..=scenario.run.replications {
-            progress.set_message(format!("{} · replication {replication}", arm.name));
-            let data_dir = data_root.join(format!("{}-{replication}", arm.name));
-            std::fs::create_dir_all(&data_dir)
-                .with_context(|| format!("cannot make {}", data_dir.display()))?;
-            let result = run_one(
-                &scenario,
-                &arm.name,
-                replication,
-                &data_dir,
-                args.concurrency,
-                || progress.inc(1),
-            )
-            .await
-            .with_context(|| format!("arm {:?}, replication {replication}", arm.name))?;
-            if !terminal {
-                eprintln!("done: arm {}, replication {replication}", arm.name);
+    // Arms run side by side, each on services of its own; their results are put back in the
+    // scenario's order, so the outputs do not depend on which finished first.
+    let scenario = Arc::new(scenario);
+    let mut arms = JoinSet::new();
+    for (position, arm) in scenario.arms.iter().enumerate() {
+        let (scenario, progress) = (Arc::clone(&scenario), progress.clone());
+        let (arm, connect) = (arm.clone(), args.connect.clone());
+        let data_dir = data_root.join(&arm.name);
+        let concurrency = args.concurrency;
+        arms.spawn(async move {
+            let on_step = || progress.inc(1);
+            let outcome = match &connect {
+                Some(urls) => run_arm(&scenario, &arm.name, urls, concurrency, on_step).await,
+                None => {
+                    std::fs::create_dir_all(&data_dir)
+                        .with_context(|| format!("cannot make {}", data_dir.display()))?;
+                    let stack =
+                        Stack::start(&data_dir, ANY_LOOPBACK_PORTS, levers::setup(&arm.levers))
+                            .await?;
+                    let outcome =
+                        run_arm(&scenario, &arm.name, stack.urls(), concurrency, on_step).await;
+                    stack.stop().await?;
+                    outcome
+                }
             }
-            results.push(result);
-        }
+            .with_context(|| format!("arm {:?}", arm.name))?;
+            if !terminal {
+                eprintln!("done: arm {}", arm.name);
+            }
+            anyhow::Ok((position, outcome))
+        });
     }
+    let mut by_arm = Vec::new();
+    while let Some(done) = arms.join_next().await {
+        by_arm.push(done.context("an arm's run panicked")??);
+    }
+    by_arm.sort_by_key(|(position, _)| *position);
+    let results: Vec<ReplicationResult> = by_arm
+        .into_iter()
+        .flat_map(|(_, results)| results)
+        .collect();
     progress.finish_and_clear();
 
     let summary = summarise(&scenario, &results, CODE_VERSION).context("summarising the runs")?;
@@ -126,26 +226,29 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
 /// Steps in the period.
 fn scenario_weeks(scenario: &Scenario) -> u64 {
-    let days = (scenario.run.end() - scenario.run.start).num_days().max(0) as u64;
+    let days = u64::try_from((scenario.run.end() - scenario.run.start).num_days()).unwrap_or(0);
     days.div_ceil(STEP_DAYS).max(1)
 }
 
-/// One replication of one arm on a stack of its own.
-async fn run_one(
+/// Every replication of one arm, together, through the services at `urls` (whose clocks must not
+/// have moved yet). Replications never share a case: every reference carries its replication.
+async fn run_arm(
     scenario: &Scenario,
     arm_name: &str,
-    replication: u32,
-    data_dir: &std::path::Path,
+    urls: &Urls,
     concurrency: usize,
     on_step: impl FnMut(),
-) -> anyhow::Result<ReplicationResult> {
+) -> anyhow::Result<Vec<ReplicationResult>> {
     let arm = scenario
         .arm(arm_name)
         .with_context(|| format!("no arm {arm_name:?}"))?;
-    let stack = Stack::start(data_dir, ANY_LOOPBACK_PORTS, levers::setup(&arm.levers)).await?;
-    let clients = Clients::new(stack.urls())?;
-    let families: Vec<Family> = (0..scenario.run.families)
-        .map(|index| Family::new(world::family(scenario, replication, index)))
+    let clients = Clients::new(urls)?;
+    clients.check_fresh(scenario.run.start).await?;
+    let families: Vec<Family> = (1..=scenario.run.replications)
+        .flat_map(|replication| {
+            (0..scenario.run.families)
+                .map(move |index| Family::new(world::family(scenario, replication, index)))
+        })
         .collect();
     let reporting = match arm.levers.court_orders {
         CourtOrderRoute::Manual => Reporting::ByParents,
@@ -160,13 +263,21 @@ async fn run_one(
         on_step,
     )
     .await?;
-    let hub = readback::HubRecords::read(&stack.urls().referral_hub).await?;
-    let mut accumulator = ReplicationAccumulator::new(scenario, arm_name, replication)?;
-    for family in &families {
-        let record = readback::family_record(family, &clients, &hub).await?;
-        accumulator.add_family(&family.plan, &record);
+    let hub = readback::HubRecords::read(&urls.referral_hub).await?;
+    let disclosures = readback::disclosures_by_replication(urls).await?;
+    let mut results = Vec::new();
+    for replication in 1..=scenario.run.replications {
+        let mut accumulator = ReplicationAccumulator::new(scenario, arm_name, replication)?;
+        for family in families
+            .iter()
+            .filter(|family| family.plan.replication == replication)
+        {
+            let record = readback::family_record(family, &clients, &hub).await?;
+            accumulator.add_family(&family.plan, &record);
+        }
+        results.push(accumulator.finish(SystemRecord {
+            disclosures: disclosures.get(&replication).copied().unwrap_or_default(),
+        }));
     }
-    let system = readback::system_record(stack.urls()).await?;
-    stack.stop().await?;
-    Ok(accumulator.finish(system))
+    Ok(results)
 }

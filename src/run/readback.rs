@@ -1,6 +1,6 @@
 //! Reading a replication's outcome back from the services once the period is over: each family's
 //! CMS case history, the hub's referrals and joint reviews (page by page, grouped by family), and
-//! the disclosures in every agency's audit log.
+//! the disclosures in every agency's audit log (grouped by the replication of the case disclosed).
 
 use std::collections::BTreeMap;
 
@@ -11,7 +11,7 @@ use familybridge_proto::common::v1::ListDisclosuresRequest;
 use familybridge_proto::common::v1::event_feed_client::EventFeedClient;
 use familybridge_proto::referral::v1 as hub;
 use familybridge_proto::referral::v1::referral_hub_client::ReferralHubClient;
-use familybridge_scenario::{FamilyRecord, SystemRecord};
+use familybridge_scenario::FamilyRecord;
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -132,9 +132,17 @@ pub async fn family_record(
     })
 }
 
-/// Every disclosure in the three agencies' audit logs.
-pub async fn system_record(urls: &Urls) -> anyhow::Result<SystemRecord> {
-    let mut disclosures = 0;
+/// The replication a stream (a case reference such as `CMS-R2-000042`) belongs to.
+fn replication_of(stream: &str) -> Option<u32> {
+    stream.split('-').find_map(|part| {
+        part.strip_prefix('R')
+            .and_then(|number| number.parse().ok())
+    })
+}
+
+/// The disclosures in the three agencies' audit logs, by the replication of the case disclosed.
+pub async fn disclosures_by_replication(urls: &Urls) -> anyhow::Result<BTreeMap<u32, u64>> {
+    let mut counts = BTreeMap::new();
     for url in [&urls.court_registry, &urls.cms, &urls.referral_hub] {
         let channel = Channel::from_shared(url.clone())?.connect_lazy();
         let mut client = EventFeedClient::new(channel);
@@ -153,8 +161,24 @@ pub async fn system_record(urls: &Urls) -> anyhow::Result<SystemRecord> {
                 .disclosures;
             let Some(last) = page.last() else { break };
             after_id = last.id;
-            disclosures += page.len() as u64;
+            for disclosure in page {
+                if let Some(replication) = replication_of(&disclosure.stream) {
+                    *counts.entry(replication).or_default() += 1;
+                }
+            }
         }
     }
-    Ok(SystemRecord { disclosures })
+    Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_case_reference_names_its_replication() {
+        assert_eq!(replication_of("CMS-R2-000042"), Some(2));
+        assert_eq!(replication_of("FB-R13-000001"), Some(13));
+        assert_eq!(replication_of("case-without"), None);
+    }
 }

@@ -15,7 +15,7 @@ mod telemetry;
 pub use clock::{ClockService, DueWork, Intake, NoIntake, NothingDue};
 pub use health::{NotReady, wait_until_serving};
 pub use host::{GrpcHost, HostError};
-pub use service::{ServiceArgs, ServiceError, bind, report, run_main};
+pub use service::{ServiceArgs, ServiceError, bind, report, run_main, run_main_on};
 pub use shutdown::{Shutdown, termination_signal};
 pub use telemetry::init_logging;
 

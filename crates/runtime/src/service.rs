@@ -81,8 +81,22 @@ where
     F: Future<Output = Result<(), E>>,
     E: Into<Box<dyn Error + Send + Sync>>,
 {
+    run_main_on(None, main)
+}
+
+/// [`run_main`] on a runtime with `worker_threads` threads (`None`: one per core).
+pub fn run_main_on<F, E>(worker_threads: Option<usize>, main: F) -> ExitCode
+where
+    F: Future<Output = Result<(), E>>,
+    E: Into<Box<dyn Error + Send + Sync>>,
+{
     crate::init_logging();
-    let runtime = match tokio::runtime::Runtime::new() {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Some(threads) = worker_threads {
+        builder.worker_threads(threads.max(1));
+    }
+    let runtime = match builder.build() {
         Ok(runtime) => runtime,
         Err(error) => {
             report(&error);

@@ -1,0 +1,191 @@
+//! `familybridge run` as a policy team runs it: the real binary, a shipped scenario, the services
+//! started in-process or already running, and the outputs read as a user reads them — files that
+//! are identical run after run, the named measures, and a report that renders in a real browser.
+
+mod support;
+
+use std::path::Path;
+
+use serde_json::Value;
+use support::{interrupt, read, run, scenario, start_up};
+
+/// A small run of the delayed-involvement scenario: enough families for the reform's effect to
+/// show, few enough for a test.
+const SMALL: &[&str] = &["--families", "40", "--replications", "2"];
+
+/// The mean of `metric` for `arm` in a summary.json.
+fn mean(summary: &Value, arm: &str, metric: &str) -> f64 {
+    let text = summary["arms"]
+        .as_array()
+        .and_then(|arms| arms.iter().find(|entry| entry["name"] == arm))
+        .and_then(|entry| entry["metrics"][metric]["mean"].as_str())
+        .unwrap_or_else(|| panic!("summary.json has no mean of {metric} for {arm}: {summary}"));
+    // Only to compare two figures the run wrote; the figures themselves are exact decimals.
+    text.parse()
+        .unwrap_or_else(|_| panic!("{metric}: {text:?} is not a number"))
+}
+
+fn summary(out: &Path) -> Value {
+    serde_json::from_str(&read(out, "summary.json")).expect("summary.json is JSON")
+}
+
+#[test]
+fn the_same_scenario_and_seed_give_byte_identical_results_whatever_the_threads() {
+    let first = tempfile::tempdir().expect("a folder");
+    let second = tempfile::tempdir().expect("a folder");
+    let file = scenario("delayed-involvement.toml");
+    let mut one_thread = SMALL.to_vec();
+    one_thread.extend(["--threads", "1", "--concurrency", "1"]);
+    let mut four_threads = SMALL.to_vec();
+    four_threads.extend(["--threads", "4", "--concurrency", "32"]);
+    let printed = run(&file, first.path(), &one_thread);
+    run(&file, second.path(), &four_threads);
+    for name in [
+        "summary.json",
+        "metrics.csv",
+        "timeseries.csv",
+        "report.html",
+    ] {
+        assert!(
+            read(first.path(), name) == read(second.path(), name),
+            "{name} differs between a run on one thread and a run on four"
+        );
+    }
+
+    // The acceptance questions, answered by the outputs.
+    let summary = summary(first.path());
+    assert!(
+        mean(&summary, "final-order", "misaligned_days")
+            < mean(&summary, "baseline", "misaligned_days"),
+        "delayed involvement leaves fewer days on which the CMS works from a care pattern the \
+         court has replaced"
+    );
+    assert!(
+        mean(&summary, "final-order", "maintenance_received")
+            < mean(&summary, "baseline", "maintenance_received"),
+        "without backdating, receiving parents get less in the period"
+    );
+    let metrics = read(first.path(), "metrics.csv");
+    for metric in [
+        "days_to_first_payment",
+        "maintenance_received",
+        "arrears_end",
+        "enforcement_actions",
+        "enforcement_actions_while_distressed",
+        "recalculations",
+        "misaligned_days",
+        "order_to_cms_lag_days",
+        "joint_reviews",
+        "referrals",
+        "enforcement_pauses",
+        "disclosures",
+    ] {
+        assert!(
+            metrics.contains(&format!(",{metric},")),
+            "metrics.csv has {metric}"
+        );
+    }
+    assert!(
+        mean(&summary, "baseline", "disclosures") > 0.0,
+        "the audit logs were read"
+    );
+    assert!(
+        printed.contains("misaligned_days"),
+        "the terminal shows the comparison:\n{printed}"
+    );
+
+    // The report, as a person sees it.
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts");
+    std::fs::create_dir_all(&artifacts).expect("an artifacts folder");
+    let screenshot = artifacts.join("delayed-involvement-report.png");
+    let page = familybridge_testing::check_page(&first.path().join("report.html"), &screenshot)
+        .expect("Chromium opens the report");
+    assert!(page.console_errors.is_empty(), "{:?}", page.console_errors);
+    assert!(page.dom.contains("<svg"), "the report has its charts");
+    assert!(
+        page.dom.contains("maintenance_received"),
+        "the comparison table"
+    );
+    assert!(screenshot.exists(), "a screenshot is kept");
+}
+
+#[test]
+fn a_run_against_separately_started_services_gives_the_same_results() {
+    let file = scenario("delayed-involvement.toml");
+    let in_process = tempfile::tempdir().expect("a folder");
+    let mut args = SMALL.to_vec();
+    args.extend(["--arm", "final-order"]);
+    run(&file, in_process.path(), &args);
+
+    let data = tempfile::tempdir().expect("a data folder");
+    let file_arg = file.to_str().expect("a UTF-8 path");
+    let (mut services, addresses) = start_up(
+        data.path(),
+        &["--scenario", file_arg, "--arm", "final-order"],
+    );
+    let connect = format!(
+        "court=http://{},cms=http://{},hub=http://{}",
+        addresses[0], addresses[1], addresses[2]
+    );
+    let connected = tempfile::tempdir().expect("a folder");
+    args.extend(["--connect", &connect]);
+    run(&file, connected.path(), &args);
+    interrupt(&services);
+    services.wait().expect("familybridge up stops");
+
+    for name in ["summary.json", "metrics.csv", "timeseries.csv"] {
+        assert!(
+            read(in_process.path(), name) == read(connected.path(), name),
+            "{name} differs between services started by the run and services already running"
+        );
+    }
+}
+
+#[test]
+fn every_shipped_scenario_runs_and_reports_every_arm() {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(&folder)
+        .expect("scenarios/")
+        .map(|entry| entry.expect("an entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 7, "{files:?}");
+    for file in files {
+        let out = tempfile::tempdir().expect("a folder");
+        run(
+            &file,
+            out.path(),
+            &["--families", "6", "--replications", "2"],
+        );
+        let summary = summary(out.path());
+        let text = std::fs::read_to_string(&file).expect("the scenario");
+        let arms = text.matches("[[arm]]").count();
+        assert_eq!(
+            summary["arms"].as_array().map(Vec::len),
+            Some(arms),
+            "{}: every arm is in summary.json",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn a_scenario_with_a_bad_lever_is_refused_naming_it() {
+    let folder = tempfile::tempdir().expect("a folder");
+    let text = std::fs::read_to_string(scenario("delayed-involvement.toml"))
+        .expect("the scenario")
+        .replacen("acts_on = \"final-order\"", "acts_on = \"final\"", 1);
+    let file = folder.path().join("broken.toml");
+    std::fs::write(&file, text).expect("write the scenario");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_familybridge"))
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(folder.path().join("out"))
+        .output()
+        .expect("run familybridge run");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("acts_on"), "{stderr}");
+}
