@@ -160,7 +160,7 @@ fn every_shipped_scenario_runs_and_reports_every_arm() {
         );
         let summary = summary(out.path());
         let text = std::fs::read_to_string(&file).expect("the scenario");
-        let arms = text.matches("[[arm]]").count();
+        let arms = text.lines().filter(|line| line.trim() == "[[arm]]").count();
         assert_eq!(
             summary["arms"].as_array().map(Vec::len),
             Some(arms),
@@ -188,4 +188,27 @@ fn a_scenario_with_a_bad_lever_is_refused_naming_it() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("acts_on"), "{stderr}");
+}
+
+#[test]
+fn todays_rules_reproduce_the_published_figures_within_their_tolerances() {
+    let out = tempfile::tempdir().expect("a folder");
+    run(&scenario("calibration.toml"), out.path(), &["--replications", "2"]);
+    let summary = summary(out.path());
+    let targets = familybridge_scenario::calibration_targets();
+    assert_eq!(targets.len(), 4, "Collect and Pay, compliance, shared care, weeks to order");
+    for target in targets {
+        let name = target.metric.name();
+        let text = summary["arms"][0]["metrics"][name]["mean"]
+            .as_str()
+            .unwrap_or_else(|| panic!("summary.json has no {name}"));
+        let value: rust_decimal::Decimal = text.parse().expect("a decimal");
+        assert!(
+            target.accepts(value),
+            "{name}: {value} is not within {} of the published {} ({})",
+            target.tolerance,
+            target.published,
+            target.source
+        );
+    }
 }
