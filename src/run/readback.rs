@@ -3,6 +3,7 @@
 //! the disclosures in every agency's audit log (grouped by the replication of the case disclosed).
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
 use anyhow::Context;
 use familybridge_casework::CaseEvent;
@@ -30,50 +31,78 @@ pub struct HubRecords {
     reviews: BTreeMap<String, u32>,
 }
 
+/// Every item of a paged list, oldest first: `page(after_id)` fetches the page after an id, and
+/// `id` names an item's id.
+async fn every_page<T, F, Fut>(mut page: F, id: fn(&T) -> u64) -> anyhow::Result<Vec<T>>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = anyhow::Result<Vec<T>>>,
+{
+    let mut items = Vec::new();
+    let mut after_id = 0;
+    loop {
+        let next = page(after_id).await?;
+        let Some(last) = next.last() else {
+            return Ok(items);
+        };
+        after_id = id(last);
+        items.extend(next);
+    }
+}
+
 impl HubRecords {
     /// Reads every referral and review from the hub at `url`.
     pub async fn read(url: &str) -> anyhow::Result<Self> {
-        let channel = Channel::from_shared(url.to_owned())?.connect_lazy();
-        let mut client = ReferralHubClient::new(channel);
+        let client = ReferralHubClient::new(Channel::from_shared(url.to_owned())?.connect_lazy());
+        let referrals = every_page(
+            |after_id| {
+                let mut client = client.clone();
+                async move {
+                    let request = hub::ListReferralsRequest {
+                        person_ref: String::new(),
+                        limit: PAGE,
+                        after_id,
+                    };
+                    Ok(client
+                        .list_referrals(request)
+                        .await
+                        .context("the referral hub could not list its referrals")?
+                        .into_inner()
+                        .referrals)
+                }
+            },
+            |referral| referral.id,
+        )
+        .await?;
+        let reviews = every_page(
+            |after_id| {
+                let mut client = client.clone();
+                async move {
+                    let request = hub::ListJointReviewsRequest {
+                        cms_case_reference: String::new(),
+                        limit: PAGE,
+                        after_id,
+                    };
+                    Ok(client
+                        .list_joint_reviews(request)
+                        .await
+                        .context("the referral hub could not list its reviews")?
+                        .into_inner()
+                        .reviews)
+                }
+            },
+            |review| review.id,
+        )
+        .await?;
         let mut records = HubRecords::default();
-        let mut after_id = 0;
-        loop {
-            let page = client
-                .list_referrals(hub::ListReferralsRequest {
-                    person_ref: String::new(),
-                    limit: PAGE,
-                    after_id,
-                })
-                .await
-                .context("the referral hub could not list its referrals")?
-                .into_inner()
-                .referrals;
-            let Some(last) = page.last() else { break };
-            after_id = last.id;
-            for referral in page {
-                *records.referrals.entry(referral.person_ref).or_default() += 1;
-            }
+        for referral in referrals {
+            *records.referrals.entry(referral.person_ref).or_default() += 1;
         }
-        after_id = 0;
-        loop {
-            let page = client
-                .list_joint_reviews(hub::ListJointReviewsRequest {
-                    cms_case_reference: String::new(),
-                    limit: PAGE,
-                    after_id,
-                })
-                .await
-                .context("the referral hub could not list its reviews")?
-                .into_inner()
-                .reviews;
-            let Some(last) = page.last() else { break };
-            after_id = last.id;
-            for review in page {
-                *records
-                    .reviews
-                    .entry(review.cms_case_reference)
-                    .or_default() += 1;
-            }
+        for review in reviews {
+            *records
+                .reviews
+                .entry(review.cms_case_reference)
+                .or_default() += 1;
         }
         Ok(records)
     }
@@ -144,27 +173,31 @@ fn replication_of(stream: &str) -> Option<u32> {
 pub async fn disclosures_by_replication(urls: &Urls) -> anyhow::Result<BTreeMap<u32, u64>> {
     let mut counts = BTreeMap::new();
     for url in [&urls.court_registry, &urls.cms, &urls.referral_hub] {
-        let channel = Channel::from_shared(url.clone())?.connect_lazy();
-        let mut client = EventFeedClient::new(channel);
-        let mut after_id = 0;
-        loop {
-            let page = client
-                .list_disclosures(ListDisclosuresRequest {
-                    recipient: 0,
-                    event_id: String::new(),
-                    limit: PAGE,
-                    after_id,
-                })
-                .await
-                .with_context(|| format!("{url} could not list its disclosures"))?
-                .into_inner()
-                .disclosures;
-            let Some(last) = page.last() else { break };
-            after_id = last.id;
-            for disclosure in page {
-                if let Some(replication) = replication_of(&disclosure.stream) {
-                    *counts.entry(replication).or_default() += 1;
+        let client = EventFeedClient::new(Channel::from_shared(url.clone())?.connect_lazy());
+        let disclosures = every_page(
+            |after_id| {
+                let mut client = client.clone();
+                async move {
+                    let request = ListDisclosuresRequest {
+                        recipient: 0,
+                        event_id: String::new(),
+                        limit: PAGE,
+                        after_id,
+                    };
+                    Ok(client
+                        .list_disclosures(request)
+                        .await
+                        .with_context(|| format!("{url} could not list its disclosures"))?
+                        .into_inner()
+                        .disclosures)
                 }
+            },
+            |disclosure| disclosure.id,
+        )
+        .await?;
+        for disclosure in disclosures {
+            if let Some(replication) = replication_of(&disclosure.stream) {
+                *counts.entry(replication).or_default() += 1;
             }
         }
     }

@@ -103,6 +103,7 @@ async fn the_cms_applies_the_final_order_from_the_courts_feed(database: TestData
             cases
                 .get_case(GetCaseRequest {
                     case_reference: "CMS-1".to_owned(),
+                    omit_history: false,
                 })
                 .await
                 .expect("read the case")

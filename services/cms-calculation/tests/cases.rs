@@ -299,6 +299,7 @@ async fn escalation_is_held_by_a_pause_and_resumes_after_it(database: TestDataba
     let case = cases
         .get_case(GetCaseRequest {
             case_reference: "CMS-1".to_owned(),
+            omit_history: false,
         })
         .await
         .expect("read")
@@ -328,6 +329,7 @@ async fn a_projection_shows_the_liability_under_a_proposal_and_changes_nothing(
             cases
                 .get_case(GetCaseRequest {
                     case_reference: "CMS-1".to_owned(),
+                    omit_history: false,
                 })
                 .await
                 .expect("read")
@@ -474,6 +476,7 @@ async fn income_evidence_and_payments_follow_the_rules_over_a_year(database: Tes
     let reviewed = cases
         .get_case(GetCaseRequest {
             case_reference: "CMS-1".to_owned(),
+            omit_history: false,
         })
         .await
         .expect("read")
@@ -582,6 +585,7 @@ async fn bad_requests_name_the_field_and_retries_change_nothing() {
         cases
             .get_case(GetCaseRequest {
                 case_reference: "CMS-9".to_owned(),
+                omit_history: false,
             })
             .await,
         Code::NotFound,

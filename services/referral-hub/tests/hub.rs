@@ -20,8 +20,8 @@ use familybridge_proto::court::v1::{
 };
 use familybridge_proto::referral::v1::referral_hub_client::ReferralHubClient;
 use familybridge_proto::referral::v1::{
-    JointReviewStatus, ListJointReviewsRequest, ListPauseRequestsRequest, ListReferralsRequest,
-    Pathway,
+    JointReview, JointReviewStatus, ListJointReviewsRequest, ListPauseRequestsRequest,
+    ListReferralsRequest, Pathway, PauseRequest, Referral,
 };
 use familybridge_proto::simulation::v1::clock_client::ClockClient;
 use familybridge_proto::simulation::v1::{AdvanceToRequest, SettleRequest};
@@ -158,11 +158,42 @@ impl Agencies {
             .expect("the contact is logged");
     }
 
+    async fn referrals(&mut self, person_ref: &str) -> Vec<Referral> {
+        self.hub
+            .list_referrals(ListReferralsRequest {
+                person_ref: person_ref.to_owned(),
+                ..Default::default()
+            })
+            .await
+            .expect("referrals")
+            .into_inner()
+            .referrals
+    }
+
+    async fn pauses(&mut self) -> Vec<PauseRequest> {
+        self.hub
+            .list_pause_requests(ListPauseRequestsRequest::default())
+            .await
+            .expect("pauses")
+            .into_inner()
+            .pauses
+    }
+
+    async fn reviews(&mut self) -> Vec<JointReview> {
+        self.hub
+            .list_joint_reviews(ListJointReviewsRequest::default())
+            .await
+            .expect("reviews")
+            .into_inner()
+            .reviews
+    }
+
     async fn cms_history(&mut self) -> Vec<(String, Value)> {
         let case = self
             .cms
             .get_case(GetCaseRequest {
                 case_reference: "CMS-1".to_owned(),
+                omit_history: false,
             })
             .await
             .expect("the CMS case")
@@ -208,16 +239,7 @@ async fn distress_leads_to_referrals_and_a_paused_escalation_that_resumes(databa
     let mut agencies = start(database, hub_settings(true, false)).await;
     distress_journey(&mut agencies).await;
 
-    let referrals = agencies
-        .hub
-        .list_referrals(ListReferralsRequest {
-            person_ref: "person-p".to_owned(),
-            ..Default::default()
-        })
-        .await
-        .expect("referrals")
-        .into_inner()
-        .referrals;
+    let referrals = agencies.referrals("person-p").await;
     let pathways: Vec<Pathway> = referrals
         .iter()
         .map(|referral| referral.pathway())
@@ -230,13 +252,7 @@ async fn distress_leads_to_referrals_and_a_paused_escalation_that_resumes(databa
             .all(|referral| referral.made_on == "2025-03-17")
     );
 
-    let pauses = agencies
-        .hub
-        .list_pause_requests(ListPauseRequestsRequest::default())
-        .await
-        .expect("pauses")
-        .into_inner()
-        .pauses;
+    let pauses = agencies.pauses().await;
     assert_eq!(pauses.len(), 1, "{pauses:?}");
     let pause = &pauses[0];
     assert_eq!(
@@ -269,21 +285,9 @@ async fn distress_leads_to_referrals_and_a_paused_escalation_that_resumes(databa
 async fn with_the_levers_off_distress_changes_nothing(database: TestDatabase) {
     let mut agencies = start(database, hub_settings(false, false)).await;
     distress_journey(&mut agencies).await;
-    let referrals = agencies
-        .hub
-        .list_referrals(ListReferralsRequest::default())
-        .await
-        .expect("referrals")
-        .into_inner()
-        .referrals;
+    let referrals = agencies.referrals("").await;
     assert!(referrals.is_empty(), "{referrals:?}");
-    let pauses = agencies
-        .hub
-        .list_pause_requests(ListPauseRequestsRequest::default())
-        .await
-        .expect("pauses")
-        .into_inner()
-        .pauses;
+    let pauses = agencies.pauses().await;
     assert!(pauses.is_empty(), "{pauses:?}");
     let history = agencies.cms_history().await;
     assert!(deduction_order_steps(&history, "enforcement_paused").is_empty());
@@ -387,13 +391,7 @@ async fn a_variation_application_is_reviewed_jointly_and_the_cms_follows_the_dec
     assert_eq!(findings.attached_on, "2025-06-08");
     assert!(!findings.roles_flip);
 
-    let reviews = agencies
-        .hub
-        .list_joint_reviews(ListJointReviewsRequest::default())
-        .await
-        .expect("reviews")
-        .into_inner()
-        .reviews;
+    let reviews = agencies.reviews().await;
     assert_eq!(reviews.len(), 1, "{reviews:?}");
     let review = &reviews[0];
     assert_eq!(review.status(), JointReviewStatus::ConcludedVaried);
@@ -418,10 +416,12 @@ async fn a_variation_application_is_reviewed_jointly_and_the_cms_follows_the_dec
         .cms
         .get_case(cms::GetCaseRequest {
             case_reference: "CMS-1".to_owned(),
+            omit_history: true,
         })
         .await
         .expect("the CMS case")
         .into_inner();
+    assert!(case.history.is_empty(), "asked without its history");
     let weekly = case
         .calculation
         .map(|calculation| calculation.weekly_amount)
@@ -442,13 +442,7 @@ async fn without_joint_reviews_the_court_sees_no_findings(database: TestDatabase
     let mut agencies = start(database, hub_settings(false, false)).await;
     let court_case = variation_journey(&mut agencies).await;
     assert!(court_case.review_findings.is_empty(), "{court_case:?}");
-    let reviews = agencies
-        .hub
-        .list_joint_reviews(ListJointReviewsRequest::default())
-        .await
-        .expect("reviews")
-        .into_inner()
-        .reviews;
+    let reviews = agencies.reviews().await;
     assert!(reviews.is_empty(), "{reviews:?}");
 }
 
