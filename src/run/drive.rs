@@ -728,6 +728,18 @@ async fn cms_action(
                 })
                 .await
         }
+        Action::ClaimSharedCare { child_ref, nights } => {
+            client
+                .record_shared_care(cms::RecordSharedCareRequest {
+                    client_request_id: id,
+                    case_reference: reference.clone(),
+                    effective_date: iso(date),
+                    child_ref: child_ref.clone(),
+                    nights: *nights,
+                    source: cms::EvidenceSource::ParentsWord.into(),
+                })
+                .await
+        }
         Action::ReportCourtOrderToCms { order } => {
             let Some(made) = family.orders.get(order).cloned() else {
                 return Ok(());

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use familybridge_casework::{CaseEvent, EnforcementStep};
+use familybridge_casework::{CaseEvent, EnforcementStep, EvidenceSource};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
@@ -222,6 +222,9 @@ metrics! {
     /// Court orders the CMS never applied.
     OrdersNeverApplied = "orders_never_applied", "orders", System, Sum,
         "Court orders made in the period that the CMS had not applied by its end.";
+    /// Disputed claims of shared care.
+    Disputes = "disputes", "claims", System, Sum,
+        "Claims of shared care for a child resting on a parent's word alone, disputed by the other parent (the CMS applies its assumption instead).";
     /// Joint case reviews.
     JointReviews = "joint_reviews", "reviews", System, Sum,
         "Joint case reviews the hub convened.";
@@ -416,6 +419,10 @@ pub fn family_measures(
             }
             CaseEvent::CalculationRevised { .. } => m.count(Metric::Recalculations),
             CaseEvent::PauseStarted { .. } => m.count(Metric::EnforcementPauses),
+            CaseEvent::SharedCareRecorded {
+                source: EvidenceSource::ParentsWord,
+                ..
+            } => m.count(Metric::Disputes),
             _ => {}
         }
     }

@@ -276,6 +276,14 @@ population! {
     distressed_contact_interval: Days = dec!(14), "assumption";
     /// Most ordinary (undistressed) contacts a family makes in the period (drawn 0 to this).
     ordinary_contacts_max: Count = dec!(4), "assumption";
+    /// Share of families with no court proceedings in which the paying parent tells the CMS they
+    /// share the children's care, on their word alone, disputed by the receiving parent (the CMS
+    /// then applies its assumption: 52 nights today, or equal care under the equal-parenting lever).
+    disputed_claim_share: Share = dec!(0.12), "assumption";
+    /// The fewest nights a year such a claim states for each child.
+    disputed_claim_nights_min: Count = dec!(104), "assumption";
+    /// The most nights a year such a claim states for each child.
+    disputed_claim_nights_max: Count = dec!(182), "assumption";
 }
 
 /// Figures the model cites for context but does not draw from.
@@ -349,6 +357,14 @@ impl Population {
             "population.order_equal_care_share",
             Decimal::ONE - self.order_night_band_shares()[0],
         )?;
+        if self.disputed_claim_nights_min > self.disputed_claim_nights_max
+            || self.disputed_claim_nights_max > dec!(365)
+        {
+            return Err(ScenarioError::invalid(
+                "population.disputed_claim_nights_max",
+                "must be at least disputed_claim_nights_min and at most 365",
+            ));
+        }
         if self.low_income_share < self.flat_rate_benefit_share {
             return Err(ScenarioError::invalid(
                 "population.low_income_share",

@@ -64,6 +64,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\
 th{background:#eef2f5}tr.group th{background:#dde5ec}caption{text-align:left;font-weight:600;\
 margin-bottom:.3rem}.charts{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0}\
 figcaption{font-size:.9rem;max-width:34rem}.clear{font-weight:600}\
+section{overflow-x:auto}\
 @media print{body{max-width:none;padding:0}h2{break-after:avoid}figure,table{break-inside:avoid}}";
 
 /// Escapes text for HTML element content and attribute values.

@@ -224,6 +224,14 @@ pub enum Action {
         /// How.
         kind: ContactKind,
     },
+    /// The paying parent tells the CMS they share a child's care, on their word alone; the
+    /// receiving parent disputes it.
+    ClaimSharedCare {
+        /// The child.
+        child_ref: String,
+        /// The nights a year claimed.
+        nights: u32,
+    },
     /// A parent reports a court order to the CMS (manual route only; skipped when orders reach
     /// the CMS automatically).
     ReportCourtOrderToCms {
@@ -246,6 +254,7 @@ impl Action {
             Action::OpenCmsApplication { .. } => 2,
             Action::ReportIncomeChange { .. }
             | Action::Contact { .. }
+            | Action::ClaimSharedCare { .. }
             | Action::ReportCourtOrderToCms { .. } => 3,
         }
     }
@@ -551,6 +560,28 @@ pub fn family(scenario: &Scenario, replication: u32, family_index: u64) -> Famil
                 kind,
             },
         );
+    }
+
+    // A disputed claim of shared care, in a family with no court proceedings: the paying parent's
+    // word against the receiving parent's, a few weeks after the application.
+    let mut claim = stream("claim");
+    if court.is_none() && claim.chance(p.disputed_claim_share) {
+        let date = add_days(application_date, 14 + claim.below(days_after_application));
+        if date < end {
+            let nights = claim.between(
+                whole(p.disputed_claim_nights_min),
+                whole(p.disputed_claim_nights_max),
+            );
+            for child_ref in &child_refs {
+                actions.push(
+                    date,
+                    Action::ClaimSharedCare {
+                        child_ref: child_ref.clone(),
+                        nights: u32::try_from(nights).unwrap_or(u32::MAX),
+                    },
+                );
+            }
+        }
     }
 
     let mut list = actions.list;

@@ -175,6 +175,29 @@ fn shared_care_evidence_counts_as_the_cms_basis_until_an_order_is_applied() {
     );
     let m = family_measures(&s.run, &plan(), &r);
     assert_eq!(m.total(Metric::MisalignedDays), dec!(217));
+    assert_eq!(
+        m.total(Metric::Disputes),
+        dec!(0),
+        "an agreement is not a dispute"
+    );
+}
+
+#[test]
+fn a_claim_on_a_parents_word_alone_is_a_dispute() {
+    let s = small();
+    let mut r = record();
+    r.cms_history.insert(
+        2,
+        CaseEvent::SharedCareRecorded {
+            date: day(5, 20),
+            child_ref: "child-1".to_owned(),
+            nights_claimed: 150,
+            source: familybridge_casework::EvidenceSource::ParentsWord,
+            nights_used: 52,
+        },
+    );
+    let m = family_measures(&s.run, &plan(), &r);
+    assert_eq!(m.total(Metric::Disputes), dec!(1));
 }
 
 #[test]

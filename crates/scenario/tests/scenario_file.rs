@@ -194,7 +194,9 @@ fn every_shipped_scenario_parses() {
         let scenario =
             Scenario::from_toml_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         // A reform scenario compares arms; the calibration scenario runs today's rules alone.
-        let calibration = path.file_name().is_some_and(|name| name == "calibration.toml");
+        let calibration = path
+            .file_name()
+            .is_some_and(|name| name == "calibration.toml");
         assert!(
             scenario.arms.len() >= 2 || (calibration && scenario.arms.len() == 1),
             "{}",

@@ -235,3 +235,26 @@ fn payments_follow_the_behaviour_exactly() {
     }
     assert_eq!(seen, [true; 3]);
 }
+
+#[test]
+fn disputed_claims_of_shared_care_come_only_from_families_without_proceedings() {
+    let scenario = common::small();
+    let mut claims = 0;
+    for index in 0..2_000 {
+        let plan = familybridge_scenario::family(&scenario, 1, index);
+        let claimed = plan.actions.iter().any(|planned| {
+            matches!(
+                planned.action,
+                familybridge_scenario::Action::ClaimSharedCare { .. }
+            )
+        });
+        if claimed {
+            assert!(plan.court.is_none(), "family {index} has proceedings");
+            claims += 1;
+        }
+    }
+    assert!(
+        claims > 50,
+        "some families claim shared care on their word: {claims}"
+    );
+}
