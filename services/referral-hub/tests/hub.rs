@@ -36,6 +36,8 @@ struct Agencies {
     // Kept so that the servers and their databases live as long as the test.
     _servers: Vec<TestServer>,
     _databases: Vec<TestDatabase>,
+    hub_server: Option<TestServer>,
+    hub_config: referral_hub::Config,
     court: CourtRegistryClient<Channel>,
     cms: CaseServiceClient<Channel>,
     hub: ReferralHubClient<Channel>,
@@ -82,9 +84,7 @@ async fn start(database: TestDatabase, settings: HubSettings) -> Agencies {
     )
     .expect("hub defaults");
     hub_config.settings = settings;
-    let hub =
-        TestServer::start(|listener, shutdown| referral_hub::serve(hub_config, listener, shutdown))
-            .await;
+    let hub = start_hub(hub_config.clone()).await;
 
     let channel = |server: &TestServer| {
         Channel::from_shared(server.url().to_owned())
@@ -97,12 +97,32 @@ async fn start(database: TestDatabase, settings: HubSettings) -> Agencies {
         hub: ReferralHubClient::new(channel(&hub)),
         cms_clock: ClockClient::new(channel(&cms)),
         hub_clock: ClockClient::new(channel(&hub)),
-        _servers: vec![court, cms, hub],
+        _servers: vec![court, cms],
         _databases: vec![court_database, cms_database, database],
+        hub_server: Some(hub),
+        hub_config,
     }
 }
 
+async fn start_hub(config: referral_hub::Config) -> TestServer {
+    TestServer::start(|listener, shutdown| referral_hub::serve(config, listener, shutdown)).await
+}
+
 impl Agencies {
+    /// Stops the hub and starts it again on its database (on another port).
+    async fn restart_hub(&mut self) {
+        if let Some(server) = self.hub_server.take() {
+            server.stop().await;
+        }
+        let server = start_hub(self.hub_config.clone()).await;
+        let channel = Channel::from_shared(server.url().to_owned())
+            .expect("a URL")
+            .connect_lazy();
+        self.hub = ReferralHubClient::new(channel.clone());
+        self.hub_clock = ClockClient::new(channel);
+        self.hub_server = Some(server);
+    }
+
     /// One simulation step ending on `date`: both services settle, then the hub acts, then the
     /// CMS's time-driven work runs.
     async fn step_to(&mut self, date: &str) {
@@ -446,8 +466,39 @@ async fn without_joint_reviews_the_court_sees_no_findings(database: TestDatabase
     assert!(reviews.is_empty(), "{reviews:?}");
 }
 
+/// The hub stops after taking the distressed contacts into its inbox and before acting on them;
+/// started again on its database, it acts on them exactly as if it had never stopped.
+async fn a_hub_restarted_between_taking_in_and_acting_loses_nothing(database: TestDatabase) {
+    let mut agencies = start(database, hub_settings(true, false)).await;
+    agencies.open_cms_case().await;
+    agencies.step_to("2025-03-09").await;
+    agencies.distressed_call("call-1", "2025-03-10").await;
+    agencies.distressed_call("call-2", "2025-03-17").await;
+    agencies
+        .hub_clock
+        .settle(SettleRequest {})
+        .await
+        .expect("the hub takes the contacts in");
+    agencies.restart_hub().await;
+    agencies.step_to("2025-03-17").await;
+    for date in ["2025-04-14", "2025-05-12", "2025-06-09", "2025-07-07"] {
+        agencies.step_to(date).await;
+    }
+    let pathways: Vec<Pathway> = agencies
+        .referrals("person-p")
+        .await
+        .iter()
+        .map(|referral| referral.pathway())
+        .collect();
+    assert_eq!(pathways, [Pathway::MentalHealth, Pathway::DebtAdvice]);
+    let pauses = agencies.pauses().await;
+    assert_eq!(pauses.len(), 1, "one pause, not two: {pauses:?}");
+    assert!(pauses[0].reviewed);
+}
+
 on_both_backends!(
     distress_leads_to_referrals_and_a_paused_escalation_that_resumes,
+    a_hub_restarted_between_taking_in_and_acting_loses_nothing,
     with_the_levers_off_distress_changes_nothing,
     a_variation_application_is_reviewed_jointly_and_the_cms_follows_the_decision,
     without_joint_reviews_the_court_sees_no_findings,
