@@ -10,6 +10,8 @@
 //! - [`ServiceProcess`]: a service binary in its own process, killed when the test ends.
 //! - [`TestServer`]: a real gRPC server on a free loopback port, stopped through its shutdown
 //!   future as production stops it.
+//! - [`check_page`]: a generated page opened in Debian's headless Chromium, as a person would see
+//!   it — its DOM, its console messages and a screenshot.
 
 mod browser;
 mod database;
