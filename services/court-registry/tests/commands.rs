@@ -3,7 +3,10 @@
 
 mod support;
 
-use familybridge_proto::court::v1::{CaseStatus, CloseCaseRequest, ClosureReason, GetCaseRequest};
+use familybridge_proto::court::v1::{
+    AttachReviewFindingsRequest, CaseStatus, CloseCaseRequest, ClosureReason, GetCaseRequest,
+    ReviewFindings,
+};
 use familybridge_testing::{TestDatabase, on_both_backends};
 use support::{apply_to_vary, open_case, order, registry_client, start_registry};
 use tonic::Code;
@@ -95,7 +98,108 @@ async fn a_case_runs_its_course_and_retries_change_nothing(database: TestDatabas
     server.stop().await;
 }
 
-on_both_backends!(a_case_runs_its_course_and_retries_change_nothing);
+fn findings_request(
+    id: &str,
+    date: &str,
+    findings: Option<ReviewFindings>,
+) -> AttachReviewFindingsRequest {
+    AttachReviewFindingsRequest {
+        client_request_id: id.to_owned(),
+        case_reference: "FB25P00003".to_owned(),
+        effective_date: date.to_owned(),
+        findings,
+    }
+}
+
+fn findings(projected: &str) -> ReviewFindings {
+    ReviewFindings {
+        review_id: "review-1".to_owned(),
+        cms_case_reference: "CMS-1".to_owned(),
+        current_weekly_amount: "57.00".to_owned(),
+        projected_weekly_amount: projected.to_owned(),
+        projected_payer_ref: "person-2".to_owned(),
+        roles_flip: false,
+        notes: Vec::new(),
+        attached_on: String::new(),
+    }
+}
+
+async fn review_findings_attach_only_to_a_pending_variation_and_name_a_bad_field(
+    database: TestDatabase,
+) {
+    let server = start_registry(&database).await;
+    let mut registry = registry_client(&server).await;
+    registry
+        .open_case(open_case("f1", "FB25P00003", "2025-01-06"))
+        .await
+        .expect("open");
+    registry
+        .make_final_order(order("f2", "FB25P00003", "2025-03-03", 60))
+        .await
+        .expect("final");
+
+    let too_soon = registry
+        .attach_review_findings(findings_request(
+            "f3",
+            "2025-04-07",
+            Some(findings("31.50")),
+        ))
+        .await
+        .expect_err("nothing pending");
+    assert_eq!(too_soon.code(), Code::FailedPrecondition, "{too_soon:?}");
+
+    registry
+        .apply_to_vary(apply_to_vary("f4", "FB25P00003", "2025-05-05", 170))
+        .await
+        .expect("apply to vary");
+    let missing = registry
+        .attach_review_findings(findings_request("f5", "2025-05-12", None))
+        .await
+        .expect_err("no findings");
+    assert_eq!(missing.code(), Code::InvalidArgument);
+    assert!(
+        missing.message().starts_with("findings: required"),
+        "{missing:?}"
+    );
+    let malformed = registry
+        .attach_review_findings(findings_request(
+            "f6",
+            "2025-05-12",
+            Some(findings("£31.50")),
+        ))
+        .await
+        .expect_err("not an amount");
+    assert_eq!(malformed.code(), Code::InvalidArgument);
+    assert!(
+        malformed
+            .message()
+            .starts_with("findings.projected_weekly_amount:"),
+        "{malformed:?}"
+    );
+
+    let attached = registry
+        .attach_review_findings(findings_request(
+            "f7",
+            "2025-05-12",
+            Some(findings("31.50")),
+        ))
+        .await
+        .expect("attached")
+        .into_inner();
+    assert!(
+        attached.event_ids.is_empty(),
+        "findings are the court's to read"
+    );
+    let case = attached.case.expect("the case");
+    assert_eq!(case.review_findings.len(), 1);
+    assert_eq!(case.review_findings[0].attached_on, "2025-05-12");
+    assert_eq!(case.review_findings[0].projected_weekly_amount, "31.50");
+}
+
+on_both_backends!(
+    review_findings_attach_only_to_a_pending_variation_and_name_a_bad_field,
+    a_case_runs_its_course_and_retries_change_nothing
+);
 
 #[tokio::test]
 async fn bad_commands_name_the_field_or_say_why_not() {
