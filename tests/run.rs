@@ -193,10 +193,18 @@ fn a_scenario_with_a_bad_lever_is_refused_naming_it() {
 #[test]
 fn todays_rules_reproduce_the_published_figures_within_their_tolerances() {
     let out = tempfile::tempdir().expect("a folder");
-    run(&scenario("calibration.toml"), out.path(), &["--replications", "2"]);
+    run(
+        &scenario("calibration.toml"),
+        out.path(),
+        &["--replications", "2"],
+    );
     let summary = summary(out.path());
     let targets = familybridge_scenario::calibration_targets();
-    assert_eq!(targets.len(), 4, "Collect and Pay, compliance, shared care, weeks to order");
+    assert_eq!(
+        targets.len(),
+        4,
+        "Collect and Pay, compliance, shared care, weeks to order"
+    );
     for target in targets {
         let name = target.metric.name();
         let text = summary["arms"][0]["metrics"][name]["mean"]
