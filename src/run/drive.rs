@@ -42,7 +42,7 @@ pub struct Clients {
     pub court: CourtRegistryClient<Channel>,
     /// The CMS's cases.
     pub cms: CaseServiceClient<Channel>,
-    /// The clocks: court registry, CMS, referral hub.
+    /// The court registry's clock.
     pub court_clock: ClockClient<Channel>,
     /// The CMS's clock.
     pub cms_clock: ClockClient<Channel>,
@@ -96,19 +96,13 @@ impl Clients {
     }
 }
 
-/// An order the court made, as the family's later actions need it.
-#[derive(Debug, Clone)]
-struct MadeOrder {
-    fact: CourtOrderFact,
-}
-
 /// A family as the driver follows it.
 #[derive(Debug)]
 pub struct Family {
     /// Its plan.
     pub plan: FamilyPlan,
     /// The orders the court made, by which order of the plan they are.
-    orders: BTreeMap<OrderRef, MadeOrder>,
+    orders: BTreeMap<OrderRef, CourtOrderFact>,
     /// The CMS case exists.
     cms_open: bool,
     /// The next instalment's due date, as the CMS last said; `None` before liability starts.
@@ -131,8 +125,7 @@ impl Family {
 
     /// The court orders made, in the order made.
     pub fn court_orders(&self) -> Vec<CourtOrderFact> {
-        let mut orders: Vec<CourtOrderFact> =
-            self.orders.values().map(|made| made.fact.clone()).collect();
+        let mut orders: Vec<CourtOrderFact> = self.orders.values().cloned().collect();
         orders.sort_by(|a, b| (a.made_on, &a.order_id).cmp(&(b.made_on, &b.order_id)));
         orders
     }
@@ -551,13 +544,11 @@ async fn court_action(
                 .unwrap_or_default();
             family.orders.insert(
                 which,
-                MadeOrder {
-                    fact: CourtOrderFact {
-                        order_id,
-                        made_on: date,
-                        is_final,
-                        nights_with_paying_parent: nights.clone(),
-                    },
+                CourtOrderFact {
+                    order_id,
+                    made_on: date,
+                    is_final,
+                    nights_with_paying_parent: nights.clone(),
                 },
             );
             Ok(())
@@ -588,7 +579,7 @@ fn observe(family: &mut Family, case: Option<&cms::Case>) {
 async fn refresh(
     family: &mut Family,
     client: &mut CaseServiceClient<Channel>,
-) -> anyhow::Result<Option<cms::Case>> {
+) -> anyhow::Result<cms::Case> {
     let case = client
         .get_case(cms::GetCaseRequest {
             case_reference: family.plan.cms_case_reference.clone(),
@@ -598,7 +589,7 @@ async fn refresh(
         .with_context(|| format!("the CMS could not read {}", family.plan.cms_case_reference))?
         .into_inner();
     observe(family, Some(&case));
-    Ok(Some(case))
+    Ok(case)
 }
 
 /// Pays the instalment the CMS says is next, as the plan's payment behaviour has it.
@@ -609,7 +600,7 @@ async fn pay_instalment(
 ) -> anyhow::Result<()> {
     let due = family.next_due;
     let case = refresh(family, client).await?;
-    let instalment = case.as_ref().and_then(|case| case.next_instalment.clone());
+    let instalment = case.next_instalment;
     let (Some(instalment), Some(liability_from)) = (instalment, family.liability_from) else {
         family.next_due = None;
         return Ok(());
@@ -622,7 +613,8 @@ async fn pay_instalment(
         .due
         .parse()
         .context("the CMS sent a malformed due date")?;
-    let number = u32::try_from((due_on - liability_from).num_days() / 28).unwrap_or_default();
+    let number = u32::try_from((due_on - liability_from).num_days() / INSTALMENT_DAYS as i64)
+        .unwrap_or_default();
     let amount_due: Decimal = instalment
         .amount
         .parse()
@@ -752,11 +744,10 @@ async fn cms_action(
                     client_request_id: id,
                     case_reference: reference.clone(),
                     effective_date: iso(date),
-                    order_id: made.fact.order_id.clone(),
-                    made_on: iso(made.fact.made_on),
-                    is_final: made.fact.is_final,
+                    order_id: made.order_id.clone(),
+                    made_on: iso(made.made_on),
+                    is_final: made.is_final,
                     nights: made
-                        .fact
                         .nights_with_paying_parent
                         .iter()
                         .map(|(child_ref, nights)| cms::ChildNights {

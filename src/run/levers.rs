@@ -45,9 +45,7 @@ pub fn setup(levers: &Levers) -> Setup {
             // reviewed application, so the CMS applies it from the order's date either way.
             settings.joint_reviews.report_decisions_to_cms =
                 hub_levers.court_orders == CourtOrderRoute::Manual;
-            settings
-                .validate()
-                .map_err(|error| anyhow::anyhow!("arm levers: {error}"))?;
+            // The hub checks its settings when it starts (pauses need screening, say).
             Ok(config)
         }),
     }
