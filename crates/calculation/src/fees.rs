@@ -66,6 +66,7 @@ mod tests {
             paying_parent_fee: p(paying),
             non_compliant_paying_parent_fee: p("20"),
             receiving_parent_fee: p(receiving),
+            non_compliant_after_missed_instalments: 1,
         }
     }
 

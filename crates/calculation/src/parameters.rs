@@ -44,6 +44,8 @@ pub enum Unit {
     Nights,
     /// A yes/no setting, written `true` or `false`.
     Boolean,
+    /// A whole number of things (instalments, say), written as a whole number (1).
+    Count,
 }
 
 impl Unit {
@@ -55,6 +57,7 @@ impl Unit {
             Unit::Fraction => "fraction",
             Unit::Nights => "nights",
             Unit::Boolean => "boolean",
+            Unit::Count => "count",
         }
     }
 
@@ -65,6 +68,7 @@ impl Unit {
             Unit::Fraction,
             Unit::Nights,
             Unit::Boolean,
+            Unit::Count,
         ]
         .into_iter()
         .find(|unit| unit.as_str() == name)
@@ -131,6 +135,11 @@ pub const PARAMETER_NAMES: &[(&str, Unit)] = &[
         Unit::Pounds,
     ),
     ("shared_care.equal_care_nights", Unit::Nights),
+    (
+        "shared_care.nights_assumed_without_evidence",
+        Unit::Nights,
+    ),
+    ("income_change.threshold", Unit::Percent),
     ("collect_and_pay.direct_pay_available", Unit::Boolean),
     ("collect_and_pay.paying_parent_fee", Unit::Percent),
     (
@@ -138,6 +147,10 @@ pub const PARAMETER_NAMES: &[(&str, Unit)] = &[
         Unit::Percent,
     ),
     ("collect_and_pay.receiving_parent_fee", Unit::Percent),
+    (
+        "collect_and_pay.non_compliant_after_missed_instalments",
+        Unit::Count,
+    ),
     ("application_fee.amount", Unit::Pounds),
     (
         "enforcement_fees.deduction_from_earnings_order",
@@ -146,6 +159,10 @@ pub const PARAMETER_NAMES: &[(&str, Unit)] = &[
     ("enforcement_fees.regular_deduction_order", Unit::Pounds),
     ("enforcement_fees.lump_sum_deduction_order", Unit::Pounds),
     ("enforcement_fees.liability_order", Unit::Pounds),
+    ("enforcement_fees.enforcement_agents", Unit::Pounds),
+    ("enforcement_fees.charging_order", Unit::Pounds),
+    ("enforcement_fees.disqualification", Unit::Pounds),
+    ("enforcement_fees.committal", Unit::Pounds),
 ];
 
 /// One parameter value of any unit.
@@ -161,6 +178,8 @@ pub enum ParameterValue {
     Nights(Nights),
     /// A yes/no setting.
     Boolean(bool),
+    /// A whole number of things.
+    Count(u32),
 }
 
 impl ParameterValue {
@@ -172,6 +191,7 @@ impl ParameterValue {
             ParameterValue::Fraction(_) => Unit::Fraction,
             ParameterValue::Nights(_) => Unit::Nights,
             ParameterValue::Boolean(_) => Unit::Boolean,
+            ParameterValue::Count(_) => Unit::Count,
         }
     }
 
@@ -197,6 +217,10 @@ impl ParameterValue {
                 "false" => Ok(ParameterValue::Boolean(false)),
                 _ => Err(format!("{text:?} is not true or false")),
             },
+            Unit::Count => text
+                .parse()
+                .map(ParameterValue::Count)
+                .map_err(|_| format!("{text:?} is not a whole number")),
         }
     }
 }
@@ -210,6 +234,7 @@ impl fmt::Display for ParameterValue {
             ParameterValue::Fraction(x) => write!(f, "{x}"),
             ParameterValue::Nights(n) => write!(f, "{n} nights"),
             ParameterValue::Boolean(b) => write!(f, "{b}"),
+            ParameterValue::Count(n) => write!(f, "{n}"),
         }
     }
 }
@@ -881,12 +906,15 @@ fn parse_dated_value(
             ParameterValue::Nights(Nights::new(n).map_err(|e| invalid(e.to_string()))?)
         }
         (Unit::Boolean, toml::Value::Boolean(b)) => ParameterValue::Boolean(*b),
+        (Unit::Count, toml::Value::Integer(n)) => ParameterValue::Count(
+            u32::try_from(*n).map_err(|_| invalid(format!("{n} is not a whole number")))?,
+        ),
         _ => {
             let expected = match unit {
                 Unit::Pounds | Unit::Percent | Unit::Fraction => {
                     "a quoted string such as \"7.00\", \"14.1\" or \"1/7\""
                 }
-                Unit::Nights => "a whole number",
+                Unit::Nights | Unit::Count => "a whole number",
                 Unit::Boolean => "true or false",
             };
             return Err(malformed(

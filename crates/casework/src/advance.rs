@@ -2,25 +2,42 @@
 //!
 //! On each day, in this order:
 //! 1. a pause reaching its end stops applying (so a due date on that day is not paused);
-//! 2. an annual review falls on each anniversary of the liability start (anniversaries on or
+//! 2. a liability order hearing: the court grants the order if the run of missed instalments goes
+//!    on (its fee is charged then), or the application is withdrawn; a hearing falling in a pause
+//!    is put back to the pause's end;
+//! 3. an annual review falls on each anniversary of the liability start (anniversaries on or
 //!    before the day the first calculation was made are not held: that calculation already took
 //!    the latest income);
-//! 3. an instalment falls due every four weeks from the liability start, covering the four weeks
-//!    before its due date; it is missed if the maintenance paid since the previous due date is
-//!    less than the instalment; then the enforcement ladder is climbed (or held by a pause).
+//! 4. an instalment falls due every four weeks from the liability start, covering the four weeks
+//!    before its due date. On Direct Pay the CMS charges it but never sees whether it was paid, so
+//!    it is never missed and never enforced; a case whose Direct Pay is no longer available moves
+//!    to Collect and Pay first. On Collect and Pay it is missed if what was paid since the previous
+//!    due date is less than the instalment, and then the enforcement ladder is climbed (or held by
+//!    a pause).
+//!
+//! The ladder ([`crate::EnforcementStep`]): steps are taken in ladder order, at most one per due
+//! date, each at most once per run of missed instalments and only where its precondition holds — a
+//! deduction from earnings order needs an employed parent with none in force; a regular deduction
+//! order is not made where a deduction from benefit collects the case or one is already in force; a
+//! liability order needs an application and the court's lag; enforcement agents and a charging
+//! order need a liability order (a charging order also the minimum arrears); disqualification needs
+//! agents to have been tried, committal a disqualification. A step whose precondition fails is
+//! passed over for the next. Deduction orders and a granted liability order stay in force after
+//! the run ends.
 //!
 //! Only days with something due are visited, so advancing a year costs about twenty steps.
 
 use chrono::NaiveDate;
-use familybridge_calculation::Money;
+use familybridge_calculation::{Money, Parameters};
 use rust_decimal::Decimal;
 
-use crate::case::{CaseFile, Held};
+use crate::case::{CaseFile, Deduction, Held, LiabilityOrder};
+use crate::collection::weeks_after;
 use crate::error::CaseError;
-use crate::events::{CalculationReason, CaseEvent};
-use crate::request::{IncomeSource, Party};
+use crate::events::{CalculationReason, CaseEvent, CollectionChange};
+use crate::request::{CollectionMethod, Employment, IncomeSource, Party};
 use crate::settings::{CaseSettings, EnforcementStep};
-use crate::timeline::{IncomeRecord, Rules, WEEKS_PER_INSTALMENT, money, week_start};
+use crate::timeline::{IncomeRecord, Rules, money};
 
 impl CaseFile {
     /// Runs the work due on every day before `date` (a request dated `date` applies after it).
@@ -53,8 +70,9 @@ impl CaseFile {
         Ok(())
     }
 
-    /// The next day after the last processed one with something due, if any.
-    fn next_work_day(&self) -> Option<NaiveDate> {
+    /// The next day after the last processed one with something due, if any. A closed case has
+    /// nothing due but the end of a pause.
+    pub(crate) fn next_work_day(&self) -> Option<NaiveDate> {
         let after = self.processed_through;
         let pause_end = self
             .pauses
@@ -62,19 +80,17 @@ impl CaseFile {
             .filter(|p| !p.lifted && p.until > after)
             .map(|p| p.until)
             .min();
+        if self.is_closed() {
+            return pause_end;
+        }
+        let hearing = self
+            .enforcement
+            .liability_order
+            .filter(|order| !order.granted && order.hearing_on > after)
+            .map(|order| order.hearing_on);
         let review = self.next_review_date().filter(|&d| d > after);
         let due = self.next_due_date().filter(|&d| d > after);
-        [pause_end, review, due].into_iter().flatten().min()
-    }
-
-    /// The due date of the next instalment.
-    fn next_due_date(&self) -> Option<NaiveDate> {
-        let liability = self.liability.as_ref()?;
-        let weeks = liability
-            .periods_charged
-            .checked_add(1)?
-            .checked_mul(WEEKS_PER_INSTALMENT)?;
-        week_start(liability.start, weeks).ok()
+        [pause_end, hearing, review, due].into_iter().flatten().min()
     }
 
     fn run_day(
@@ -94,11 +110,20 @@ impl CaseFile {
                 });
             }
         }
+        if self.is_closed() {
+            return Ok(());
+        }
+        if let Some(order) = self.enforcement.liability_order
+            && !order.granted
+            && order.hearing_on == day
+        {
+            self.hearing(day, order, settings, &params, events);
+        }
         if self.next_review_date() == Some(day) {
             self.annual_review(day, settings, rules, events)?;
         }
         if self.next_due_date() == Some(day) {
-            self.instalment_due(day, settings, &params.enforcement_fees, events)?;
+            self.instalment_due(day, settings, &params, events)?;
         }
         Ok(())
     }
@@ -143,55 +168,51 @@ impl CaseFile {
         )
     }
 
-    /// An instalment falls due: charge its four weeks, decide whether it was missed, and climb
-    /// (or hold) the enforcement ladder.
+    /// An instalment falls due: charge it, and on Collect and Pay decide whether it was missed and
+    /// climb (or hold) the enforcement ladder.
     fn instalment_due(
         &mut self,
         day: NaiveDate,
         settings: &CaseSettings,
-        fees: &familybridge_calculation::parameters::EnforcementFees,
+        params: &Parameters,
         events: &mut Vec<CaseEvent>,
     ) -> Result<(), CaseError> {
-        let Some(liability) = self.liability.as_ref() else {
+        if self.collection.method == CollectionMethod::DirectPay
+            && !params.collection.direct_pay_available
+        {
+            self.move_to_collect_and_pay(day, CollectionChange::DirectPayUnavailable, events);
+        }
+        let Some(charge) = self.charge_next_period(params) else {
             return Ok(());
         };
-        let start = liability.start;
-        let instalment = liability.periods_charged + 1;
-        let first_week = liability.periods_charged * WEEKS_PER_INSTALMENT;
-        let period_from = week_start(start, first_week)?;
-        let mut total = Decimal::ZERO;
-        for week in first_week..first_week + WEEKS_PER_INSTALMENT {
-            let weekly = self.weekly_for_week(week);
-            total += weekly.as_decimal();
-            self.charged.push(weekly);
-        }
-        if let Some(liability) = self.liability.as_mut() {
-            liability.periods_charged = instalment;
-        }
-        let amount = money(total);
-        self.ledger.maintenance_due += total;
         events.push(CaseEvent::PaymentDue {
             date: day,
-            instalment,
-            period_from,
-            amount,
+            instalment: charge.number,
+            period_from: charge.period_from,
+            amount: money(charge.maintenance),
+            arrears: money(charge.arrears),
+            collection_fee: money(charge.collection_fee),
+            collected: charge.collected,
         });
-
-        let paid = self.ledger.paid_since_last_due;
-        self.ledger.paid_since_last_due = Decimal::ZERO;
-        if paid < total {
+        if !charge.collected {
+            return Ok(());
+        }
+        let paid = std::mem::take(&mut self.ledger.paid_since_last_due);
+        let due = charge.total();
+        if paid < due {
             let state = &mut self.enforcement;
             state.consecutive_missed = state.consecutive_missed.saturating_add(1);
             events.push(CaseEvent::PaymentMissed {
                 date: day,
-                instalment,
-                due: amount,
+                instalment: charge.number,
+                due: money(due),
                 paid: money(paid),
                 consecutive_missed: state.consecutive_missed,
             });
-            self.escalate(day, settings, fees, events);
+            self.escalate(day, settings, params, events);
         } else {
-            // Paid in full: the run of misses is over, and with it the ladder.
+            // Paid in full: the run of misses is over, and with it the ladder (the orders in
+            // force stay in force).
             self.enforcement.consecutive_missed = 0;
             self.enforcement.taken_in_run.clear();
             self.enforcement.held = None;
@@ -199,56 +220,166 @@ impl CaseFile {
         Ok(())
     }
 
-    /// Takes the next enforcement step if it is warranted, or records it as paused.
-    ///
-    /// Decisions: steps are taken in ladder order, at most one per due date (a ladder is climbed a
-    /// rung at a time, also after a pause), and each at most once per run of missed instalments. A
-    /// step held by a pause is recorded once per pause.
+    /// Whether `step`'s precondition holds now (see the module documentation).
+    fn step_possible(&self, step: EnforcementStep, settings: &CaseSettings) -> bool {
+        let state = &self.enforcement;
+        let granted = self.liability_order_granted();
+        let tried = |s: EnforcementStep| state.ever_taken.contains(&s);
+        match step {
+            EnforcementStep::DeductionFromEarningsOrder => {
+                self.application.employment == Employment::Employed
+                    && state.deduction != Some(Deduction::Earnings)
+            }
+            EnforcementStep::RegularDeductionOrder => !matches!(
+                state.deduction,
+                Some(Deduction::Benefit | Deduction::Account)
+            ),
+            EnforcementStep::LiabilityOrderApplication => state.liability_order.is_none(),
+            EnforcementStep::LiabilityOrder => false,
+            EnforcementStep::EnforcementAgents => granted,
+            EnforcementStep::ChargingOrder => {
+                granted
+                    && self.arrears()
+                        >= settings
+                            .enforcement
+                            .charging_order_minimum_arrears
+                            .as_decimal()
+            }
+            EnforcementStep::Disqualification => {
+                granted && tried(EnforcementStep::EnforcementAgents)
+            }
+            EnforcementStep::Committal => granted && tried(EnforcementStep::Disqualification),
+        }
+    }
+
+    /// Takes the next enforcement step if one is warranted, or records it as paused.
     fn escalate(
         &mut self,
         day: NaiveDate,
         settings: &CaseSettings,
-        fees: &familybridge_calculation::parameters::EnforcementFees,
+        params: &Parameters,
         events: &mut Vec<CaseEvent>,
     ) {
-        let Some(step) = EnforcementStep::LADDER
+        let rules = &settings.enforcement;
+        let Some((step, threshold)) = EnforcementStep::LADDER
             .into_iter()
-            .find(|s| !self.enforcement.taken_in_run.contains(s))
+            .filter(|s| !self.enforcement.taken_in_run.contains(s))
+            .filter_map(|s| rules.threshold(s).map(|t| (s, t)))
+            .find(|(s, _)| self.step_possible(*s, settings))
         else {
             return;
         };
-        if self.enforcement.consecutive_missed < settings.enforcement.threshold(step) {
+        if self.enforcement.consecutive_missed < threshold {
             return;
         }
-        let distressed = self.flagged_distressed(Party::PayingParent, day, settings);
-        if let Some(pause) = self.pause_on(day) {
-            let held = Held {
-                step,
-                pause_start: pause.start,
-            };
-            let pause_until = pause.until;
-            if self.enforcement.held != Some(held) {
-                self.enforcement.held = Some(held);
-                events.push(CaseEvent::EnforcementPaused {
-                    date: day,
-                    step,
-                    parent_flagged_distressed: distressed,
-                    pause_until,
-                });
+        if self.hold_for_pause(day, step, settings, events) {
+            return;
+        }
+        if step == EnforcementStep::LiabilityOrderApplication {
+            let hearing_on = weeks_after(day, rules.liability_order_court_weeks).unwrap_or(day);
+            self.enforcement.liability_order = Some(LiabilityOrder {
+                applied_on: day,
+                hearing_on,
+                granted: false,
+            });
+        }
+        match step {
+            EnforcementStep::DeductionFromEarningsOrder => {
+                self.enforcement.deduction = Some(Deduction::Earnings);
             }
-            return;
+            EnforcementStep::RegularDeductionOrder => {
+                self.enforcement.deduction = Some(Deduction::Account);
+            }
+            _ => {}
         }
-        let fee: Money = step.fee(fees);
-        self.ledger.enforcement_fees += fee.as_decimal();
+        self.take_step(day, step, settings, params, events);
+    }
+
+    /// If a pause is in force on `day`, records `step` as held (once per pause) and says so.
+    fn hold_for_pause(
+        &mut self,
+        day: NaiveDate,
+        step: EnforcementStep,
+        settings: &CaseSettings,
+        events: &mut Vec<CaseEvent>,
+    ) -> bool {
+        let Some(pause) = self.pause_on(day) else {
+            return false;
+        };
+        let held = Held {
+            step,
+            pause_start: pause.start,
+        };
+        let pause_until = pause.until;
+        if self.enforcement.held != Some(held) {
+            self.enforcement.held = Some(held);
+            events.push(CaseEvent::EnforcementPaused {
+                date: day,
+                step,
+                parent_flagged_distressed: self.flagged_distressed(
+                    Party::PayingParent,
+                    day,
+                    settings,
+                ),
+                pause_until,
+            });
+        }
+        true
+    }
+
+    /// Records `step` as taken on `day`, charging its fee.
+    fn take_step(
+        &mut self,
+        day: NaiveDate,
+        step: EnforcementStep,
+        settings: &CaseSettings,
+        params: &Parameters,
+        events: &mut Vec<CaseEvent>,
+    ) {
+        let fee: Money = step.fee(&params.enforcement_fees);
+        self.ledger.enforcement_fees_charged += fee.as_decimal();
         self.enforcement.taken_in_run.push(step);
+        if !self.enforcement.ever_taken.contains(&step) {
+            self.enforcement.ever_taken.push(step);
+        }
         self.enforcement.held = None;
         events.push(CaseEvent::EnforcementStepTaken {
             date: day,
             step,
             fee,
-            parent_flagged_distressed: distressed,
+            parent_flagged_distressed: self.flagged_distressed(Party::PayingParent, day, settings),
             consecutive_missed: self.enforcement.consecutive_missed,
             arrears: self.arrears(),
         });
+    }
+
+    /// The liability order hearing: granted if the run of missed instalments goes on, withdrawn if
+    /// it ended; put back to the end of a pause in force.
+    fn hearing(
+        &mut self,
+        day: NaiveDate,
+        order: LiabilityOrder,
+        settings: &CaseSettings,
+        params: &Parameters,
+        events: &mut Vec<CaseEvent>,
+    ) {
+        if let Some(until) = self.pause_on(day).map(|pause| pause.until) {
+            self.hold_for_pause(day, EnforcementStep::LiabilityOrder, settings, events);
+            self.enforcement.liability_order = Some(LiabilityOrder {
+                hearing_on: until,
+                ..order
+            });
+            return;
+        }
+        if self.enforcement.consecutive_missed == 0 || self.arrears() <= Decimal::ZERO {
+            self.enforcement.liability_order = None;
+            events.push(CaseEvent::LiabilityOrderWithdrawn { date: day });
+            return;
+        }
+        self.enforcement.liability_order = Some(LiabilityOrder {
+            granted: true,
+            ..order
+        });
+        self.take_step(day, EnforcementStep::LiabilityOrder, settings, params, events);
     }
 }

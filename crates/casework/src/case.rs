@@ -1,12 +1,21 @@
 //! One CMS case: its state ([`CaseFile`]), the requests that change it and the queries that read it.
 //!
+//! The life of a case. An application opens it. The CMS notifies the paying parent, which sets the
+//! initial effective date (SI 2012/2677 regs 11-12), and later makes the calculation: liability runs
+//! from the effective date, and the instalment periods already past by then are arrears, put into
+//! the collection schedule. Under delayed CMS involvement the CMS waits instead while proceedings
+//! are pending, and calculates once it is told they ended (see [`crate::ActsOn`] for where liability
+//! then starts). A change of circumstances takes effect from the start of the maintenance period in
+//! which the CMS is told of it (CSA 1991 s.17(4); SI 1999/991 Sch 3D), so a change reported late
+//! is not applied retrospectively.
+//!
 //! Order of things. Every request carries its effective date, which must not be before the latest
 //! date the case has already seen ([`CaseFile::as_of`]; field `effective_date`). A request dated
-//! `d` first runs the time-driven work due **before** `d` (instalments, reviews, pause ends, as
-//! [`CaseFile::advance_to`] would up to the day before), then applies itself; the time-driven work
-//! of day `d` itself runs at the next advance through `d`. So what a parent does on a due date
-//! (pay, call, ask for a pause) counts for that day's instalment and escalation, and the events
-//! and the history always come out in date order, however often the caller advances.
+//! `d` first runs the time-driven work due **before** `d` (instalments, reviews, hearings, pause
+//! ends, as [`CaseFile::advance_to`] would up to the day before), then applies itself; the
+//! time-driven work of day `d` itself runs at the next advance through `d`. So what a parent does
+//! on a due date (pay, call, ask for a pause) counts for that day's instalment and escalation, and
+//! the events and the history always come out in date order, however often the caller advances.
 //!
 //! Errors leave the case unchanged. The only exception is a [`CaseError::Parameters`] error in
 //! the time-driven work (the parameter book has no rules for a date: possible only with a broken
@@ -14,19 +23,19 @@
 //! the days before the failing one stands.
 
 use chrono::{Days, Months, NaiveDate};
-use familybridge_calculation::{
-    Calculation, Money, Nights, ParameterBook, PayingParentCompliance, collection_fees,
-    input::MAX_CHILDREN,
-};
+use familybridge_calculation::{Calculation, Money, Nights, ParameterBook, input::MAX_CHILDREN};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CaseError, Conflict};
-use crate::events::{Adjustment, CalculationReason, CaseEvent, IncomeDecision};
-use crate::request::{
-    Application, CollectionMethod, ContactKind, CourtOrder, EvidenceSource, IncomeSource, Party,
+use crate::events::{
+    Adjustment, ArrearsReason, CalculationReason, CaseEvent, CollectionChange, IncomeDecision,
 };
-use crate::settings::{CaseSettings, EnforcementStep, MAX_WEEKS};
+use crate::request::{
+    Application, ClosureReason, CollectionMethod, ContactKind, CourtOrder, EvidenceSource,
+    IncomeSource, Party, PaymentSource, ProceedingsOutcome,
+};
+use crate::settings::{ActsOn, CaseSettings, EnforcementStep, MAX_WEEKS, instalment_part};
 use crate::timeline::{
     CalculationBasis, ChargedWeeks, DAYS_PER_WEEK, EvidenceRecord, IncomeRecord, Rules, Segment,
     WEEKS_PER_INSTALMENT, money, week_index, week_start,
@@ -38,16 +47,41 @@ use crate::timeline::{
 /// weeks and instalments short and every date far inside the calendar, whatever a caller sends.
 pub const MAX_CASE_YEARS: u32 = 100;
 
-/// Share of the income in the calculation by which a reported change must differ to be taken
-/// between annual reviews: 25% (2012 Regs reg 34(2)).
-const INCOME_CHANGE_THRESHOLD_PERCENT: u32 = 25;
+/// Where a case is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "stage")]
+pub enum Stage {
+    /// Waiting for the initial calculation. `effective_date` is set once the paying parent has
+    /// been notified: liability will run from it.
+    AwaitingCalculation {
+        /// The initial effective date, once the paying parent has been notified.
+        effective_date: Option<NaiveDate>,
+    },
+    /// Delayed CMS involvement: waiting for the proceedings to end, under the variant decided at
+    /// application. `effective_date` is the one today's rules would have used, once the paying
+    /// parent has been notified.
+    Deferred {
+        /// Where liability starts when the wait ends.
+        acts_on: ActsOn,
+        /// Today's initial effective date, once the paying parent has been notified.
+        effective_date: Option<NaiveDate>,
+    },
+    /// A calculation is in force: liability runs.
+    Live,
+    /// Closed: no liability from the maintenance period containing `on`.
+    Closed {
+        /// The closing date.
+        on: NaiveDate,
+    },
+}
 
 /// When liability runs from and how far it has been charged.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Liability {
     /// The first day of the first maintenance period.
     pub start: NaiveDate,
-    /// When the first calculation was made (later than `start` when liability was backdated).
+    /// When the first calculation was made (later than `start` when liability ran from the
+    /// initial effective date or was backdated).
     pub determined_on: NaiveDate,
     /// Instalment periods charged so far (including any charged at once when liability started
     /// on a date already past).
@@ -56,18 +90,41 @@ pub(crate) struct Liability {
     pub next_review: u32,
 }
 
+/// How the case is collected now, and since when (fees run from that day).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Collection {
+    pub method: CollectionMethod,
+    pub since: NaiveDate,
+}
+
 /// The money on a case, kept as exact signed decimals of whole pence.
+///
+/// What the CMS collects (Collect and Pay) is booked here in full; on Direct Pay the CMS knows the
+/// liability but never sees the payments, so that liability is kept apart (`direct_pay_due`) and
+/// builds no arrears the CMS could act on.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Ledger {
     pub maintenance_due: Decimal,
     pub maintenance_paid: Decimal,
     pub retrospective_adjustments: Decimal,
-    pub paying_parent_collection_fees: Decimal,
+    pub collection_fees_charged: Decimal,
+    pub collection_fees_paid: Decimal,
+    pub enforcement_fees_charged: Decimal,
+    pub enforcement_fees_paid: Decimal,
     pub receiving_parent_collection_fees: Decimal,
-    pub enforcement_fees: Decimal,
     pub passed_to_receiving_parent: Decimal,
-    /// Maintenance paid since the previous due date (what the next instalment is checked against).
+    /// What was paid since the previous due date (what the next instalment is checked against).
     pub paid_since_last_due: Decimal,
+    /// Liability charged while the case was on Direct Pay.
+    pub direct_pay_due: Decimal,
+}
+
+/// Arrears in the collection schedule still to be collected, and the part of each instalment
+/// that collects them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ArrearsPlan {
+    pub remaining: Decimal,
+    pub per_instalment: Decimal,
 }
 
 /// A step held by a pause: which step, under which pause (so each pause records a held step once).
@@ -77,13 +134,38 @@ pub(crate) struct Held {
     pub pause_start: NaiveDate,
 }
 
+/// A deduction collecting the case at source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Deduction {
+    /// From earnings, by the employer (a deduction from earnings order).
+    Earnings,
+    /// From a bank account (a regular deduction order).
+    Account,
+    /// From the paying parent's benefit, by DWP (the flat rate because of a benefit).
+    Benefit,
+}
+
+/// A liability order applied for, and whether the court has granted it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct LiabilityOrder {
+    pub applied_on: NaiveDate,
+    pub hearing_on: NaiveDate,
+    pub granted: bool,
+}
+
 /// Where the paying parent stands on the enforcement ladder.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct EnforcementState {
     pub consecutive_missed: u32,
     /// Steps taken in the current run of missed instalments, in ladder order.
     pub taken_in_run: Vec<EnforcementStep>,
+    /// Every step ever taken on the case (the later steps need earlier ones to have been tried).
+    pub ever_taken: Vec<EnforcementStep>,
     pub held: Option<Held>,
+    /// The deduction order (or benefit deduction) collecting the case, if any.
+    pub deduction: Option<Deduction>,
+    pub liability_order: Option<LiabilityOrder>,
 }
 
 /// An enforcement pause.
@@ -132,31 +214,48 @@ pub struct Instalment {
     pub due: NaiveDate,
     /// First day of the four weeks it covers.
     pub period_from: NaiveDate,
-    /// The maintenance due for those weeks as the facts now stand (a change before the due date
-    /// can still alter it).
-    pub amount: Money,
+    /// The maintenance for those weeks as the facts now stand (a change before the due date can
+    /// still alter it).
+    pub maintenance: Money,
+    /// The part of scheduled arrears it collects.
+    pub arrears: Money,
+    /// The paying parent's collection fee on the period (Collect and Pay), at the rate that would
+    /// apply now.
+    pub collection_fee: Money,
+    /// What the paying parent is to pay: the three together.
+    pub total: Money,
+    /// Whether the CMS collects it (Collect and Pay) or the parents settle it between them (Direct
+    /// Pay).
+    pub collected: bool,
 }
 
 /// The money on a case.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
-    /// Maintenance due so far: instalments fallen due plus retrospective adjustments.
+    /// Maintenance the CMS collects that has fallen due so far (instalments, scheduled arrears and
+    /// retrospective adjustments).
     pub maintenance_due: Money,
-    /// Maintenance paid so far.
+    /// Maintenance paid to the CMS so far.
     pub maintenance_paid: Money,
     /// `maintenance_due − maintenance_paid`: negative is an overpayment (a credit). Fees are not
     /// in it.
     pub arrears: Decimal,
     /// The net of every retrospective adjustment (included in `maintenance_due`).
     pub retrospective_adjustments: Decimal,
-    /// Collect and Pay fees the paying parent paid on top of payments.
-    pub paying_parent_collection_fees: Money,
+    /// The paying parent's collection fees charged on liability.
+    pub collection_fees_charged: Money,
+    /// The paying parent's collection fees paid.
+    pub collection_fees_paid: Money,
+    /// Enforcement fees charged to the paying parent.
+    pub enforcement_fees_charged: Money,
+    /// Enforcement fees paid.
+    pub enforcement_fees_paid: Money,
     /// Collect and Pay fees taken off what the receiving parent got.
     pub receiving_parent_collection_fees: Money,
-    /// Enforcement fees charged to the paying parent.
-    pub enforcement_fees: Money,
-    /// What the receiving parent has received (payments less their collection fee).
+    /// What the receiving parent has received through the CMS (maintenance less their fee).
     pub passed_to_receiving_parent: Money,
+    /// Liability while on Direct Pay (settled between the parents, unseen by the CMS).
+    pub direct_pay_due: Money,
 }
 
 /// The whole state of one CMS case. Serialise it to store it; every rule that reads it filters by
@@ -169,9 +268,9 @@ pub struct CaseFile {
     pub(crate) as_of: NaiveDate,
     /// Time-driven work is done for every day up to and including this one.
     pub(crate) processed_through: NaiveDate,
-    /// `Some(backdate)` while the CMS waits for a final order (delayed CMS involvement).
-    pub(crate) deferred: Option<bool>,
+    pub(crate) stage: Stage,
     pub(crate) proceedings_pending: bool,
+    pub(crate) collection: Collection,
     pub(crate) liability: Option<Liability>,
     pub(crate) incomes: Vec<IncomeRecord>,
     pub(crate) evidence: Vec<EvidenceRecord>,
@@ -179,6 +278,7 @@ pub struct CaseFile {
     pub(crate) segments: Vec<Segment>,
     pub(crate) charged: ChargedWeeks,
     pub(crate) ledger: Ledger,
+    pub(crate) arrears_plan: ArrearsPlan,
     pub(crate) enforcement: EnforcementState,
     pub(crate) pauses: Vec<Pause>,
     pub(crate) contacts: Vec<Contact>,
@@ -189,9 +289,13 @@ pub struct CaseFile {
 impl CaseFile {
     /// Opens a case on an application.
     ///
-    /// Under [`crate::ActsOn::Application`], or with no proceedings pending, the CMS calculates at
-    /// once and liability starts on the application date. Under [`crate::ActsOn::FinalOrder`] with
-    /// proceedings pending, it waits for a final order (or the end of the proceedings).
+    /// The CMS does not calculate yet: it first notifies the paying parent
+    /// ([`CaseFile::notify_paying_parent`]), which sets the initial effective date, and then
+    /// calculates ([`CaseFile::make_calculation`]). When the paying parent applies, the effective
+    /// date is the application date. Under delayed CMS involvement with proceedings pending, the
+    /// CMS waits for them to end instead. A flat-rate paying parent on a benefit is collected by
+    /// deduction from that benefit, so the case is on Collect and Pay; a request for Direct Pay
+    /// when it is not available is Collect and Pay too.
     ///
     /// Errors: no children, a blank or repeated child reference (`application.children`), an
     /// application date before the parameter book's rules (`application.date`), bad settings.
@@ -203,14 +307,18 @@ impl CaseFile {
         settings.validate()?;
         validate_application(&application, book)?;
         let date = application.date;
-        let deferred = match settings.acts_on {
-            crate::ActsOn::FinalOrder { backdate } if application.proceedings_pending => {
-                Some(backdate)
-            }
-            _ => None,
-        };
         let mut rules = Rules::new(book);
-        rules.on(date)?;
+        let params = rules.on(date)?;
+        let effective_date = (application.applicant == Party::PayingParent).then_some(date);
+        let stage = if settings.acts_on.waits_for_proceedings() && application.proceedings_pending
+        {
+            Stage::Deferred {
+                acts_on: settings.acts_on,
+                effective_date,
+            }
+        } else {
+            Stage::AwaitingCalculation { effective_date }
+        };
         let mut case = CaseFile {
             incomes: vec![IncomeRecord {
                 date,
@@ -219,17 +327,21 @@ impl CaseFile {
                 applied: true,
             }],
             as_of: date,
-            // Nothing is due on the application date itself: the first instalment falls four
-            // weeks later.
+            // Nothing is due on the application date itself.
             processed_through: date.pred_opt().unwrap_or(date),
-            deferred,
+            stage,
             proceedings_pending: application.proceedings_pending,
+            collection: Collection {
+                method: application.collection,
+                since: date,
+            },
             liability: None,
             evidence: Vec::new(),
             orders_applied: Vec::new(),
             segments: Vec::new(),
             charged: ChargedWeeks::default(),
             ledger: Ledger::default(),
+            arrears_plan: ArrearsPlan::default(),
             enforcement: EnforcementState::default(),
             pauses: Vec::new(),
             contacts: Vec::new(),
@@ -241,31 +353,108 @@ impl CaseFile {
             date,
             applicant: case.application.applicant,
             proceedings_pending: case.application.proceedings_pending,
-            liability_deferred: deferred.is_some(),
+            liability_deferred: matches!(case.stage, Stage::Deferred { .. }),
+            collection: case.application.collection,
+            employment: case.application.employment,
         }];
-        if deferred.is_none() {
-            case.start_liability(
-                date,
-                date,
-                CalculationReason::Application,
-                settings,
-                &mut rules,
-                &mut events,
-            )?;
+        if case.application.flat_rate_benefit {
+            case.enforcement.deduction = Some(Deduction::Benefit);
+            case.move_to_collect_and_pay(date, CollectionChange::DeductionFromBenefit, &mut events);
+        } else if !params.collection.direct_pay_available {
+            case.move_to_collect_and_pay(date, CollectionChange::DirectPayUnavailable, &mut events);
         }
         case.history.extend(events.iter().cloned());
         Ok((case, events))
+    }
+
+    /// The CMS notifies the paying parent of the application on `date`: the initial effective date
+    /// (SI 2012/2677 regs 11-12). Under delayed involvement the date is kept as the effective date
+    /// today's rules would have used.
+    ///
+    /// Errors: already notified ([`Conflict::AlreadyNotified`]); a calculation already made
+    /// ([`Conflict::AlreadyCalculated`]); a closed case.
+    pub fn notify_paying_parent(
+        &mut self,
+        date: NaiveDate,
+        settings: &CaseSettings,
+        book: &ParameterBook,
+    ) -> Result<Vec<CaseEvent>, CaseError> {
+        self.check_request(date, settings)?;
+        let deferred = match self.stage {
+            Stage::AwaitingCalculation {
+                effective_date: Some(on),
+            }
+            | Stage::Deferred {
+                effective_date: Some(on),
+                ..
+            } => return Err(Conflict::AlreadyNotified { on }.into()),
+            Stage::AwaitingCalculation {
+                effective_date: None,
+            } => false,
+            Stage::Deferred { .. } => true,
+            Stage::Live => return Err(Conflict::AlreadyCalculated.into()),
+            Stage::Closed { on } => return Err(Conflict::Closed { on }.into()),
+        };
+        self.carry_out(date, settings, book, |case, _, events| {
+            match &mut case.stage {
+                Stage::AwaitingCalculation { effective_date }
+                | Stage::Deferred { effective_date, .. } => *effective_date = Some(date),
+                Stage::Live | Stage::Closed { .. } => {}
+            }
+            events.push(CaseEvent::PayingParentNotified {
+                date,
+                liability_deferred: deferred,
+            });
+            Ok(())
+        })
+    }
+
+    /// The CMS makes the initial calculation on `date`: liability runs from the initial effective
+    /// date, and the instalment periods already past are arrears, put into the collection schedule
+    /// ([`crate::ArrearsRules`]).
+    ///
+    /// Errors: the paying parent not yet notified ([`Conflict::NotNotified`]); waiting for the
+    /// proceedings ([`Conflict::WaitingForProceedings`]); already calculated; closed.
+    pub fn make_calculation(
+        &mut self,
+        date: NaiveDate,
+        settings: &CaseSettings,
+        book: &ParameterBook,
+    ) -> Result<Vec<CaseEvent>, CaseError> {
+        self.check_request(date, settings)?;
+        let start = match self.stage {
+            Stage::AwaitingCalculation {
+                effective_date: Some(start),
+            } => start,
+            Stage::AwaitingCalculation {
+                effective_date: None,
+            } => return Err(Conflict::NotNotified.into()),
+            Stage::Deferred { .. } => return Err(Conflict::WaitingForProceedings.into()),
+            Stage::Live => return Err(Conflict::AlreadyCalculated.into()),
+            Stage::Closed { on } => return Err(Conflict::Closed { on }.into()),
+        };
+        self.carry_out(date, settings, book, |case, rules, events| {
+            case.start_liability(
+                start,
+                date,
+                CalculationReason::Application,
+                settings,
+                rules,
+                events,
+            )
+        })
     }
 
     /// Records an income figure for the paying parent.
     ///
     /// - `Initial`: taken whatever the difference (a correction of the first figure), until the
     ///   first annual review (then [`Conflict::InitialIncomeAfterReview`]).
-    /// - `ReportedChange`: taken from its date only if it differs from the income in the current
-    ///   calculation by 25% or more (2012 Regs reg 34(2)); otherwise recorded and ignored, which
-    ///   the history says. A change reported as not provided (`None`) is ignored. Decision: before
-    ///   the CMS has made its first calculation (delayed involvement), every figure is taken, since
-    ///   the first calculation will use the latest income anyway.
+    /// - `ReportedChange`: taken from the maintenance period in which it is reported only if it
+    ///   differs from the income in the current calculation by the threshold share or more (25%:
+    ///   2012 Regs reg 34(2), the parameter `income_change.threshold`); otherwise recorded and
+    ///   ignored, which the history says. A change reported as not provided (`None`) is ignored.
+    ///   Decision: before the CMS has made its first calculation, every figure is taken, since the
+    ///   first calculation will use the latest income anyway.
     /// - `AnnualReview`: recorded now, taken at the next annual review.
     ///
     /// `income` is gross weekly income; `None` means not provided (the default rate).
@@ -277,60 +466,64 @@ impl CaseFile {
         settings: &CaseSettings,
         book: &ParameterBook,
     ) -> Result<Vec<CaseEvent>, CaseError> {
-        self.check_request(date, settings)?;
+        self.check_open_request(date, settings)?;
         if source == IncomeSource::Initial && self.review_held_before(date)? {
             return Err(Conflict::InitialIncomeAfterReview.into());
         }
         let mut rules = Rules::new(book);
-        rules.on(date)?;
-        let mut events = Vec::new();
-        self.run_due_work_before(date, settings, &mut rules, &mut events)?;
-
-        let in_calculation = self.income_in_calculation_on(date);
-        let decision = match (source, &self.liability) {
-            (IncomeSource::Initial, _) => IncomeDecision::Applied,
-            (IncomeSource::AnnualReview, _) => IncomeDecision::HeldForReview {
-                review_on: self.next_review_date(),
-            },
-            (IncomeSource::ReportedChange, None) => IncomeDecision::Applied,
-            (IncomeSource::ReportedChange, Some(_)) => match (income, in_calculation) {
-                (None, _) => IncomeDecision::IgnoredNotProvided,
-                (Some(_), None) => IncomeDecision::Applied,
-                (Some(new), Some(current)) if differs_by_threshold(new, current) => {
-                    IncomeDecision::Applied
-                }
-                (Some(_), Some(current)) => IncomeDecision::IgnoredUnder25Percent {
-                    income_in_calculation: current,
+        let threshold = rules.on(date)?.income_change_threshold;
+        self.carry_out_with(date, settings, rules, |case, rules, events| {
+            let in_calculation = case.income_in_calculation_on(date);
+            let decision = match (source, &case.liability) {
+                (IncomeSource::Initial, _) => IncomeDecision::Applied,
+                (IncomeSource::AnnualReview, _) => IncomeDecision::HeldForReview {
+                    review_on: case.next_review_date(),
                 },
-            },
-        };
-        let applied = decision == IncomeDecision::Applied;
-        self.incomes.push(IncomeRecord {
-            date,
-            income,
-            source,
-            applied,
-        });
-        events.push(CaseEvent::IncomeRecorded {
-            date,
-            income,
-            source,
-            decision,
-        });
-        if applied {
-            self.recalculate(
+                (IncomeSource::ReportedChange, None) => IncomeDecision::Applied,
+                (IncomeSource::ReportedChange, Some(_)) => match (income, in_calculation) {
+                    (None, _) => IncomeDecision::IgnoredNotProvided,
+                    (Some(_), None) => IncomeDecision::Applied,
+                    (Some(new), Some(current)) => {
+                        let difference = (new.as_decimal() - current.as_decimal()).abs();
+                        if difference >= threshold.of(current.as_decimal()) {
+                            IncomeDecision::Applied
+                        } else {
+                            IncomeDecision::IgnoredUnder25Percent {
+                                income_in_calculation: current,
+                            }
+                        }
+                    }
+                },
+            };
+            let applied = decision == IncomeDecision::Applied;
+            case.incomes.push(IncomeRecord {
                 date,
+                income,
+                source,
+                applied,
+            });
+            events.push(CaseEvent::IncomeRecorded {
                 date,
-                CalculationReason::Income,
-                settings,
-                &mut rules,
-                &mut events,
-            )?;
-        }
-        Ok(self.finish(date, events))
+                income,
+                source,
+                decision,
+            });
+            if applied {
+                case.recalculate(
+                    date,
+                    date,
+                    CalculationReason::Income,
+                    settings,
+                    rules,
+                    events,
+                )?;
+            }
+            Ok(())
+        })
     }
 
-    /// Records shared-care evidence for a child, in force from `date`.
+    /// Records shared-care evidence for a child, in force from the maintenance period containing
+    /// `date` (the day the CMS is told).
     ///
     /// The nights used for the child are then the latest evidence of the highest rank (court
     /// order, agreement, parent's word); a parent's word alone gives the configured assumption.
@@ -343,50 +536,50 @@ impl CaseFile {
         settings: &CaseSettings,
         book: &ParameterBook,
     ) -> Result<Vec<CaseEvent>, CaseError> {
-        self.check_request(date, settings)?;
+        self.check_open_request(date, settings)?;
         self.check_child("child_ref", child_ref)?;
         let mut rules = Rules::new(book);
         let params = rules.on(date)?;
-        let mut events = Vec::new();
-        self.run_due_work_before(date, settings, &mut rules, &mut events)?;
-
-        self.evidence.push(EvidenceRecord {
-            child_ref: child_ref.to_owned(),
-            date,
-            nights: nights.get(),
-            source,
-            order_id: None,
-        });
-        let (nights_used, _) = self.nights_for(child_ref, date, settings, &params);
-        events.push(CaseEvent::SharedCareRecorded {
-            date,
-            child_ref: child_ref.to_owned(),
-            nights_claimed: nights.get(),
-            source,
-            nights_used,
-        });
-        self.recalculate(
-            date,
-            date,
-            CalculationReason::SharedCare {
+        self.carry_out_with(date, settings, rules, |case, rules, events| {
+            case.evidence.push(EvidenceRecord {
                 child_ref: child_ref.to_owned(),
-            },
-            settings,
-            &mut rules,
-            &mut events,
-        )?;
-        Ok(self.finish(date, events))
+                date,
+                nights: nights.get(),
+                source,
+                order_id: None,
+            });
+            let (nights_used, _) = case.nights_for(child_ref, date, settings, &params);
+            events.push(CaseEvent::SharedCareRecorded {
+                date,
+                child_ref: child_ref.to_owned(),
+                nights_claimed: nights.get(),
+                source,
+                nights_used,
+            });
+            case.recalculate(
+                date,
+                date,
+                CalculationReason::SharedCare {
+                    child_ref: child_ref.to_owned(),
+                },
+                settings,
+                rules,
+                events,
+            )
+        })
     }
 
-    /// Applies a court order on `date` (the day the CMS receives it).
+    /// Applies a court order on `date`, the day the CMS is told of it (a parent's report, or the
+    /// court registry's event).
     ///
     /// The order's nights become court-order evidence for each child it names, in force from the
-    /// day it was made; if that is in weeks already charged, the difference is a retrospective
-    /// adjustment charged on `date`. A final order ends pending proceedings; under delayed CMS
-    /// involvement it starts liability (from the order's date, or backdated to the application).
+    /// start of the maintenance period containing `date` (supersession: CSA 1991 s.17(4), SI
+    /// 1999/991 Sch 3D), whenever the order was made: no retrospective adjustment. A final order
+    /// ends pending proceedings; under delayed CMS involvement that ends the wait (see
+    /// [`crate::ActsOn`]).
     ///
     /// Errors: a blank or already applied `order.order_id`, `order.made_on` after `date`, a child
-    /// in `order.nights` that the case does not have.
+    /// in `order.nights` that the case does not have; a closed case.
     pub fn apply_court_order(
         &mut self,
         date: NaiveDate,
@@ -394,7 +587,7 @@ impl CaseFile {
         settings: &CaseSettings,
         book: &ParameterBook,
     ) -> Result<Vec<CaseEvent>, CaseError> {
-        self.check_request(date, settings)?;
+        self.check_open_request(date, settings)?;
         if order.order_id.trim().is_empty() {
             return Err(CaseError::invalid("order.order_id", "must not be blank"));
         }
@@ -416,127 +609,105 @@ impl CaseFile {
         for child in order.nights.keys() {
             self.check_child("order.nights", child)?;
         }
-        let mut rules = Rules::new(book);
-        rules.on(date)?;
-        rules.on(order.made_on.max(self.application.date))?;
-        let mut events = Vec::new();
-        self.run_due_work_before(date, settings, &mut rules, &mut events)?;
-
-        for (child, nights) in &order.nights {
-            self.evidence.push(EvidenceRecord {
-                child_ref: child.clone(),
-                date: order.made_on,
-                nights: nights.get(),
-                source: EvidenceSource::CourtOrder,
-                order_id: Some(order.order_id.clone()),
-            });
-        }
-        self.orders_applied.push(order.order_id.clone());
-        events.push(CaseEvent::CourtOrderApplied {
-            date,
-            order_id: order.order_id.clone(),
-            made_on: order.made_on,
-            is_final: order.is_final,
-        });
-        if order.is_final && self.proceedings_pending {
-            self.proceedings_pending = false;
-            events.push(CaseEvent::ProceedingsEnded {
-                date,
-                final_order: Some(order.order_id.clone()),
-            });
-        }
-        match self.deferred {
-            Some(backdate) if order.is_final => {
-                let start = if backdate {
-                    self.application.date
-                } else {
-                    order.made_on
-                };
-                self.start_liability(
-                    start,
+        self.carry_out(date, settings, book, |case, rules, events| {
+            for (child, nights) in &order.nights {
+                case.evidence.push(EvidenceRecord {
+                    child_ref: child.clone(),
                     date,
-                    CalculationReason::FinalOrder {
-                        order_id: order.order_id.clone(),
-                    },
-                    settings,
-                    &mut rules,
-                    &mut events,
-                )?;
+                    nights: nights.get(),
+                    source: EvidenceSource::CourtOrder,
+                    order_id: Some(order.order_id.clone()),
+                });
             }
-            _ => self.recalculate(
-                order.made_on,
+            case.orders_applied.push(order.order_id.clone());
+            events.push(CaseEvent::CourtOrderApplied {
+                date,
+                order_id: order.order_id.clone(),
+                made_on: order.made_on,
+                is_final: order.is_final,
+            });
+            let ends_proceedings = order.is_final && case.proceedings_pending;
+            if ends_proceedings {
+                case.proceedings_pending = false;
+                events.push(CaseEvent::ProceedingsEnded {
+                    date,
+                    final_order: Some(order.order_id.clone()),
+                    outcome: None,
+                });
+            }
+            let reason = CalculationReason::FinalOrder {
+                order_id: order.order_id.clone(),
+            };
+            if ends_proceedings && case.end_wait(date, reason, settings, rules, events)? {
+                return Ok(());
+            }
+            case.recalculate(
+                date,
                 date,
                 CalculationReason::CourtOrder {
                     order_id: order.order_id.clone(),
                 },
                 settings,
-                &mut rules,
-                &mut events,
-            )?,
-        }
-        Ok(self.finish(date, events))
+                rules,
+                events,
+            )
+        })
     }
 
-    /// The child-arrangements proceedings ended without a final order (withdrawn, or dismissed).
+    /// The child-arrangements proceedings ended without a final order (withdrawn, or dismissed),
+    /// as the CMS is told on `date` (a parent's report, or the court registry's event).
     ///
-    /// Under delayed CMS involvement this starts liability: from `date`, or backdated to the
-    /// application date. Error: no proceedings pending ([`Conflict::NoProceedingsPending`]).
+    /// Under delayed CMS involvement this ends the wait. Error: no proceedings pending
+    /// ([`Conflict::NoProceedingsPending`]); a closed case.
     pub fn end_proceedings(
         &mut self,
         date: NaiveDate,
+        outcome: ProceedingsOutcome,
         settings: &CaseSettings,
         book: &ParameterBook,
     ) -> Result<Vec<CaseEvent>, CaseError> {
-        self.check_request(date, settings)?;
+        self.check_open_request(date, settings)?;
         if !self.proceedings_pending {
             return Err(Conflict::NoProceedingsPending.into());
         }
-        let mut rules = Rules::new(book);
-        rules.on(date)?;
-        let mut events = Vec::new();
-        self.run_due_work_before(date, settings, &mut rules, &mut events)?;
-        self.proceedings_pending = false;
-        events.push(CaseEvent::ProceedingsEnded {
-            date,
-            final_order: None,
-        });
-        if let Some(backdate) = self.deferred {
-            let start = if backdate {
-                self.application.date
-            } else {
-                date
-            };
-            self.start_liability(
-                start,
+        self.carry_out(date, settings, book, |case, rules, events| {
+            case.proceedings_pending = false;
+            events.push(CaseEvent::ProceedingsEnded {
+                date,
+                final_order: None,
+                outcome: Some(outcome),
+            });
+            case.end_wait(
                 date,
                 CalculationReason::ProceedingsEnded,
                 settings,
-                &mut rules,
-                &mut events,
-            )?;
-        }
-        Ok(self.finish(date, events))
+                rules,
+                events,
+            )
+            .map(|_| ())
+        })
     }
 
-    /// Records a payment of maintenance (`amount`, not counting any collection fee).
+    /// Records a payment received by the CMS from `source` (Collect and Pay only).
     ///
-    /// Payments go to maintenance. On Collect and Pay the fees are worked on each payment, not on
-    /// what is due (SI 2014/612 reg 7): the paying parent pays the paying-parent fee on top, and
-    /// the receiving parent gets the payment less the receiving-parent fee, at the rates in force
-    /// on the payment date. On Direct Pay there are no fees, unless Direct Pay is no longer
-    /// available on that date, when the case is on Collect and Pay (as the engine treats it).
-    /// Decision: the non-compliant paying-parent rate applies while the paying parent has missed
-    /// the latest instalment (today both rates are 20%).
+    /// The payment pays maintenance first — what is owed and the next instalment's maintenance —
+    /// then collection fees (owed and the next instalment's), then enforcement fees (PQ 60231:
+    /// enforcement fees only once ongoing maintenance and arrears are paid; where the collection
+    /// fee comes is this project's decision); anything more is a maintenance credit. The receiving
+    /// parent's fee is taken off the maintenance passed on (SI 2014/612 reg 7), at the rate in
+    /// force on the payment date.
     ///
-    /// Errors: a zero `amount`; no calculation yet ([`Conflict::NoLiabilityYet`]).
+    /// Errors: a zero `amount`; no calculation yet ([`Conflict::NoLiabilityYet`]); a Direct Pay
+    /// case, whose payments the CMS does not see ([`Conflict::WrongCollectionMethod`]); closed.
     pub fn record_payment(
         &mut self,
         date: NaiveDate,
         amount: Money,
+        source: PaymentSource,
         settings: &CaseSettings,
         book: &ParameterBook,
     ) -> Result<Vec<CaseEvent>, CaseError> {
-        self.check_request(date, settings)?;
+        self.check_open_request(date, settings)?;
         if amount.is_zero() {
             return Err(CaseError::invalid(
                 "amount",
@@ -547,40 +718,91 @@ impl CaseFile {
             return Err(Conflict::NoLiabilityYet.into());
         }
         let mut rules = Rules::new(book);
-        let params = rules.on(date)?;
-        let mut events = Vec::new();
-        self.run_due_work_before(date, settings, &mut rules, &mut events)?;
+        rules.on(date)?;
+        self.carry_out_with(date, settings, rules, |case, rules, events| {
+            // The work due before the payment may have moved the case to Collect and Pay.
+            if case.collection.method == CollectionMethod::DirectPay {
+                return Err(Conflict::WrongCollectionMethod {
+                    method: "Direct Pay",
+                    reason: "the CMS does not see Direct Pay payments",
+                }
+                .into());
+            }
+            let params = rules.on(date)?;
+            let next = case.next_instalment(&params);
+            case.take_payment(date, amount, source, next.as_ref(), &params, events);
+            Ok(())
+        })
+    }
 
-        let on_collection = match self.application.collection {
-            CollectionMethod::CollectAndPay => true,
-            CollectionMethod::DirectPay => !params.collection.direct_pay_available,
-        };
-        let (paying_fee, receiving_fee) = if on_collection {
-            let compliance = if self.enforcement.consecutive_missed > 0 {
-                PayingParentCompliance::NonCompliant
-            } else {
-                PayingParentCompliance::Compliant
-            };
-            let fees = collection_fees(amount, &params.collection, compliance);
-            (fees.paying_parent_fee, fees.receiving_parent_fee)
-        } else {
-            (Money::ZERO, Money::ZERO)
-        };
-        let passed = money(amount.as_decimal() - receiving_fee.as_decimal());
-        let ledger = &mut self.ledger;
-        ledger.maintenance_paid += amount.as_decimal();
-        ledger.paid_since_last_due += amount.as_decimal();
-        ledger.paying_parent_collection_fees += paying_fee.as_decimal();
-        ledger.receiving_parent_collection_fees += receiving_fee.as_decimal();
-        ledger.passed_to_receiving_parent += passed.as_decimal();
-        events.push(CaseEvent::PaymentReceived {
-            date,
-            amount,
-            paying_parent_fee: paying_fee,
-            receiving_parent_fee: receiving_fee,
-            passed_to_receiving_parent: passed,
-        });
-        Ok(self.finish(date, events))
+    /// The receiving parent reports that Direct Pay payments were missed: the case moves to
+    /// Collect and Pay from `date` (fees apply from then, and enforcement can follow), and the
+    /// `unpaid` amount they report is taken on as arrears, scheduled with the instalments.
+    ///
+    /// Errors: no calculation yet; a case not on Direct Pay ([`Conflict::WrongCollectionMethod`]);
+    /// closed.
+    pub fn report_missed_direct_pay(
+        &mut self,
+        date: NaiveDate,
+        unpaid: Money,
+        settings: &CaseSettings,
+        book: &ParameterBook,
+    ) -> Result<Vec<CaseEvent>, CaseError> {
+        self.check_open_request(date, settings)?;
+        if self.liability.is_none() {
+            return Err(Conflict::NoLiabilityYet.into());
+        }
+        self.carry_out(date, settings, book, |case, _, events| {
+            if case.collection.method != CollectionMethod::DirectPay {
+                return Err(Conflict::WrongCollectionMethod {
+                    method: "Collect and Pay",
+                    reason: "only missed Direct Pay payments move a case to Collect and Pay",
+                }
+                .into());
+            }
+            case.move_to_collect_and_pay(date, CollectionChange::MissedPaymentsReported, events);
+            if !unpaid.is_zero() {
+                case.ledger.maintenance_due += unpaid.as_decimal();
+                case.schedule_arrears(
+                    date,
+                    unpaid.as_decimal(),
+                    ArrearsReason::DirectPayMissed,
+                    settings,
+                    events,
+                );
+            }
+            Ok(())
+        })
+    }
+
+    /// Closes the case on `date` (the receiving parent leaves for a family-based arrangement, say):
+    /// the weeks before the maintenance period containing `date` not yet charged are charged now,
+    /// and nothing after; a liability order still to be heard is withdrawn.
+    ///
+    /// Error: already closed.
+    pub fn close(
+        &mut self,
+        date: NaiveDate,
+        reason: ClosureReason,
+        settings: &CaseSettings,
+        book: &ParameterBook,
+    ) -> Result<Vec<CaseEvent>, CaseError> {
+        self.check_open_request(date, settings)?;
+        let mut rules = Rules::new(book);
+        let params = rules.on(date)?;
+        self.carry_out_with(date, settings, rules, |case, _, events| {
+            if case.liability.is_some() {
+                case.charge_final_period(date, &params, events)?;
+            }
+            if let Some(order) = case.enforcement.liability_order.take()
+                && !order.granted
+            {
+                events.push(CaseEvent::LiabilityOrderWithdrawn { date });
+            }
+            case.stage = Stage::Closed { on: date };
+            events.push(CaseEvent::CaseClosed { date, reason });
+            Ok(())
+        })
     }
 
     /// Logs a contact (call, complaint, letter) from a parent, with whether it showed distress.
@@ -636,7 +858,8 @@ impl CaseFile {
     /// Pauses enforcement escalation for `weeks` weeks from `date`.
     ///
     /// While a pause is in force on a due date, a step that would be taken is recorded as paused
-    /// instead, and taken at the first due date after the pause ends if still warranted.
+    /// instead, and taken at the first due date after the pause ends if still warranted; a
+    /// liability order hearing falling in the pause is put back to its end.
     ///
     /// Errors: `weeks` 0 or more than [`MAX_WEEKS`]; a pause already in force on `date`
     /// ([`Conflict::PauseAlreadyInForce`]).
@@ -705,8 +928,9 @@ impl CaseFile {
     }
 
     /// Runs everything due after the last processed day up to and including `date`, in date
-    /// order: pause ends, annual reviews, instalments falling due (with missed payments and
-    /// enforcement). Advancing to a date already processed does nothing and returns no events.
+    /// order: pause ends, liability order hearings, annual reviews, instalments falling due (with
+    /// missed payments and enforcement). Advancing to a date already processed does nothing and
+    /// returns no events.
     pub fn advance_to(
         &mut self,
         date: NaiveDate,
@@ -745,14 +969,41 @@ impl CaseFile {
         self.processed_through
     }
 
-    /// Whether the CMS is waiting for a final court order before calculating.
+    /// Where the case is in its life.
+    pub fn stage(&self) -> Stage {
+        self.stage
+    }
+
+    /// Whether the CMS is waiting for the proceedings to end before calculating.
     pub fn is_deferred(&self) -> bool {
-        self.deferred.is_some()
+        matches!(self.stage, Stage::Deferred { .. })
+    }
+
+    /// Whether the case has closed.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.stage, Stage::Closed { .. })
     }
 
     /// Whether child-arrangements proceedings are pending.
     pub fn proceedings_pending(&self) -> bool {
         self.proceedings_pending
+    }
+
+    /// How the case is collected now.
+    pub fn collection_method(&self) -> CollectionMethod {
+        self.collection.method
+    }
+
+    /// The deduction collecting the case at source, if any.
+    pub fn deduction(&self) -> Option<Deduction> {
+        self.enforcement.deduction
+    }
+
+    /// Whether a liability order has been granted on the case.
+    pub fn liability_order_granted(&self) -> bool {
+        self.enforcement
+            .liability_order
+            .is_some_and(|order| order.granted)
     }
 
     /// The first day of liability, once the CMS has calculated.
@@ -796,24 +1047,18 @@ impl CaseFile {
         self.calculate_basis(&segment.basis, &params).map(Some)
     }
 
-    /// The next instalment; `None` before liability starts.
-    pub fn schedule(&self) -> Option<Instalment> {
-        let liability = self.liability.as_ref()?;
-        let number = liability.periods_charged.checked_add(1)?;
-        let first_week = liability
-            .periods_charged
-            .checked_mul(WEEKS_PER_INSTALMENT)?;
-        let due = week_start(liability.start, first_week + WEEKS_PER_INSTALMENT).ok()?;
-        let period_from = week_start(liability.start, first_week).ok()?;
-        let amount = (first_week..first_week + WEEKS_PER_INSTALMENT)
-            .map(|w| self.weekly_for_week(w).as_decimal())
-            .sum();
-        Some(Instalment {
-            number,
-            due,
-            period_from,
-            amount: money(amount),
-        })
+    /// The next instalment, as the case now stands; `None` before liability starts and once the
+    /// case has closed.
+    pub fn schedule(&self, book: &ParameterBook) -> Result<Option<Instalment>, CaseError> {
+        if self.is_closed() {
+            return Ok(None);
+        }
+        let Some(due) = self.next_due_date() else {
+            return Ok(None);
+        };
+        let mut rules = Rules::new(book);
+        let params = rules.on(due.max(self.as_of))?;
+        Ok(self.next_instalment(&params))
     }
 
     /// The money on the case.
@@ -824,14 +1069,18 @@ impl CaseFile {
             maintenance_paid: money(l.maintenance_paid),
             arrears: l.maintenance_due - l.maintenance_paid,
             retrospective_adjustments: l.retrospective_adjustments,
-            paying_parent_collection_fees: money(l.paying_parent_collection_fees),
+            collection_fees_charged: money(l.collection_fees_charged),
+            collection_fees_paid: money(l.collection_fees_paid),
+            enforcement_fees_charged: money(l.enforcement_fees_charged),
+            enforcement_fees_paid: money(l.enforcement_fees_paid),
             receiving_parent_collection_fees: money(l.receiving_parent_collection_fees),
-            enforcement_fees: money(l.enforcement_fees),
             passed_to_receiving_parent: money(l.passed_to_receiving_parent),
+            direct_pay_due: money(l.direct_pay_due),
         }
     }
 
-    /// Arrears: maintenance due so far less maintenance paid. Negative is an overpayment credit.
+    /// Arrears the CMS can act on: maintenance it collects that has fallen due, less what was
+    /// paid. Negative is an overpayment credit.
     pub fn arrears(&self) -> Decimal {
         self.ledger.maintenance_due - self.ledger.maintenance_paid
     }
@@ -916,6 +1165,19 @@ impl CaseFile {
         self.check_in_range(date)
     }
 
+    /// [`CaseFile::check_request`] for a request a closed case refuses.
+    fn check_open_request(
+        &self,
+        date: NaiveDate,
+        settings: &CaseSettings,
+    ) -> Result<(), CaseError> {
+        self.check_request(date, settings)?;
+        match self.stage {
+            Stage::Closed { on } => Err(Conflict::Closed { on }.into()),
+            _ => Ok(()),
+        }
+    }
+
     /// Checks a date is within [`MAX_CASE_YEARS`] of the application.
     fn check_in_range(&self, date: NaiveDate) -> Result<(), CaseError> {
         let limit = self
@@ -976,7 +1238,16 @@ impl CaseFile {
         Self::anniversary(liability.start, liability.next_review)
     }
 
-    /// Records the request's events in the history and moves the case's date on.
+    /// The due date of the next instalment.
+    pub(crate) fn next_due_date(&self) -> Option<NaiveDate> {
+        let liability = self.liability.as_ref()?;
+        let weeks = liability
+            .periods_charged
+            .checked_add(1)?
+            .checked_mul(WEEKS_PER_INSTALMENT)?;
+        week_start(liability.start, weeks).ok()
+    }
+
     /// Carries out a request that has passed its checks: the work due before `date` first (so the
     /// history stays in date order), then the request's own change, then the record of both.
     fn carry_out(
@@ -987,23 +1258,62 @@ impl CaseFile {
         change: impl FnOnce(&mut Self, &mut Rules<'_>, &mut Vec<CaseEvent>) -> Result<(), CaseError>,
     ) -> Result<Vec<CaseEvent>, CaseError> {
         let mut rules = Rules::new(book);
-        let mut events = Vec::new();
-        self.run_due_work_before(date, settings, &mut rules, &mut events)?;
-        change(self, &mut rules, &mut events)?;
-        Ok(self.finish(date, events))
+        rules.on(date)?;
+        self.carry_out_with(date, settings, rules, change)
     }
 
-    fn finish(&mut self, date: NaiveDate, events: Vec<CaseEvent>) -> Vec<CaseEvent> {
-        self.as_of = date;
-        self.history.extend(events.iter().cloned());
-        events
+    /// [`CaseFile::carry_out`] with rules already resolved for the request. The change runs on a
+    /// copy, so that a refusal after the due work leaves the case exactly as it was.
+    fn carry_out_with(
+        &mut self,
+        date: NaiveDate,
+        settings: &CaseSettings,
+        mut rules: Rules<'_>,
+        change: impl FnOnce(&mut Self, &mut Rules<'_>, &mut Vec<CaseEvent>) -> Result<(), CaseError>,
+    ) -> Result<Vec<CaseEvent>, CaseError> {
+        let mut next = self.clone();
+        let mut events = Vec::new();
+        next.run_due_work_before(date, settings, &mut rules, &mut events)?;
+        change(&mut next, &mut rules, &mut events)?;
+        next.as_of = date;
+        next.history.extend(events.iter().cloned());
+        *self = next;
+        Ok(events)
+    }
+
+    /// Ends the wait of delayed CMS involvement, if the case was waiting, on `date`; says whether
+    /// it was. Where liability then starts is the variant decided at application: the day the CMS
+    /// acts, today's initial effective date (the day the CMS acts if the paying parent had not yet
+    /// been notified), or the application date.
+    fn end_wait(
+        &mut self,
+        date: NaiveDate,
+        reason: CalculationReason,
+        settings: &CaseSettings,
+        rules: &mut Rules<'_>,
+        events: &mut Vec<CaseEvent>,
+    ) -> Result<bool, CaseError> {
+        let Stage::Deferred {
+            acts_on,
+            effective_date,
+        } = self.stage
+        else {
+            return Ok(false);
+        };
+        let start = match acts_on {
+            ActsOn::Application | ActsOn::FinalOrder => date,
+            ActsOn::FinalOrderBackdatedToEffectiveDate => effective_date.unwrap_or(date),
+            ActsOn::FinalOrderBackdatedToApplication => self.application.date,
+        };
+        self.start_liability(start, date, reason, settings, rules, events)?;
+        Ok(true)
     }
 
     /// Starts liability from `start` (not before the application), as decided on `date`.
     ///
     /// If `start` is in the past, every instalment period already due by the last processed day
-    /// is charged at once, as a retrospective adjustment on `date` (the backdated weeks of delayed
-    /// CMS involvement); the period in progress is charged on its due date as usual.
+    /// is charged at once and the total scheduled as arrears with the instalments that follow;
+    /// the period in progress is charged on its due date as usual.
     pub(crate) fn start_liability(
         &mut self,
         start: NaiveDate,
@@ -1029,7 +1339,7 @@ impl CaseFile {
             periods_charged: periods_due,
             next_review,
         });
-        self.deferred = None;
+        self.stage = Stage::Live;
         let (weekly_amount, rate) = self
             .segment_on(date)
             .map_or((Money::ZERO, crate::CalculatedRate::Nil), |s| {
@@ -1042,14 +1352,75 @@ impl CaseFile {
             rate,
             reason,
         });
-        if let Some(adjustment) = self.reprice_charged_weeks(start, 0)? {
-            events.push(CaseEvent::RetrospectiveAdjustment { date, adjustment });
+        let mut past = Decimal::ZERO;
+        for week in 0..periods_due * WEEKS_PER_INSTALMENT {
+            let weekly = self.weekly_for_week(week);
+            past += weekly.as_decimal();
+            self.charged.push(weekly);
+        }
+        if past > Decimal::ZERO {
+            match self.collection.method {
+                CollectionMethod::CollectAndPay => self.ledger.maintenance_due += past,
+                CollectionMethod::DirectPay => self.ledger.direct_pay_due += past,
+            }
+            self.schedule_arrears(
+                date,
+                past,
+                ArrearsReason::LiabilityBeforeCalculation,
+                settings,
+                events,
+            );
         }
         Ok(())
     }
 
+    /// Adds `amount` to the arrears in the collection schedule, spread with what remains over the
+    /// configured number of instalments.
+    pub(crate) fn schedule_arrears(
+        &mut self,
+        date: NaiveDate,
+        amount: Decimal,
+        reason: ArrearsReason,
+        settings: &CaseSettings,
+        events: &mut Vec<CaseEvent>,
+    ) {
+        let instalments = settings.arrears.collect_over_instalments;
+        let plan = &mut self.arrears_plan;
+        plan.remaining += amount;
+        plan.per_instalment = instalment_part(plan.remaining, instalments);
+        events.push(CaseEvent::ArrearsScheduled {
+            date,
+            amount: money(amount),
+            reason,
+            instalments,
+            per_instalment: money(plan.per_instalment),
+        });
+    }
+
+    /// Moves the case to Collect and Pay from `date`.
+    pub(crate) fn move_to_collect_and_pay(
+        &mut self,
+        date: NaiveDate,
+        reason: CollectionChange,
+        events: &mut Vec<CaseEvent>,
+    ) {
+        if self.collection.method == CollectionMethod::CollectAndPay {
+            return;
+        }
+        self.collection = Collection {
+            method: CollectionMethod::CollectAndPay,
+            since: date,
+        };
+        events.push(CaseEvent::CollectionChanged {
+            date,
+            to: CollectionMethod::CollectAndPay,
+            reason,
+        });
+    }
+
     /// Recalculates from the week containing `from` after a change applied on `date`: the weekly
-    /// amount from then on, and any weeks already charged since then (a retrospective adjustment).
+    /// amount from then on, and any weeks already charged since then (a retrospective adjustment,
+    /// which supersession makes rare: only a change dated in weeks already charged has one).
     pub(crate) fn recalculate(
         &mut self,
         from: NaiveDate,
@@ -1060,7 +1431,7 @@ impl CaseFile {
         events: &mut Vec<CaseEvent>,
     ) -> Result<(), CaseError> {
         let Some(start) = self.liability.as_ref().map(|l| l.start) else {
-            // No calculation yet (delayed involvement): the fact waits for the first one.
+            // No calculation yet: the fact waits for the first one.
             return Ok(());
         };
         let from_week = week_index(start, from);
@@ -1091,15 +1462,13 @@ impl CaseFile {
     }
 
     /// Charges again, at the amounts the facts now give, every week from `from_week` that is
-    /// already charged (or due to be, per `periods_charged`). Returns the adjustment if the total
-    /// changed; the ledger is updated.
+    /// already charged. Returns the adjustment if the total changed; the ledger is updated.
     fn reprice_charged_weeks(
         &mut self,
         start: NaiveDate,
         from_week: u32,
     ) -> Result<Option<Adjustment>, CaseError> {
-        let periods = self.liability.as_ref().map_or(0, |l| l.periods_charged);
-        let charged_to = periods.saturating_mul(WEEKS_PER_INSTALMENT);
+        let charged_to = self.charged.len();
         if from_week >= charged_to {
             return Ok(None);
         }
@@ -1123,7 +1492,10 @@ impl CaseFile {
         if amount.is_zero() {
             return Ok(None);
         }
-        self.ledger.maintenance_due += amount;
+        match self.collection.method {
+            CollectionMethod::CollectAndPay => self.ledger.maintenance_due += amount,
+            CollectionMethod::DirectPay => self.ledger.direct_pay_due += amount,
+        }
         self.ledger.retrospective_adjustments += amount;
         Ok(Some(Adjustment {
             weeks_from: week_start(start, from_week)?,
@@ -1134,13 +1506,6 @@ impl CaseFile {
             amount,
         }))
     }
-}
-
-/// Whether `new` differs from `current` by at least the threshold share of `current`.
-fn differs_by_threshold(new: Money, current: Money) -> bool {
-    let difference = (new.as_decimal() - current.as_decimal()).abs();
-    difference * Decimal::ONE_HUNDRED
-        >= current.as_decimal() * Decimal::from(INCOME_CHANGE_THRESHOLD_PERCENT)
 }
 
 fn validate_application(application: &Application, book: &ParameterBook) -> Result<(), CaseError> {

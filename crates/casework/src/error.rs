@@ -80,4 +80,33 @@ pub enum Conflict {
     /// correct (report a change, or let the review take it).
     #[error("the initial income can no longer be corrected: an annual review has been held")]
     InitialIncomeAfterReview,
+    /// Notifying the paying parent a second time.
+    #[error("the paying parent was already notified, on {on}")]
+    AlreadyNotified {
+        /// The date of the first notice.
+        on: NaiveDate,
+    },
+    /// Calculating before the paying parent has been notified (no effective date yet).
+    #[error("the paying parent has not been notified of the application yet")]
+    NotNotified,
+    /// Calculating while the CMS waits for the proceedings to end (delayed involvement).
+    #[error("the CMS waits for the child-arrangements proceedings to end before calculating")]
+    WaitingForProceedings,
+    /// Calculating when the initial calculation has been made.
+    #[error("the initial calculation has already been made")]
+    AlreadyCalculated,
+    /// A payment recorded, or arrears reported, against the wrong collection method.
+    #[error("the case is on {method}: {reason}")]
+    WrongCollectionMethod {
+        /// The case's method.
+        method: &'static str,
+        /// What cannot be done on it.
+        reason: &'static str,
+    },
+    /// Anything but a query on a closed case.
+    #[error("the case closed on {on}")]
+    Closed {
+        /// The closing date.
+        on: NaiveDate,
+    },
 }

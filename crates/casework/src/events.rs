@@ -13,7 +13,10 @@ use familybridge_calculation::{Money, Rate};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::request::{ContactKind, EvidenceSource, IncomeSource, Party};
+use crate::request::{
+    ClosureReason, CollectionMethod, ContactKind, Employment, EvidenceSource, IncomeSource, Party,
+    PaymentSource, ProceedingsOutcome,
+};
 use crate::settings::EnforcementStep;
 
 /// The rate a calculation arrived at (a serialisable mirror of the engine's [`Rate`]).
@@ -123,6 +126,32 @@ pub enum IncomeDecision {
     },
 }
 
+/// Why arrears were put into the collection schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArrearsReason {
+    /// Liability ran from a date before the first calculation (the initial effective date, or a
+    /// backdated start under delayed involvement): the instalment periods already past when the
+    /// CMS calculated.
+    LiabilityBeforeCalculation,
+    /// Direct Pay payments the receiving parent reported missed, taken on when the case moved to
+    /// Collect and Pay.
+    DirectPayMissed,
+}
+
+/// Why a case's collection method changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CollectionChange {
+    /// Direct Pay is not available on the date (a fee model without it).
+    DirectPayUnavailable,
+    /// The receiving parent reported missed Direct Pay payments.
+    MissedPaymentsReported,
+    /// The paying parent is on the flat rate because of a benefit, so the CMS collects by
+    /// deduction from that benefit.
+    DeductionFromBenefit,
+}
+
 /// One thing that happened on a case, with its effective date.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "event")]
@@ -137,6 +166,41 @@ pub enum CaseEvent {
         proceedings_pending: bool,
         /// Whether the CMS waits for a final order before calculating (delayed CMS involvement).
         liability_deferred: bool,
+        /// The collection method asked for.
+        collection: CollectionMethod,
+        /// The paying parent's work.
+        employment: Employment,
+    },
+    /// The CMS notified the paying parent of the application: the initial effective date (SI
+    /// 2012/2677 regs 11-12), from which liability runs once the CMS calculates.
+    PayingParentNotified {
+        /// The date of the notice, which is the initial effective date.
+        date: NaiveDate,
+        /// Whether the CMS is waiting for the proceedings to end before calculating; the date is
+        /// then kept as the effective date today's rules would have used.
+        liability_deferred: bool,
+    },
+    /// Arrears were put into the collection schedule, spread over the instalments that follow.
+    ArrearsScheduled {
+        /// The date.
+        date: NaiveDate,
+        /// The arrears scheduled.
+        amount: Money,
+        /// Why.
+        reason: ArrearsReason,
+        /// Over how many instalments the arrears now scheduled (these and any before) are spread.
+        instalments: u32,
+        /// The part of each instalment that pays them.
+        per_instalment: Money,
+    },
+    /// The case's collection method changed.
+    CollectionChanged {
+        /// The date (fees apply from it).
+        date: NaiveDate,
+        /// The method from now on.
+        to: CollectionMethod,
+        /// Why.
+        reason: CollectionChange,
     },
     /// The first calculation: liability starts.
     CalculationMade {
@@ -224,6 +288,8 @@ pub enum CaseEvent {
         date: NaiveDate,
         /// The final order that ended them, if any.
         final_order: Option<String>,
+        /// How they ended without a final order, if they did.
+        outcome: Option<ProceedingsOutcome>,
     },
     /// An instalment fell due.
     PaymentDue {
@@ -233,34 +299,62 @@ pub enum CaseEvent {
         instalment: u32,
         /// First day of the four weeks it covers.
         period_from: NaiveDate,
-        /// The maintenance due: the sum of the four weekly amounts.
+        /// The maintenance for those four weeks: the sum of the four weekly amounts.
         amount: Money,
+        /// The part of scheduled arrears the instalment collects.
+        arrears: Money,
+        /// The paying parent's collection fee accrued on the period's liability (Collect and Pay).
+        collection_fee: Money,
+        /// Whether the CMS collects it (Collect and Pay); on Direct Pay the parents settle it
+        /// between them and the CMS does not see whether it was paid.
+        collected: bool,
     },
-    /// An instalment was not paid in full by its due date.
+    /// An instalment collected by the CMS was not paid in full by its due date.
     PaymentMissed {
         /// The due date.
         date: NaiveDate,
         /// Instalment number.
         instalment: u32,
-        /// The instalment.
+        /// The instalment: maintenance, arrears part and collection fee.
         due: Money,
-        /// Maintenance paid since the previous due date.
+        /// What was paid since the previous due date.
         paid: Money,
         /// Consecutive missed instalments, this one included.
         consecutive_missed: u32,
     },
-    /// A payment of maintenance was received.
+    /// A payment was received by the CMS (Collect and Pay only: Direct Pay payments are never
+    /// seen). It pays maintenance first (ongoing, then arrears), then collection fees, then
+    /// enforcement fees (PQ 60231); anything more is a maintenance credit.
     PaymentReceived {
         /// The date.
         date: NaiveDate,
-        /// The maintenance paid.
+        /// The whole payment.
         amount: Money,
-        /// Collect and Pay fee the paying parent paid on top (£0 on Direct Pay).
-        paying_parent_fee: Money,
-        /// Collect and Pay fee taken off what the receiving parent gets (£0 on Direct Pay).
+        /// Who paid it.
+        source: PaymentSource,
+        /// The part that paid maintenance (any credit included).
+        to_maintenance: Money,
+        /// The part that paid the paying parent's collection fees.
+        to_collection_fees: Money,
+        /// The part that paid enforcement fees.
+        to_enforcement_fees: Money,
+        /// The receiving parent's fee taken off the maintenance passed on.
         receiving_parent_fee: Money,
-        /// What the receiving parent gets: `amount − receiving_parent_fee`.
+        /// What the receiving parent gets: `to_maintenance − receiving_parent_fee`.
         passed_to_receiving_parent: Money,
+    },
+    /// The application for a liability order was withdrawn before the hearing: the run of missed
+    /// instalments had ended (no fee, SI 2014/612 reg 12(4)(a)).
+    LiabilityOrderWithdrawn {
+        /// The hearing date.
+        date: NaiveDate,
+    },
+    /// The case closed: no liability from the maintenance period containing the date.
+    CaseClosed {
+        /// The date.
+        date: NaiveDate,
+        /// Why.
+        reason: ClosureReason,
     },
     /// An enforcement step was taken.
     EnforcementStepTaken {
@@ -332,6 +426,11 @@ impl CaseEvent {
     pub fn date(&self) -> NaiveDate {
         match self {
             CaseEvent::ApplicationOpened { date, .. }
+            | CaseEvent::PayingParentNotified { date, .. }
+            | CaseEvent::ArrearsScheduled { date, .. }
+            | CaseEvent::CollectionChanged { date, .. }
+            | CaseEvent::LiabilityOrderWithdrawn { date, .. }
+            | CaseEvent::CaseClosed { date, .. }
             | CaseEvent::CalculationMade { date, .. }
             | CaseEvent::CalculationRevised { date, .. }
             | CaseEvent::RetrospectiveAdjustment { date, .. }
@@ -356,6 +455,11 @@ impl CaseEvent {
     pub fn kind(&self) -> &'static str {
         match self {
             CaseEvent::ApplicationOpened { .. } => "application_opened",
+            CaseEvent::PayingParentNotified { .. } => "paying_parent_notified",
+            CaseEvent::ArrearsScheduled { .. } => "arrears_scheduled",
+            CaseEvent::CollectionChanged { .. } => "collection_changed",
+            CaseEvent::LiabilityOrderWithdrawn { .. } => "liability_order_withdrawn",
+            CaseEvent::CaseClosed { .. } => "case_closed",
             CaseEvent::CalculationMade { .. } => "calculation_made",
             CaseEvent::CalculationRevised { .. } => "calculation_revised",
             CaseEvent::RetrospectiveAdjustment { .. } => "retrospective_adjustment",

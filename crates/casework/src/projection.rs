@@ -165,7 +165,7 @@ impl CaseFile {
             flat_rate_benefit,
             None,
             vec![ReceivingParent::new(nights)],
-            self.application.collection.into(),
+            self.collection.method.into(),
         )
         .map_err(|e| CaseError::invalid("application.children", e.to_string()))?;
         let calculation = calculate(&input, &params);

@@ -69,8 +69,74 @@ pub struct Application {
     pub paying_parent_income: Option<Money>,
     /// Relevant other children of the paying parent (3 or more count as 3).
     pub relevant_other_children: u32,
-    /// Whether the paying parent (or partner) gets a benefit that puts them on the flat rate.
+    /// Whether the paying parent (or partner) gets a benefit that puts them on the flat rate
+    /// (2012 Regs reg 44: a prescribed benefit, or Universal Credit with no earned income). The
+    /// CMS then collects by deduction from that benefit.
     pub flat_rate_benefit: bool,
+    /// The paying parent's work, as the CMS knows it from HMRC and DWP: it decides which
+    /// deduction orders are open to the CMS.
+    pub employment: Employment,
+}
+
+/// The paying parent's work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Employment {
+    /// Employed: a deduction from earnings order can be made on the employer (CSA 1991 s.31).
+    Employed,
+    /// Self-employed: no employer to deduct from; the CMS turns to the bank account.
+    SelfEmployed,
+    /// Not working (on benefits, or no income at all).
+    NotWorking,
+}
+
+/// Who a payment came from (the paying parent, or someone the CMS has ordered to pay).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentSource {
+    /// The paying parent, by their own payment.
+    PayingParent,
+    /// The employer, under a deduction from earnings order.
+    DeductionFromEarnings,
+    /// The bank, under a regular deduction order.
+    DeductionFromAccount,
+    /// DWP, by deduction from the paying parent's benefit (the flat rate).
+    DeductionFromBenefit,
+    /// Enforcement agents, from goods taken under a liability order.
+    EnforcementAgents,
+}
+
+impl PaymentSource {
+    /// Whether the payment was collected by enforcement (a deduction order or agents) rather than
+    /// paid by the parent or by a deduction from benefit arranged at the outset.
+    pub fn is_enforcement(self) -> bool {
+        matches!(
+            self,
+            PaymentSource::DeductionFromEarnings
+                | PaymentSource::DeductionFromAccount
+                | PaymentSource::EnforcementAgents
+        )
+    }
+}
+
+/// How child-arrangements proceedings ended without a final order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProceedingsOutcome {
+    /// The applicant withdrew.
+    Withdrawn,
+    /// The court dismissed (or refused) the application.
+    Dismissed,
+}
+
+/// Why a CMS case closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClosureReason {
+    /// The receiving parent asked the CMS to close the case for a family-based arrangement.
+    FamilyBasedArrangement,
+    /// The applicant withdrew the application before a calculation.
+    Withdrawn,
 }
 
 /// Where an income figure comes from.
@@ -107,9 +173,9 @@ pub enum EvidenceSource {
 pub struct CourtOrder {
     /// The court's identifier for the order; each order is applied once.
     pub order_id: String,
-    /// The date the order was made: its nights apply from the maintenance period containing it.
-    /// It may be earlier than the date the CMS applies it (an order reported late), which makes
-    /// any weeks already charged since then a retrospective adjustment.
+    /// The date the order was made. Its nights apply from the start of the maintenance period in
+    /// which the CMS is told of it (CSA 1991 s.17(4); SI 1999/991 Sch 3D), not from this date: an
+    /// order reported late changes nothing retrospectively.
     pub made_on: NaiveDate,
     /// Whether this is the final order ending the proceedings (otherwise an interim order).
     pub is_final: bool,

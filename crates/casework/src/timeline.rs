@@ -8,7 +8,7 @@
 //!   week (a change dated mid-week applies to the whole week).
 //! - A **change point** is the date of any fact that can move the amount: the liability start, an
 //!   income taken into the calculation (including at an annual review), and shared-care evidence
-//!   (including a court order's nights, dated when the order was made). Points before the
+//!   (including a court order's nights, dated when the CMS was told of the order). Points before the
 //!   liability start count from the start. Each point is calculated by the engine with the facts
 //!   dated on or before it and **the rules in force on that date**; the rules are therefore fixed
 //!   for a calculation until the next change or annual review, as a calculation decision is.
@@ -33,7 +33,7 @@ use crate::case::CaseFile;
 use crate::error::CaseError;
 use crate::events::CalculatedRate;
 use crate::request::{EvidenceSource, IncomeSource};
-use crate::settings::{ASSUMED_NIGHTS_WITHOUT_EVIDENCE, CaseSettings, NightsWithoutEvidence};
+use crate::settings::{CaseSettings, NightsWithoutEvidence};
 
 /// Days in a maintenance period.
 pub(crate) const DAYS_PER_WEEK: u64 = 7;
@@ -85,7 +85,7 @@ pub(crate) struct IncomeRecord {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct EvidenceRecord {
     pub child_ref: String,
-    /// From when it applies (a court order: the date it was made).
+    /// From when it applies: the day the CMS was told (for a court order too).
     pub date: NaiveDate,
     pub nights: u32,
     pub source: EvidenceSource,
@@ -264,7 +264,7 @@ impl CaseFile {
             None => (0, NightsBasis::NoEvidence),
             Some(e) if e.source == EvidenceSource::ParentsWord => {
                 let nights = match settings.nights_without_evidence {
-                    NightsWithoutEvidence::Assume52 => ASSUMED_NIGHTS_WITHOUT_EVIDENCE,
+                    NightsWithoutEvidence::Assume52 => params.nights_assumed_without_evidence.get(),
                     NightsWithoutEvidence::EqualCare => {
                         params.shared_care.equal_care_nights().get()
                     }
@@ -330,7 +330,7 @@ impl CaseFile {
             self.application.flat_rate_benefit,
             None,
             vec![ReceivingParent::new(nights)],
-            self.application.collection.into(),
+            self.collection.method.into(),
         )
         .map_err(|e| CaseError::invalid("application.children", e.to_string()))?;
         Ok(calculate(&input, params))

@@ -1,9 +1,12 @@
 //! Worked cases: real dates and amounts, each figure computed by hand in the comments.
 //!
 //! The base case throughout: application on Monday 6 January 2025, one qualifying child, paying
-//! parent on £450 a week, so 12% = £54.00 a week. Instalments fall due every 28 days from the
-//! liability start and cover the four weeks before: 3 Feb, 3 Mar, 31 Mar, 28 Apr, 26 May, 23 Jun,
-//! 21 Jul, 18 Aug, 15 Sep, 13 Oct, 10 Nov, 8 Dec 2025, 5 Jan 2026, 2 Feb 2026 …
+//! parent employed on £450 a week, so 12% = £54.00 a week. Unless a test says otherwise the CMS
+//! notifies the paying parent and calculates the same day, so liability runs from 6 January and
+//! instalments fall due every 28 days and cover the four weeks before: 3 Feb, 3 Mar, 31 Mar,
+//! 28 Apr, 26 May, 23 Jun, 21 Jul, 18 Aug, 15 Sep, 13 Oct, 10 Nov, 8 Dec 2025, 5 Jan 2026,
+//! 2 Feb 2026 … On Collect and Pay each also carries the 20% collection fee accrued on its
+//! liability (£43.20 on £216).
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -11,9 +14,11 @@ use std::error::Error;
 use chrono::NaiveDate;
 use familybridge_calculation::{Money, Nights, ParameterBook};
 use familybridge_casework::{
-    ActsOn, Application, CaseError, CaseEvent, CaseFile, CaseSettings, CollectionMethod, Conflict,
-    ContactKind, CourtOrder, EnforcementStep, EvidenceSource, IncomeDecision, IncomeSource,
-    NightsBasis, NightsWithoutEvidence, Party, ProposedCare,
+    ActsOn, Application, ArrearsReason, CaseError, CaseEvent, CaseFile, CaseSettings,
+    ClosureReason, CollectionChange, CollectionMethod, Conflict, ContactKind, CourtOrder,
+    Deduction, Employment, EnforcementRules, EnforcementStep, EvidenceSource, IncomeDecision,
+    IncomeSource, NightsBasis, NightsWithoutEvidence, Party, PaymentSource, ProceedingsOutcome,
+    ProposedCare, Stage,
 };
 use rust_decimal::Decimal;
 
@@ -39,6 +44,7 @@ fn book() -> &'static ParameterBook {
     ParameterBook::statutory()
 }
 
+/// The base application, on Direct Pay.
 fn application(income: &str, children: &[&str], proceedings_pending: bool) -> Application {
     Application {
         date: d(2025, 1, 6),
@@ -49,11 +55,28 @@ fn application(income: &str, children: &[&str], proceedings_pending: bool) -> Ap
         paying_parent_income: Some(gbp(income)),
         relevant_other_children: 0,
         flat_rate_benefit: false,
+        employment: Employment::Employed,
     }
 }
 
+/// The same application on Collect and Pay.
+fn collected(mut app: Application) -> Application {
+    app.collection = CollectionMethod::CollectAndPay;
+    app
+}
+
+/// Opens a case without calculating.
 fn open(app: Application, settings: &CaseSettings) -> Result<CaseFile, CaseError> {
     CaseFile::open(app, settings, book()).map(|(case, _)| case)
+}
+
+/// Opens a case, notifies the paying parent and calculates, all on the application date.
+fn live(app: Application, settings: &CaseSettings) -> Result<CaseFile, CaseError> {
+    let date = app.date;
+    let mut case = open(app, settings)?;
+    case.notify_paying_parent(date, settings, book())?;
+    case.make_calculation(date, settings, book())?;
+    Ok(case)
 }
 
 fn order(id: &str, made_on: NaiveDate, is_final: bool, child_nights: &[(&str, u32)]) -> CourtOrder {
@@ -88,58 +111,144 @@ fn steps_taken(events: &[CaseEvent]) -> Vec<(NaiveDate, EnforcementStep, Money, 
         .collect()
 }
 
-fn adjustments(events: &[CaseEvent]) -> Vec<Decimal> {
+fn scheduled(events: &[CaseEvent]) -> Vec<(Money, ArrearsReason, Money)> {
     events
         .iter()
         .filter_map(|e| match e {
-            CaseEvent::RetrospectiveAdjustment { adjustment, .. } => Some(adjustment.amount),
+            CaseEvent::ArrearsScheduled {
+                amount,
+                reason,
+                per_instalment,
+                ..
+            } => Some((*amount, *reason, *per_instalment)),
             _ => None,
         })
         .collect()
 }
 
+/// The next instalment's (number, due date, maintenance, arrears part, fee, total).
+fn next(case: &CaseFile) -> Result<(u32, NaiveDate, Money, Money, Money, Money), Box<dyn Error>> {
+    let i = case.schedule(book())?.ok_or("no schedule")?;
+    Ok((
+        i.number,
+        i.due,
+        i.maintenance,
+        i.arrears,
+        i.collection_fee,
+        i.total,
+    ))
+}
+
 // ---------------------------------------------------------------------------------------------
-// When the CMS acts
+// The initial effective date (SI 2012/2677 regs 11-12)
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn acting_on_the_application_starts_liability_while_proceedings_are_pending() -> TestResult {
+fn liability_runs_from_the_notice_to_the_paying_parent_not_from_the_application() -> TestResult {
     let settings = CaseSettings::default();
-    let (case, events) = CaseFile::open(application("450", &["amy"], true), &settings, book())?;
-    assert_eq!(kinds(&events), ["application_opened", "calculation_made"]);
-    assert!(matches!(
-        &events[1],
-        CaseEvent::CalculationMade { date, liability_from, weekly_amount, .. }
-            if *date == d(2025, 1, 6) && *liability_from == d(2025, 1, 6) && *weekly_amount == gbp("54.00")
-    ));
-    assert!(case.proceedings_pending());
-    assert_eq!(case.liability_start(), Some(d(2025, 1, 6)));
-    let next = case.schedule().ok_or("no schedule")?;
+    let mut case = open(application("450", &["amy"], false), &settings)?;
     assert_eq!(
-        (next.number, next.due, next.amount),
-        (1, d(2025, 2, 3), gbp("216.00"))
+        case.stage(),
+        Stage::AwaitingCalculation {
+            effective_date: None
+        }
     );
-    assert_eq!(case.history(), events.as_slice());
+    assert_eq!(
+        case.make_calculation(d(2025, 1, 8), &settings, book()),
+        Err(CaseError::NotNow(Conflict::NotNotified))
+    );
+    // Notified on Monday 13 January: the initial effective date.
+    let events = case.notify_paying_parent(d(2025, 1, 13), &settings, book())?;
+    assert_eq!(kinds(&events), ["paying_parent_notified"]);
+    assert_eq!(
+        case.notify_paying_parent(d(2025, 1, 14), &settings, book()),
+        Err(CaseError::NotNow(Conflict::AlreadyNotified {
+            on: d(2025, 1, 13)
+        }))
+    );
+    // The calculation is made on 24 February, six weeks on. Liability runs from 13 January; the
+    // period 13 Jan - 9 Feb fell due on 10 Feb, before the calculation: 4 × £54 = £216 of initial
+    // arrears, spread over 26 instalments: £216 / 26 = £8.3077 → £8.31 an instalment.
+    let events = case.make_calculation(d(2025, 2, 24), &settings, book())?;
+    assert_eq!(kinds(&events), ["calculation_made", "arrears_scheduled"]);
+    assert!(matches!(&events[0],
+        CaseEvent::CalculationMade { date, liability_from, weekly_amount, .. }
+            if *date == d(2025, 2, 24) && *liability_from == d(2025, 1, 13)
+                && *weekly_amount == gbp("54.00")));
+    assert_eq!(
+        scheduled(&events),
+        [(
+            gbp("216.00"),
+            ArrearsReason::LiabilityBeforeCalculation,
+            gbp("8.31")
+        )]
+    );
+    assert_eq!(case.liability_start(), Some(d(2025, 1, 13)));
+    // The next instalment, due 10 March for 10 Feb - 9 Mar: £216 and the £8.31 arrears part (no
+    // fee on Direct Pay).
+    assert_eq!(
+        next(&case)?,
+        (
+            2,
+            d(2025, 3, 10),
+            gbp("216.00"),
+            gbp("8.31"),
+            Money::ZERO,
+            gbp("224.31")
+        )
+    );
+    assert_eq!(
+        case.make_calculation(d(2025, 2, 25), &settings, book()),
+        Err(CaseError::NotNow(Conflict::AlreadyCalculated))
+    );
     Ok(())
 }
 
-/// The interim order (made 3 Mar, 130 nights) and the final order (made 7 Jul, 110 nights) are
-/// both band 2: £54 × 5/7 = £38.5714… → £38.57.
-fn delayed_case(
-    backdate: bool,
-) -> Result<(CaseFile, CaseSettings, Vec<CaseEvent>), Box<dyn Error>> {
+#[test]
+fn a_calculation_on_the_day_of_the_notice_has_no_initial_arrears() -> TestResult {
+    let settings = CaseSettings::default();
+    let mut case = open(application("450", &["amy"], true), &settings)?;
+    case.notify_paying_parent(d(2025, 1, 13), &settings, book())?;
+    let events = case.make_calculation(d(2025, 1, 13), &settings, book())?;
+    assert_eq!(kinds(&events), ["calculation_made"]);
+    // Today's rules act while proceedings are pending.
+    assert!(case.proceedings_pending());
+    assert_eq!(
+        next(&case)?,
+        (
+            1,
+            d(2025, 2, 10),
+            gbp("216.00"),
+            Money::ZERO,
+            Money::ZERO,
+            gbp("216.00")
+        )
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delayed CMS involvement and its backdating variants
+// ---------------------------------------------------------------------------------------------
+
+/// Applied 6 Jan 2025 with proceedings pending; the paying parent is notified on 13 Jan (today's
+/// effective date); an interim order of 130 nights (band 2: £54 × 5/7 = £38.5714… → £38.57) is
+/// reported on Monday 3 March; the final order (110 nights, band 2 too) is reported on Monday
+/// 7 July.
+fn delayed_case(acts_on: ActsOn) -> Result<(CaseFile, CaseSettings, Vec<CaseEvent>), Box<dyn Error>> {
     let settings = CaseSettings {
-        acts_on: ActsOn::FinalOrder { backdate },
+        acts_on,
         ..CaseSettings::default()
     };
     let mut case = open(application("450", &["amy"], true), &settings)?;
     assert!(case.is_deferred());
-    assert_eq!(case.weekly_amount(), None);
-    assert_eq!(case.schedule(), None);
+    case.notify_paying_parent(d(2025, 1, 13), &settings, book())?;
     assert_eq!(
-        case.record_payment(d(2025, 2, 3), gbp("54.00"), &settings, book()),
-        Err(CaseError::NotNow(Conflict::NoLiabilityYet))
+        case.make_calculation(d(2025, 2, 24), &settings, book()),
+        Err(CaseError::NotNow(Conflict::WaitingForProceedings))
     );
+    assert_eq!(case.weekly_amount(), None);
+    assert_eq!(case.schedule(book())?, None);
     let interim = case.apply_court_order(
         d(2025, 3, 3),
         order("interim", d(2025, 3, 3), false, &[("amy", 130)]),
@@ -154,7 +263,7 @@ fn delayed_case(
     assert!(case.is_deferred());
     let events = case.apply_court_order(
         d(2025, 7, 7),
-        order("final", d(2025, 7, 7), true, &[("amy", 110)]),
+        order("final", d(2025, 7, 1), true, &[("amy", 110)]),
         &settings,
         book(),
     )?;
@@ -164,8 +273,8 @@ fn delayed_case(
 }
 
 #[test]
-fn delayed_involvement_waits_for_the_final_order() -> TestResult {
-    let (mut case, settings, events) = delayed_case(false)?;
+fn delayed_involvement_without_backdating_starts_when_the_cms_is_told() -> TestResult {
+    let (mut case, settings, events) = delayed_case(ActsOn::FinalOrder)?;
     assert_eq!(
         kinds(&events),
         [
@@ -174,113 +283,199 @@ fn delayed_involvement_waits_for_the_final_order() -> TestResult {
             "calculation_made"
         ]
     );
+    // Liability from the day the CMS learns of the order (7 July), not the order's date.
     assert_eq!(case.liability_start(), Some(d(2025, 7, 7)));
     assert_eq!(case.weekly_amount(), Some(gbp("38.57")));
-    assert_eq!(case.arrears(), Decimal::ZERO);
-    // First instalment four weeks after the order: 4 × £38.57 = £154.28.
-    let next = case.schedule().ok_or("no schedule")?;
-    assert_eq!((next.due, next.amount), (d(2025, 8, 4), gbp("154.28")));
+    // First instalment four weeks on: 4 × £38.57 = £154.28.
+    assert_eq!(
+        next(&case)?,
+        (
+            1,
+            d(2025, 8, 4),
+            gbp("154.28"),
+            Money::ZERO,
+            Money::ZERO,
+            gbp("154.28")
+        )
+    );
     case.advance_to(d(2025, 8, 4), &settings, book())?;
-    assert_eq!(case.arrears(), dec("154.28"));
+    assert_eq!(case.account().direct_pay_due, gbp("154.28"));
     Ok(())
 }
 
 #[test]
-fn delayed_involvement_with_backdating_charges_the_past_weeks_at_once() -> TestResult {
-    let (mut case, settings, events) = delayed_case(true)?;
+fn backdating_to_todays_effective_date_schedules_the_weeks_since_the_notice() -> TestResult {
+    let (case, _, events) = delayed_case(ActsOn::FinalOrderBackdatedToEffectiveDate)?;
     assert_eq!(
         kinds(&events),
         [
             "court_order_applied",
             "proceedings_ended",
             "calculation_made",
-            "retrospective_adjustment"
+            "arrears_scheduled"
         ]
     );
-    assert_eq!(case.liability_start(), Some(d(2025, 1, 6)));
-    // Six instalment periods were due by 6 July (3 Feb … 23 Jun): 24 weeks. Weeks 0–7 (6 Jan to
-    // 2 Mar) had no evidence: 8 × £54 = £432.00. From 3 Mar (week 8) the interim order's 130
-    // nights: 16 × £38.57 = £617.12. Total £1,049.12, all arrears, charged on 7 July.
-    let CaseEvent::RetrospectiveAdjustment { date, adjustment } = &events[3] else {
-        panic!("{events:?}")
-    };
-    assert_eq!(*date, d(2025, 7, 7));
-    assert_eq!(adjustment.weeks_from, d(2025, 1, 6));
-    assert_eq!(adjustment.weeks_to, d(2025, 6, 23));
-    assert_eq!(adjustment.weeks, 24);
-    assert_eq!(adjustment.previously_charged, Money::ZERO);
-    assert_eq!(adjustment.now_due, gbp("1049.12"));
-    assert_eq!(adjustment.amount, dec("1049.12"));
-    assert!(adjustment.is_arrears());
-    assert_eq!(case.arrears(), dec("1049.12"));
-    // The period in progress (23 Jun to 20 Jul) is charged on its due date as usual.
-    let next = case.schedule().ok_or("no schedule")?;
+    assert_eq!(case.liability_start(), Some(d(2025, 1, 13)));
+    // Six periods from 13 Jan fell due by 6 July (10 Feb … 30 Jun): 24 weeks. Weeks 0-6 (13 Jan
+    // to 2 Mar) had no evidence: 7 × £54 = £378.00; from 3 Mar (week 7) the interim order's 130
+    // nights: 17 × £38.57 = £655.69. £1,033.69 over 26 instalments: £39.7573 → £39.76.
     assert_eq!(
-        (next.number, next.due, next.amount),
-        (7, d(2025, 7, 21), gbp("154.28"))
+        scheduled(&events),
+        [(
+            gbp("1033.69"),
+            ArrearsReason::LiabilityBeforeCalculation,
+            gbp("39.76")
+        )]
     );
-    let due = case.advance_to(d(2025, 7, 21), &settings, book())?;
-    assert_eq!(kinds(&due), ["payment_due", "payment_missed"]);
-    assert_eq!(case.arrears(), dec("1203.40"));
+    // The period in progress (30 Jun - 27 Jul) falls due on 28 July with its arrears part.
+    assert_eq!(
+        next(&case)?,
+        (
+            7,
+            d(2025, 7, 28),
+            gbp("154.28"),
+            gbp("39.76"),
+            Money::ZERO,
+            gbp("194.04")
+        )
+    );
     Ok(())
 }
 
 #[test]
-fn delayed_involvement_ends_when_proceedings_end_without_an_order() -> TestResult {
+fn backdating_to_the_application_schedules_the_weeks_since_the_application() -> TestResult {
+    let (case, _, events) = delayed_case(ActsOn::FinalOrderBackdatedToApplication)?;
+    assert_eq!(case.liability_start(), Some(d(2025, 1, 6)));
+    // Six periods from 6 Jan fell due by 6 July (3 Feb … 23 Jun): weeks 0-7 at £54 = £432.00,
+    // weeks 8-23 at £38.57 = £617.12: £1,049.12 over 26: £40.3508 → £40.36.
+    assert_eq!(
+        scheduled(&events),
+        [(
+            gbp("1049.12"),
+            ArrearsReason::LiabilityBeforeCalculation,
+            gbp("40.36")
+        )]
+    );
+    assert_eq!(
+        next(&case)?,
+        (
+            7,
+            d(2025, 7, 21),
+            gbp("154.28"),
+            gbp("40.36"),
+            Money::ZERO,
+            gbp("194.64")
+        )
+    );
+    Ok(())
+}
+
+#[test]
+fn backdated_arrears_are_collected_with_the_instalments_and_the_last_part_takes_the_rest()
+-> TestResult {
     let settings = CaseSettings {
-        acts_on: ActsOn::FinalOrder { backdate: true },
+        acts_on: ActsOn::FinalOrderBackdatedToApplication,
+        arrears: familybridge_casework::ArrearsRules {
+            collect_over_instalments: 3,
+        },
         ..CaseSettings::default()
     };
-    let mut case = open(application("450", &["amy"], true), &settings)?;
-    // Withdrawn on 10 Mar 2025: backdated to 6 Jan; two periods were due (3 Feb, 3 Mar): 8 × £54.
-    let events = case.end_proceedings(d(2025, 3, 10), &settings, book())?;
+    let mut case = open(collected(application("450", &["amy"], true)), &settings)?;
+    // Withdrawn, reported Monday 10 March: backdated to 6 Jan; two periods were due (3 Feb, 3 Mar):
+    // 8 × £54 = £432 over 3 instalments: £144 each.
+    let events = case.end_proceedings(
+        d(2025, 3, 10),
+        ProceedingsOutcome::Withdrawn,
+        &settings,
+        book(),
+    )?;
     assert_eq!(
         kinds(&events),
-        [
-            "proceedings_ended",
-            "calculation_made",
-            "retrospective_adjustment"
-        ]
+        ["proceedings_ended", "calculation_made", "arrears_scheduled"]
     );
-    assert_eq!(adjustments(&events), [dec("432.00")]);
-    assert_eq!(
-        case.end_proceedings(d(2025, 3, 11), &settings, book()),
-        Err(CaseError::NotNow(Conflict::NoProceedingsPending))
-    );
+    assert_eq!(case.arrears(), dec("432.00"));
+    // Each instalment: £216 + £144 arrears + 20% of £216 = £43.20 (no fee on the backdated weeks):
+    // £403.20. The paying parent pays each in full before its due date.
+    for due in [d(2025, 3, 31), d(2025, 4, 28), d(2025, 5, 26)] {
+        let (_, on, maintenance, arrears, fee, total) = next(&case)?;
+        assert_eq!(
+            (on, maintenance, arrears, fee, total),
+            (
+                due,
+                gbp("216.00"),
+                gbp("144.00"),
+                gbp("43.20"),
+                gbp("403.20")
+            )
+        );
+        case.record_payment(due, total, PaymentSource::PayingParent, &settings, book())?;
+        let events = case.advance_to(due, &settings, book())?;
+        assert_eq!(kinds(&events), ["payment_due"]);
+    }
+    // Collected: nothing owed, and no arrears part left in the schedule.
+    assert_eq!(case.arrears(), Decimal::ZERO);
+    assert_eq!(next(&case)?.3, Money::ZERO);
+    assert_eq!(case.account().collection_fees_paid, gbp("129.60"));
     Ok(())
 }
 
 #[test]
 fn the_acts_on_policy_changes_nothing_without_proceedings() -> TestResult {
     let settings = CaseSettings {
-        acts_on: ActsOn::FinalOrder { backdate: false },
+        acts_on: ActsOn::FinalOrder,
         ..CaseSettings::default()
     };
-    let case = open(application("450", &["amy"], false), &settings)?;
+    let case = live(application("450", &["amy"], false), &settings)?;
     assert!(!case.is_deferred());
     assert_eq!(case.weekly_amount(), Some(gbp("54.00")));
     Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
-// Retrospective adjustments from a court order
+// No case silently abandoned: proceedings ending without a final order end the wait
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn a_final_order_reported_late_changes_the_band_and_credits_the_weeks_charged() -> TestResult {
+fn a_withdrawal_or_dismissal_releases_a_deferred_application() -> TestResult {
+    for outcome in [ProceedingsOutcome::Withdrawn, ProceedingsOutcome::Dismissed] {
+        let settings = CaseSettings {
+            acts_on: ActsOn::FinalOrder,
+            ..CaseSettings::default()
+        };
+        let mut case = open(application("450", &["amy"], true), &settings)?;
+        case.notify_paying_parent(d(2025, 1, 13), &settings, book())?;
+        let events = case.end_proceedings(d(2025, 5, 12), outcome, &settings, book())?;
+        assert_eq!(kinds(&events), ["proceedings_ended", "calculation_made"]);
+        assert!(matches!(&events[0],
+            CaseEvent::ProceedingsEnded { final_order: None, outcome: Some(o), .. } if *o == outcome));
+        assert_eq!(case.liability_start(), Some(d(2025, 5, 12)));
+        assert_eq!(
+            case.end_proceedings(d(2025, 5, 13), outcome, &settings, book()),
+            Err(CaseError::NotNow(Conflict::NoProceedingsPending))
+        );
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Supersession: a change applies from the maintenance period in which the CMS is told
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_final_order_reported_late_applies_from_the_week_it_is_reported_with_no_adjustment()
+-> TestResult {
     let settings = CaseSettings::default();
-    let mut case = open(application("450", &["amy"], true), &settings)?;
+    let mut case = live(collected(application("450", &["amy"], true)), &settings)?;
     for due in [d(2025, 2, 3), d(2025, 3, 3), d(2025, 3, 31)] {
-        case.record_payment(due, gbp("216.00"), &settings, book())?;
+        case.record_payment(due, gbp("259.20"), PaymentSource::PayingParent, &settings, book())?;
     }
     case.advance_to(d(2025, 4, 13), &settings, book())?;
     assert_eq!(case.arrears(), Decimal::ZERO);
-    // The final order was made on Wednesday 12 March (in the week from Monday 10 March, week 9)
-    // with 110 nights: band 2, £38.57 from 10 March. Reported on 14 April, when weeks 0–11 were
-    // charged at £54. Weeks 9–11: charged 3 × £54 = £162.00, now 3 × £38.57 = £115.71: a credit of
-    // £46.29.
+    // The final order was made on Wednesday 12 March with 110 nights (band 2, £38.57). It is
+    // reported on Wednesday 16 April, in the maintenance week from Monday 14 April: the new amount
+    // applies from 14 April, and the weeks since 12 March already charged at £54 stay so.
     let events = case.apply_court_order(
-        d(2025, 4, 14),
+        d(2025, 4, 16),
         order("FO-1", d(2025, 3, 12), true, &[("amy", 110)]),
         &settings,
         book(),
@@ -290,33 +485,29 @@ fn a_final_order_reported_late_changes_the_band_and_credits_the_weeks_charged() 
         [
             "court_order_applied",
             "proceedings_ended",
-            "calculation_revised",
-            "retrospective_adjustment"
+            "calculation_revised"
         ]
     );
     assert!(matches!(
         &events[2],
         CaseEvent::CalculationRevised { date, effective_from, previous_weekly_amount, weekly_amount, .. }
-            if *date == d(2025, 4, 14) && *effective_from == d(2025, 3, 10)
+            if *date == d(2025, 4, 16) && *effective_from == d(2025, 4, 14)
                 && *previous_weekly_amount == gbp("54.00") && *weekly_amount == gbp("38.57")
     ));
-    let CaseEvent::RetrospectiveAdjustment { adjustment, .. } = &events[3] else {
-        panic!("{events:?}")
-    };
+    assert_eq!(case.account().retrospective_adjustments, Decimal::ZERO);
+    // The instalment due 28 April covers 31 Mar - 27 Apr: two weeks at £54 and two at £38.57 =
+    // £185.14, with 20% of it (£37.028 → £37.03) as the fee.
     assert_eq!(
-        (adjustment.weeks_from, adjustment.weeks_to, adjustment.weeks),
-        (d(2025, 3, 10), d(2025, 3, 31), 3)
+        next(&case)?,
+        (
+            4,
+            d(2025, 4, 28),
+            gbp("185.14"),
+            Money::ZERO,
+            gbp("37.03"),
+            gbp("222.17")
+        )
     );
-    assert_eq!(adjustment.previously_charged, gbp("162.00"));
-    assert_eq!(adjustment.now_due, gbp("115.71"));
-    assert_eq!(adjustment.amount, dec("-46.29"));
-    assert!(!adjustment.is_arrears());
-    // An overpayment, reported as a credit.
-    assert_eq!(case.arrears(), dec("-46.29"));
-    assert_eq!(case.account().retrospective_adjustments, dec("-46.29"));
-    assert_eq!(case.account().maintenance_due, gbp("601.71"));
-    let next = case.schedule().ok_or("no schedule")?;
-    assert_eq!((next.due, next.amount), (d(2025, 4, 28), gbp("154.28")));
     Ok(())
 }
 
@@ -335,7 +526,7 @@ fn income_decision(events: &[CaseEvent]) -> Option<IncomeDecision> {
 fn a_20_percent_change_is_ignored_a_30_percent_change_applied_and_the_review_takes_the_latest()
 -> TestResult {
     let settings = CaseSettings::default();
-    let mut case = open(application("450", &["amy"], false), &settings)?;
+    let mut case = live(application("450", &["amy"], false), &settings)?;
     let report = IncomeSource::ReportedChange;
 
     // £540 is 20% above £450: recorded and ignored.
@@ -357,8 +548,7 @@ fn a_20_percent_change_is_ignored_a_30_percent_change_applied_and_the_review_tak
             if *effective_from == d(2025, 3, 10) && *previous_weekly_amount == gbp("54.00")
                 && *weekly_amount == gbp("70.20"))));
     // The instalment due 31 March covers 3–9 March at £54 and three weeks at £70.20: £264.60.
-    let next = case.schedule().ok_or("no schedule")?;
-    assert_eq!((next.due, next.amount), (d(2025, 3, 31), gbp("264.60")));
+    assert_eq!(next(&case)?.2, gbp("264.60"));
 
     // £500 is 14.5% below £585: ignored, but it is the latest figure at the review.
     let events = case.record_income(d(2025, 6, 2), Some(gbp("500")), report, &settings, book())?;
@@ -405,7 +595,7 @@ fn a_20_percent_change_is_ignored_a_30_percent_change_applied_and_the_review_tak
 #[test]
 fn a_change_of_exactly_25_percent_is_taken() -> TestResult {
     let settings = CaseSettings::default();
-    let mut case = open(application("450", &["amy"], false), &settings)?;
+    let mut case = live(application("450", &["amy"], false), &settings)?;
     // £562.50 is exactly 25% above £450; 12% of it is £67.50.
     case.record_income(
         d(2025, 1, 20),
@@ -433,7 +623,7 @@ fn a_review_figure_is_held_until_the_review_and_an_unknown_income_gives_the_defa
     let settings = CaseSettings::default();
     let mut app = application("450", &["amy"], false);
     app.paying_parent_income = None;
-    let mut case = open(app, &settings)?;
+    let mut case = live(app, &settings)?;
     // Income not provided: the default rate for one child, £39.
     assert_eq!(case.weekly_amount(), Some(gbp("39.00")));
     // The first figure reported replaces the default rate whatever the difference.
@@ -479,7 +669,7 @@ fn nights_used(events: &[CaseEvent]) -> Option<u32> {
 #[test]
 fn a_court_order_outranks_an_agreement_which_outranks_a_parents_word() -> TestResult {
     let settings = CaseSettings::default();
-    let mut case = open(application("450", &["amy"], false), &settings)?;
+    let mut case = live(application("450", &["amy"], false), &settings)?;
     let basis = case.calculation_basis().ok_or("no basis")?;
     assert_eq!(basis.children[0].basis, NightsBasis::NoEvidence);
     assert_eq!(basis.children[0].nights_used, 0);
@@ -525,27 +715,30 @@ fn a_court_order_outranks_an_agreement_which_outranks_a_parents_word() -> TestRe
     assert_eq!(nights_used(&events), Some(110));
     assert!(!kinds(&events).contains(&"calculation_revised"));
 
-    // First instalment, 3 Feb: weeks at £54, £46.29, £38.57, £38.57 = £177.43.
+    // First instalment, 3 Feb: weeks at £54, £46.29, £38.57, £38.57 = £177.43, not collected by
+    // the CMS (Direct Pay).
     let due = case.advance_to(d(2025, 2, 3), &settings, book())?;
-    assert!(matches!(&due[0], CaseEvent::PaymentDue { amount, .. } if *amount == gbp("177.43")));
+    assert_eq!(kinds(&due), ["payment_due"]);
+    assert!(matches!(&due[0],
+        CaseEvent::PaymentDue { amount, collected: false, .. } if *amount == gbp("177.43")));
 
-    // A court order made 27 Jan (week 3) with 20 nights, applied 10 Feb: it outranks the
-    // agreement; 20 nights is below band 1, so £54 again. Week 3 was charged £38.57 and now
-    // comes to £54: £15.43 more arrears.
+    // A court order made 27 Jan with 20 nights, reported Monday 10 Feb: it outranks the
+    // agreement; 20 nights is below band 1, so £54 again, from 10 Feb — the weeks already charged
+    // are not revisited.
     let events = case.apply_court_order(
         d(2025, 2, 10),
         order("CAO-7", d(2025, 1, 27), false, &[("amy", 20)]),
         &settings,
         book(),
     )?;
-    assert_eq!(adjustments(&events), [dec("15.43")]);
+    assert!(!kinds(&events).contains(&"retrospective_adjustment"));
     assert_eq!(case.weekly_amount(), Some(gbp("54.00")));
+    assert_eq!(case.weekly_amount_on(d(2025, 2, 9)), Some(gbp("38.57")));
     assert_eq!(
         case.calculation_basis().map(|b| b.children[0].basis),
         Some(NightsBasis::Evidence(EvidenceSource::CourtOrder))
     );
-    // Arrears: £177.43 charged + £15.43, nothing paid.
-    assert_eq!(case.arrears(), dec("192.86"));
+    assert_eq!(case.account().direct_pay_due, gbp("177.43"));
     // An agreement recorded after the order does not displace it either.
     case.record_shared_care(
         d(2025, 2, 17),
@@ -571,7 +764,7 @@ fn a_parents_word_gives_52_nights_today_and_equal_care_under_the_presumption() -
             nights_without_evidence: assumption,
             ..CaseSettings::default()
         };
-        let mut case = open(application("600", &["amy", "ben"], false), &settings)?;
+        let mut case = live(application("600", &["amy", "ben"], false), &settings)?;
         assert_eq!(case.weekly_amount(), Some(gbp("96.00")));
         case.record_shared_care(
             d(2025, 1, 13),
@@ -595,7 +788,7 @@ fn equal_care_for_every_child_means_nothing_is_payable() -> TestResult {
         nights_without_evidence: NightsWithoutEvidence::EqualCare,
         ..CaseSettings::default()
     };
-    let mut case = open(application("450", &["amy"], false), &settings)?;
+    let mut case = live(collected(application("450", &["amy"], false)), &settings)?;
     case.record_shared_care(
         d(2025, 1, 6),
         "amy",
@@ -613,25 +806,127 @@ fn equal_care_for_every_child_means_nothing_is_payable() -> TestResult {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Collection and fees
+// Direct Pay against Collect and Pay
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn collect_and_pay_fees_are_worked_on_each_payment() -> TestResult {
+fn the_cms_never_sees_direct_pay_and_takes_no_enforcement_on_it() -> TestResult {
     let settings = CaseSettings::default();
-    let mut app = application("475", &["amy"], false);
-    app.collection = CollectionMethod::CollectAndPay;
-    let mut case = open(app, &settings)?;
-    // 12% of £475 = £57.00 a week; an instalment is £228.00.
-    assert_eq!(case.weekly_amount(), Some(gbp("57.00")));
-    let events = case.record_payment(d(2025, 2, 3), gbp("228.00"), &settings, book())?;
-    // 20% on top: £45.60; 4% off: £9.12, so the receiving parent gets £218.88.
+    let mut case = live(application("450", &["amy"], false), &settings)?;
+    // A year of instalments, none of them known to the CMS to be paid or missed.
+    let events = case.advance_to(d(2025, 12, 31), &settings, book())?;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, CaseEvent::PaymentDue { collected: false, .. }))
+            .count(),
+        12
+    );
+    assert!(kinds(&events).iter().all(|k| *k == "payment_due"));
+    assert_eq!(case.consecutive_missed(), 0);
+    assert_eq!(case.arrears(), Decimal::ZERO);
+    assert_eq!(case.account().direct_pay_due, gbp("2592.00"));
+    assert_eq!(
+        case.record_payment(
+            d(2026, 1, 1),
+            gbp("216.00"),
+            PaymentSource::PayingParent,
+            &settings,
+            book()
+        ),
+        Err(CaseError::NotNow(Conflict::WrongCollectionMethod {
+            method: "Direct Pay",
+            reason: "the CMS does not see Direct Pay payments",
+        }))
+    );
+    Ok(())
+}
+
+#[test]
+fn reported_missed_direct_pay_moves_the_case_to_collect_and_pay_with_the_arrears() -> TestResult {
+    let settings = CaseSettings::default();
+    // £475: 12% = £57.00 a week.
+    let mut case = live(application("475", &["amy"], false), &settings)?;
+    // The first instalment (£228, due 3 Feb) went unpaid; the receiving parent reports it on
+    // Wednesday 12 Feb.
+    let events = case.report_missed_direct_pay(d(2025, 2, 12), gbp("228.00"), &settings, book())?;
+    assert_eq!(
+        kinds(&events),
+        ["payment_due", "collection_changed", "arrears_scheduled"]
+    );
+    assert!(matches!(&events[1], CaseEvent::CollectionChanged {
+        to: CollectionMethod::CollectAndPay, reason: CollectionChange::MissedPaymentsReported, .. }));
+    // £228 over 26 instalments: £8.7692 → £8.77.
+    assert_eq!(
+        scheduled(&events),
+        [(gbp("228.00"), ArrearsReason::DirectPayMissed, gbp("8.77"))]
+    );
+    assert_eq!(case.collection_method(), CollectionMethod::CollectAndPay);
+    assert_eq!(case.arrears(), dec("228.00"));
+    // Fees run from 12 Feb. The instalment due 3 Mar covers 3 Feb - 2 Mar: nothing in the week of
+    // 3 Feb, 5 days of the week from 10 Feb (£57 × 5/7 = £40.714…), then two full weeks (£114):
+    // 20% of £154.714… = £30.94. Total £228 + £8.77 + £30.94 = £267.71.
+    assert_eq!(
+        next(&case)?,
+        (
+            2,
+            d(2025, 3, 3),
+            gbp("228.00"),
+            gbp("8.77"),
+            gbp("30.94"),
+            gbp("267.71")
+        )
+    );
+    // Unpaid, it is now a missed payment the CMS acts on.
+    let events = case.advance_to(d(2025, 3, 3), &settings, book())?;
+    assert_eq!(kinds(&events), ["payment_due", "payment_missed"]);
+    assert_eq!(
+        case.report_missed_direct_pay(d(2025, 3, 4), gbp("1.00"), &settings, book())
+            .err()
+            .map(|e| e.to_string().contains("Collect and Pay")),
+        Some(true)
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fees on liability
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn the_paying_parents_fee_accrues_on_liability_and_a_payment_pays_maintenance_first()
+-> TestResult {
+    let settings = CaseSettings::default();
+    let mut case = live(collected(application("475", &["amy"], false)), &settings)?;
+    // 12% of £475 = £57.00 a week; an instalment is £228.00 and 20% of it, £45.60: £273.60.
+    assert_eq!(
+        next(&case)?,
+        (
+            1,
+            d(2025, 2, 3),
+            gbp("228.00"),
+            Money::ZERO,
+            gbp("45.60"),
+            gbp("273.60")
+        )
+    );
+    let events = case.record_payment(
+        d(2025, 2, 3),
+        gbp("273.60"),
+        PaymentSource::PayingParent,
+        &settings,
+        book(),
+    )?;
+    // £228 to maintenance, £45.60 to the fee; 4% off the maintenance (£9.12) leaves £218.88.
     assert_eq!(
         events,
         [CaseEvent::PaymentReceived {
             date: d(2025, 2, 3),
-            amount: gbp("228.00"),
-            paying_parent_fee: gbp("45.60"),
+            amount: gbp("273.60"),
+            source: PaymentSource::PayingParent,
+            to_maintenance: gbp("228.00"),
+            to_collection_fees: gbp("45.60"),
+            to_enforcement_fees: Money::ZERO,
             receiving_parent_fee: gbp("9.12"),
             passed_to_receiving_parent: gbp("218.88"),
         }]
@@ -639,129 +934,285 @@ fn collect_and_pay_fees_are_worked_on_each_payment() -> TestResult {
     // Paid on the due date, before the day's work: not missed.
     let due = case.advance_to(d(2025, 2, 3), &settings, book())?;
     assert_eq!(kinds(&due), ["payment_due"]);
-    // A single £57 payment: £68.40 from the paying parent, £54.72 to the receiving parent.
-    let events = case.record_payment(d(2025, 2, 10), gbp("57.00"), &settings, book())?;
+    // £57 on 10 Feb goes to the next instalment's maintenance; the receiving parent gets £54.72.
+    let events = case.record_payment(
+        d(2025, 2, 10),
+        gbp("57.00"),
+        PaymentSource::PayingParent,
+        &settings,
+        book(),
+    )?;
     assert!(matches!(&events[0],
-        CaseEvent::PaymentReceived { paying_parent_fee, passed_to_receiving_parent, .. }
-            if *paying_parent_fee == gbp("11.40") && *passed_to_receiving_parent == gbp("54.72")));
+        CaseEvent::PaymentReceived { to_maintenance, to_collection_fees, passed_to_receiving_parent, .. }
+            if *to_maintenance == gbp("57.00") && to_collection_fees.is_zero()
+                && *passed_to_receiving_parent == gbp("54.72")));
+    // Paying the maintenance but not the fee is short: the 3 March instalment is missed.
+    case.record_payment(
+        d(2025, 3, 3),
+        gbp("171.00"),
+        PaymentSource::PayingParent,
+        &settings,
+        book(),
+    )?;
+    let due = case.advance_to(d(2025, 3, 3), &settings, book())?;
+    assert_eq!(kinds(&due), ["payment_due", "payment_missed"]);
     let account = case.account();
-    assert_eq!(account.maintenance_paid, gbp("285.00"));
-    assert_eq!(account.paying_parent_collection_fees, gbp("57.00"));
-    assert_eq!(account.receiving_parent_collection_fees, gbp("11.40"));
-    assert_eq!(account.passed_to_receiving_parent, gbp("273.60"));
-    // Fees are not arrears: £228 due, £285 paid.
-    assert_eq!(account.arrears, dec("-57.00"));
+    assert_eq!(account.maintenance_paid, gbp("456.00"));
+    assert_eq!(account.collection_fees_charged, gbp("91.20"));
+    assert_eq!(account.collection_fees_paid, gbp("45.60"));
+    assert_eq!(account.receiving_parent_collection_fees, gbp("18.24"));
+    assert_eq!(account.passed_to_receiving_parent, gbp("437.76"));
+    // Fees are not arrears: £456 due, £456 paid.
+    assert_eq!(account.arrears, Decimal::ZERO);
     Ok(())
 }
 
 #[test]
-fn direct_pay_has_no_fees_until_it_is_withdrawn() -> TestResult {
+fn under_the_2027_model_direct_pay_goes_and_non_compliant_payers_pay_20_percent() -> TestResult {
     let settings = CaseSettings::default();
-    let mut case = open(application("475", &["amy"], false), &settings)?;
-    let events = case.record_payment(d(2025, 2, 3), gbp("228.00"), &settings, book())?;
-    assert!(matches!(&events[0],
-        CaseEvent::PaymentReceived { paying_parent_fee, receiving_parent_fee, .. }
-            if paying_parent_fee.is_zero() && receiving_parent_fee.is_zero()));
-
-    // Under the announced 2027 reform Direct Pay goes on 1 April 2027: the case is on Collect and
-    // Pay, at 2% and 2% for a compliant payer, 20% for one who has missed an instalment.
     let reform = ParameterBook::statutory().with_proposal("fees-2027")?;
+    // Monday 5 April 2027, after Direct Pay ends: the case opens on Collect and Pay.
     let mut app = application("475", &["amy"], false);
     app.date = d(2027, 4, 5);
-    let (mut case, _) = CaseFile::open(app, &settings, &reform)?;
-    let events = case.record_payment(d(2027, 4, 12), gbp("57.00"), &settings, &reform)?;
+    let (mut case, events) = CaseFile::open(app, &settings, &reform)?;
+    assert!(events.iter().any(|e| matches!(e, CaseEvent::CollectionChanged {
+        reason: CollectionChange::DirectPayUnavailable, .. })));
+    case.notify_paying_parent(d(2027, 4, 5), &settings, &reform)?;
+    case.make_calculation(d(2027, 4, 5), &settings, &reform)?;
+    // A compliant payer's fee: 2% of £228 = £4.56.
+    let i = case.schedule(&reform)?.ok_or("no schedule")?;
+    assert_eq!((i.collection_fee, i.total), (gbp("4.56"), gbp("232.56")));
+    let events = case.record_payment(
+        d(2027, 4, 12),
+        gbp("57.00"),
+        PaymentSource::PayingParent,
+        &settings,
+        &reform,
+    )?;
     assert!(matches!(&events[0],
-        CaseEvent::PaymentReceived { paying_parent_fee, receiving_parent_fee, .. }
-            if *paying_parent_fee == gbp("1.14") && *receiving_parent_fee == gbp("1.14")));
-    // The first instalment (3 May, £228) is short: non-compliant from then on.
-    let events = case.record_payment(d(2027, 5, 10), gbp("57.00"), &settings, &reform)?;
+        CaseEvent::PaymentReceived { receiving_parent_fee, .. } if *receiving_parent_fee == gbp("1.14")));
+    // The first instalment (3 May) is short: one miss makes the payer non-compliant
+    // (`collect_and_pay.non_compliant_after_missed_instalments` = 1), so the next fee is 20%.
+    let events = case.record_payment(
+        d(2027, 5, 10),
+        gbp("57.00"),
+        PaymentSource::PayingParent,
+        &settings,
+        &reform,
+    )?;
     assert_eq!(
         kinds(&events),
         ["payment_due", "payment_missed", "payment_received"]
     );
-    assert!(matches!(&events[2],
-        CaseEvent::PaymentReceived { paying_parent_fee, receiving_parent_fee, .. }
-            if *paying_parent_fee == gbp("11.40") && *receiving_parent_fee == gbp("1.14")));
+    let i = case.schedule(&reform)?.ok_or("no schedule")?;
+    assert_eq!(i.collection_fee, gbp("45.60"));
     Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
-// Missed payments and enforcement
+// Missed payments and enforcement that changes what is collected
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn missed_instalments_build_arrears_and_climb_the_ladder_with_fees() -> TestResult {
+fn the_ladder_climbs_step_by_step_with_the_courts_lag_and_each_steps_precondition() -> TestResult {
     let settings = CaseSettings::default();
-    let mut case = open(application("450", &["amy"], false), &settings)?;
-    let events = case.advance_to(d(2025, 9, 15), &settings, book())?;
-    // Nine instalments of £216, none paid.
+    let mut case = live(collected(application("450", &["amy"], false)), &settings)?;
+    let events = case.advance_to(d(2026, 2, 2), &settings, book())?;
+    // Fourteen instalments of £216 + £43.20, none paid.
     assert_eq!(
         events
             .iter()
-            .filter(|e| matches!(e, CaseEvent::PaymentMissed { .. }))
+            .filter(|e| matches!(e, CaseEvent::PaymentMissed { due, .. } if *due == gbp("259.20")))
             .count(),
-        9
+        14
     );
     assert_eq!(
         steps_taken(&events),
         [
+            // 2 misses: the employer is ordered to deduct.
             (
                 d(2025, 3, 3),
                 EnforcementStep::DeductionFromEarningsOrder,
                 gbp("50.00"),
                 false
             ),
+            // 4 misses, the deduction not collecting: the bank account.
             (
                 d(2025, 4, 28),
                 EnforcementStep::RegularDeductionOrder,
                 gbp("50.00"),
                 false
             ),
+            // 6 misses: the CMS applies to the magistrates' court...
             (
                 d(2025, 6, 23),
+                EnforcementStep::LiabilityOrderApplication,
+                Money::ZERO,
+                false
+            ),
+            // ... which grants the order 18 weeks later (enforcement agents, warranted at 10
+            // misses on 13 Oct, had to wait for it).
+            (
+                d(2025, 10, 27),
                 EnforcementStep::LiabilityOrder,
                 gbp("300.00"),
                 false
             ),
             (
-                d(2025, 9, 15),
-                EnforcementStep::FurtherAction,
+                d(2025, 11, 10),
+                EnforcementStep::EnforcementAgents,
+                gbp("75.00"),
+                false
+            ),
+            // 12 misses, arrears over £1,000: a charging order.
+            (
+                d(2025, 12, 8),
+                EnforcementStep::ChargingOrder,
+                gbp("38.00"),
+                false
+            ),
+            // 14 misses, agents having been tried.
+            (
+                d(2026, 2, 2),
+                EnforcementStep::Disqualification,
                 Money::ZERO,
                 false
             ),
         ]
     );
-    assert!(events.iter().any(|e| matches!(e,
-        CaseEvent::EnforcementStepTaken { step: EnforcementStep::DeductionFromEarningsOrder, arrears, consecutive_missed: 2, .. }
-            if *arrears == dec("432.00"))));
-    assert_eq!(case.arrears(), dec("1944.00"));
-    assert_eq!(case.account().enforcement_fees, gbp("400.00"));
-    assert_eq!(
-        case.enforcement_stage(),
-        Some(EnforcementStep::FurtherAction)
-    );
-    assert_eq!(case.consecutive_missed(), 9);
+    assert_eq!(case.deduction(), Some(Deduction::Account));
+    assert!(case.liability_order_granted());
+    // 14 × £216 of maintenance; the fees are apart.
+    assert_eq!(case.arrears(), dec("3024.00"));
+    let account = case.account();
+    assert_eq!(account.collection_fees_charged, gbp("604.80"));
+    assert_eq!(account.enforcement_fees_charged, gbp("513.00"));
+    Ok(())
+}
 
-    // A part payment is still a miss; the ladder has no more rungs.
-    case.record_payment(d(2025, 10, 1), gbp("100.00"), &settings, book())?;
-    let events = case.advance_to(d(2025, 10, 13), &settings, book())?;
-    assert_eq!(kinds(&events), ["payment_due", "payment_missed"]);
-    assert_eq!(case.consecutive_missed(), 10);
-    // Paying an instalment in full ends the run of misses, and the ladder with it.
-    case.record_payment(d(2025, 11, 1), gbp("216.00"), &settings, book())?;
-    let events = case.advance_to(d(2025, 11, 10), &settings, book())?;
+#[test]
+fn a_deduction_collects_at_source_and_paying_in_full_ends_the_run() -> TestResult {
+    let settings = CaseSettings::default();
+    let mut case = live(collected(application("450", &["amy"], false)), &settings)?;
+    case.advance_to(d(2025, 3, 3), &settings, book())?;
+    assert_eq!(case.deduction(), Some(Deduction::Earnings));
+    // The employer deducts the next instalment in full (£259.20): it pays the two missed periods'
+    // maintenance first, the 3 March one partly; the run of misses ends all the same.
+    let events = case.record_payment(
+        d(2025, 3, 28),
+        gbp("259.20"),
+        PaymentSource::DeductionFromEarnings,
+        &settings,
+        book(),
+    )?;
+    assert!(matches!(&events[0], CaseEvent::PaymentReceived {
+        source: PaymentSource::DeductionFromEarnings, to_maintenance, .. } if *to_maintenance == gbp("259.20")));
+    let events = case.advance_to(d(2025, 3, 31), &settings, book())?;
     assert_eq!(kinds(&events), ["payment_due"]);
     assert_eq!(case.consecutive_missed(), 0);
     assert_eq!(case.enforcement_stage(), None);
-    // 11 × £216 due, £316 paid.
-    assert_eq!(case.arrears(), dec("2060.00"));
+    // The order stays in force: a later miss does not make another one.
+    assert_eq!(case.deduction(), Some(Deduction::Earnings));
+    Ok(())
+}
+
+#[test]
+fn a_self_employed_parent_goes_to_the_bank_account_and_a_benefit_deduction_to_court() -> TestResult
+{
+    let settings = CaseSettings::default();
+    let mut app = collected(application("450", &["amy"], false));
+    app.employment = Employment::SelfEmployed;
+    let mut case = live(app, &settings)?;
+    let events = case.advance_to(d(2025, 6, 23), &settings, book())?;
+    assert_eq!(
+        steps_taken(&events)
+            .iter()
+            .map(|(date, step, ..)| (*date, *step))
+            .collect::<Vec<_>>(),
+        [
+            (d(2025, 4, 28), EnforcementStep::RegularDeductionOrder),
+            (d(2025, 6, 23), EnforcementStep::LiabilityOrderApplication),
+        ]
+    );
+
+    // A paying parent on a benefit that gives the flat rate, who asked for Direct Pay: the CMS
+    // collects £7 a week by deduction from the benefit, so the case is on Collect and Pay, and
+    // neither deduction order applies when the deduction fails.
+    let mut app = application("60", &["amy"], false);
+    app.flat_rate_benefit = true;
+    app.employment = Employment::NotWorking;
+    let (mut case, events) = CaseFile::open(app, &settings, book())?;
+    assert!(events.iter().any(|e| matches!(e, CaseEvent::CollectionChanged {
+        reason: CollectionChange::DeductionFromBenefit, .. })));
+    case.notify_paying_parent(d(2025, 1, 6), &settings, book())?;
+    case.make_calculation(d(2025, 1, 6), &settings, book())?;
+    assert_eq!(case.deduction(), Some(Deduction::Benefit));
+    // £28 + 20% (£5.60) an instalment.
+    assert_eq!(next(&case)?.5, gbp("33.60"));
+    case.record_payment(
+        d(2025, 2, 3),
+        gbp("33.60"),
+        PaymentSource::DeductionFromBenefit,
+        &settings,
+        book(),
+    )?;
+    let events = case.advance_to(d(2025, 7, 21), &settings, book())?;
+    assert_eq!(
+        steps_taken(&events)
+            .iter()
+            .map(|(date, step, ..)| (*date, *step))
+            .collect::<Vec<_>>(),
+        [(d(2025, 7, 21), EnforcementStep::LiabilityOrderApplication)]
+    );
+    Ok(())
+}
+
+#[test]
+fn a_liability_order_applied_for_is_withdrawn_when_the_run_of_misses_ends() -> TestResult {
+    let settings = CaseSettings::default();
+    let mut case = live(collected(application("450", &["amy"], false)), &settings)?;
+    case.advance_to(d(2025, 6, 23), &settings, book())?;
+    let mut events = Vec::new();
+    for due in [
+        d(2025, 7, 21),
+        d(2025, 8, 18),
+        d(2025, 9, 15),
+        d(2025, 10, 13),
+    ] {
+        events.extend(case.record_payment(
+            due,
+            gbp("259.20"),
+            PaymentSource::PayingParent,
+            &settings,
+            book(),
+        )?);
+    }
+    events.extend(case.advance_to(d(2025, 10, 27), &settings, book())?);
+    // Each instalment paid in full before it fell due: no misses, and at the hearing the run had
+    // ended, so the application is withdrawn.
+    assert_eq!(
+        kinds(&events)
+            .into_iter()
+            .filter(|k| *k != "payment_received")
+            .collect::<Vec<_>>(),
+        [
+            "payment_due",
+            "payment_due",
+            "payment_due",
+            "payment_due",
+            "liability_order_withdrawn"
+        ]
+    );
+    assert!(!case.liability_order_granted());
+    // No fee for an order not made (SI 2014/612 reg 12(4)(a)).
+    assert_eq!(case.account().enforcement_fees_charged, gbp("100.00"));
     Ok(())
 }
 
 #[test]
 fn a_pause_holds_escalation_which_resumes_after_it_with_the_distress_flag_recorded() -> TestResult {
     let settings = CaseSettings::default();
-    let mut case = open(application("450", &["amy"], false), &settings)?;
+    let mut case = live(collected(application("450", &["amy"], false)), &settings)?;
     case.record_contact(
         d(2025, 2, 20),
         Party::PayingParent,
@@ -815,7 +1266,8 @@ fn a_pause_holds_escalation_which_resumes_after_it_with_the_distress_flag_record
         lifted: false
     }));
     // The first due date after the pause (28 Apr, 4 misses) takes the held step: the call is now
-    // more than 8 weeks old (28 Apr − 56 days = 3 Mar). Then a rung per due date.
+    // more than 8 weeks old (28 Apr − 56 days = 3 Mar). Then a rung per due date. The pause cost
+    // the receiving parent the employer's deductions from March to May.
     assert_eq!(
         steps_taken(&events),
         [
@@ -833,8 +1285,8 @@ fn a_pause_holds_escalation_which_resumes_after_it_with_the_distress_flag_record
             ),
             (
                 d(2025, 6, 23),
-                EnforcementStep::LiabilityOrder,
-                gbp("300.00"),
+                EnforcementStep::LiabilityOrderApplication,
+                Money::ZERO,
                 false
             ),
         ]
@@ -845,9 +1297,32 @@ fn a_pause_holds_escalation_which_resumes_after_it_with_the_distress_flag_record
 }
 
 #[test]
+fn a_hearing_falling_in_a_pause_is_put_back_to_its_end() -> TestResult {
+    let settings = CaseSettings::default();
+    let mut case = live(collected(application("450", &["amy"], false)), &settings)?;
+    case.advance_to(d(2025, 10, 19), &settings, book())?;
+    // The hearing is due 27 Oct; a four-week pause from 20 Oct runs to 17 Nov.
+    case.request_pause(d(2025, 10, 20), 4, "distress screening", &settings, book())?;
+    let events = case.advance_to(d(2025, 11, 17), &settings, book())?;
+    assert!(events.iter().any(|e| matches!(e, CaseEvent::EnforcementPaused {
+        date, step: EnforcementStep::LiabilityOrder, pause_until, .. }
+            if *date == d(2025, 10, 27) && *pause_until == d(2025, 11, 17))));
+    assert_eq!(
+        steps_taken(&events),
+        [(
+            d(2025, 11, 17),
+            EnforcementStep::LiabilityOrder,
+            gbp("300.00"),
+            false
+        )]
+    );
+    Ok(())
+}
+
+#[test]
 fn lifting_a_pause_lets_the_held_step_be_taken_on_the_same_day() -> TestResult {
     let settings = CaseSettings::default();
-    let mut case = open(application("450", &["amy"], false), &settings)?;
+    let mut case = live(collected(application("450", &["amy"], false)), &settings)?;
     case.request_pause(d(2025, 3, 1), 12, "caseworker review", &settings, book())?;
     case.advance_to(d(2025, 3, 30), &settings, book())?;
     assert!(case.pause().is_some());
@@ -884,7 +1359,7 @@ fn lifting_a_pause_lets_the_held_step_be_taken_on_the_same_day() -> TestResult {
 #[test]
 fn an_explicit_distress_flag_is_recorded_on_each_step_until_cleared() -> TestResult {
     let settings = CaseSettings::default();
-    let mut case = open(application("450", &["amy"], false), &settings)?;
+    let mut case = live(collected(application("450", &["amy"], false)), &settings)?;
     case.flag_distress(d(2025, 1, 20), Party::PayingParent, true, &settings, book())?;
     // A distressed call from the receiving parent does not flag the paying parent.
     case.record_contact(
@@ -921,13 +1396,58 @@ fn an_explicit_distress_flag_is_recorded_on_each_step_until_cleared() -> TestRes
 }
 
 // ---------------------------------------------------------------------------------------------
-// Advancing time, projections, errors
+// Closing, advancing time, projections, errors
 // ---------------------------------------------------------------------------------------------
+
+#[test]
+fn closing_charges_the_weeks_before_the_closing_week_and_nothing_after() -> TestResult {
+    let settings = CaseSettings::default();
+    let mut case = live(application("450", &["amy"], false), &settings)?;
+    // Closed on Wednesday 12 March for a family-based arrangement: two instalments fell due (3 Feb,
+    // 3 Mar); of the third period (from 3 Mar) only the week of 3 Mar comes before the closing
+    // week (from 10 Mar): £54.
+    let events = case.close(
+        d(2025, 3, 12),
+        ClosureReason::FamilyBasedArrangement,
+        &settings,
+        book(),
+    )?;
+    assert_eq!(
+        kinds(&events),
+        ["payment_due", "payment_due", "payment_due", "case_closed"]
+    );
+    assert!(matches!(&events[2], CaseEvent::PaymentDue { instalment: 3, amount, .. }
+        if *amount == gbp("54.00")));
+    assert_eq!(case.account().direct_pay_due, gbp("486.00"));
+    assert!(case.is_closed());
+    assert_eq!(case.schedule(book())?, None);
+    assert!(
+        case.advance_to(d(2026, 1, 1), &settings, book())?
+            .is_empty()
+    );
+    assert_eq!(
+        case.record_contact(
+            d(2026, 1, 2),
+            Party::PayingParent,
+            ContactKind::Call,
+            false,
+            &settings,
+            book()
+        )
+        .map(|events| events.len()),
+        Ok(1)
+    );
+    assert_eq!(
+        case.report_missed_direct_pay(d(2026, 1, 2), gbp("1.00"), &settings, book()),
+        Err(CaseError::NotNow(Conflict::Closed { on: d(2025, 3, 12) }))
+    );
+    Ok(())
+}
 
 #[test]
 fn advancing_to_a_date_already_processed_does_nothing() -> TestResult {
     let settings = CaseSettings::default();
-    let mut case = open(application("450", &["amy"], false), &settings)?;
+    let mut case = live(collected(application("450", &["amy"], false)), &settings)?;
     let first = case.advance_to(d(2025, 5, 1), &settings, book())?;
     assert!(!first.is_empty());
     let snapshot = case.clone();
@@ -946,7 +1466,7 @@ fn advancing_to_a_date_already_processed_does_nothing() -> TestResult {
 #[test]
 fn projecting_a_care_arrangement_changes_nothing() -> TestResult {
     let settings = CaseSettings::default();
-    let mut case = open(application("450", &["amy"], false), &settings)?;
+    let mut case = live(application("450", &["amy"], false), &settings)?;
     case.advance_to(d(2025, 6, 1), &settings, book())?;
     let before = case.clone();
 
@@ -1009,10 +1529,11 @@ fn projecting_a_care_arrangement_changes_nothing() -> TestResult {
 #[test]
 fn errors_name_the_field_and_leave_the_case_unchanged() -> TestResult {
     let settings = CaseSettings::default();
-    let mut case = open(application("450", &["amy"], false), &settings)?;
+    let mut case = live(collected(application("450", &["amy"], false)), &settings)?;
     case.advance_to(d(2025, 3, 1), &settings, book())?;
     let snapshot = case.clone();
     let field = |r: Result<Vec<CaseEvent>, CaseError>| r.err().and_then(|e| e.field());
+    let paid = PaymentSource::PayingParent;
 
     assert_eq!(
         field(case.record_shared_care(
@@ -1026,11 +1547,11 @@ fn errors_name_the_field_and_leave_the_case_unchanged() -> TestResult {
         Some("child_ref")
     );
     assert_eq!(
-        field(case.record_payment(d(2025, 2, 1), gbp("1"), &settings, book())),
+        field(case.record_payment(d(2025, 2, 1), gbp("1"), paid, &settings, book())),
         Some("effective_date")
     );
     assert_eq!(
-        field(case.record_payment(d(2025, 3, 2), Money::ZERO, &settings, book())),
+        field(case.record_payment(d(2025, 3, 2), Money::ZERO, paid, &settings, book())),
         Some("amount")
     );
     assert_eq!(
@@ -1060,8 +1581,8 @@ fn errors_name_the_field_and_leave_the_case_unchanged() -> TestResult {
         Some("effective_date")
     );
     let bad_settings = CaseSettings {
-        enforcement: familybridge_casework::EnforcementRules {
-            liability_order_after: 0,
+        enforcement: EnforcementRules {
+            liability_order_application_after: 0,
             ..Default::default()
         },
         ..CaseSettings::default()
@@ -1069,6 +1590,16 @@ fn errors_name_the_field_and_leave_the_case_unchanged() -> TestResult {
     assert_eq!(
         field(case.advance_to(d(2025, 4, 1), &bad_settings, book())),
         Some("settings.enforcement")
+    );
+    let bad_spread = CaseSettings {
+        arrears: familybridge_casework::ArrearsRules {
+            collect_over_instalments: 0,
+        },
+        ..CaseSettings::default()
+    };
+    assert_eq!(
+        field(case.advance_to(d(2025, 4, 1), &bad_spread, book())),
+        Some("arrears.collect_over_instalments")
     );
     assert_eq!(case, snapshot);
 
@@ -1105,9 +1636,30 @@ fn errors_name_the_field_and_leave_the_case_unchanged() -> TestResult {
 }
 
 #[test]
+fn a_refusal_after_the_due_work_leaves_the_case_unchanged() -> TestResult {
+    let settings = CaseSettings::default();
+    let mut case = live(application("450", &["amy"], false), &settings)?;
+    let snapshot = case.clone();
+    // The payment is dated after an instalment falls due on this Direct Pay case: the due work
+    // would run, then the payment is refused; nothing of either stays.
+    assert!(
+        case.record_payment(
+            d(2025, 2, 10),
+            gbp("216.00"),
+            PaymentSource::PayingParent,
+            &settings,
+            book()
+        )
+        .is_err()
+    );
+    assert_eq!(case, snapshot);
+    Ok(())
+}
+
+#[test]
 fn the_current_calculation_comes_with_the_engines_explanation() -> TestResult {
     let settings = CaseSettings::default();
-    let mut case = open(application("450", &["amy"], false), &settings)?;
+    let mut case = live(application("450", &["amy"], false), &settings)?;
     case.record_shared_care(
         d(2025, 1, 20),
         "amy",
@@ -1131,14 +1683,13 @@ fn the_current_calculation_comes_with_the_engines_explanation() -> TestResult {
     Ok(())
 }
 
-/// The service stores a case as JSON between requests: a stored and reloaded case must be the same
-/// case, and carry on exactly as the one kept in memory.
+/// The service stores a case between requests: a stored and reloaded case must be the same case,
+/// and carry on exactly as the one kept in memory.
 #[test]
-fn a_case_survives_being_stored_as_json_and_carries_on_identically() -> TestResult {
+fn a_case_survives_being_stored_and_carries_on_identically() -> TestResult {
     let settings = CaseSettings::default();
-    let mut app = application("450.00", &["child-1", "child-2"], true);
-    app.collection = CollectionMethod::CollectAndPay;
-    let mut case = open(app, &settings)?;
+    let app = collected(application("450.00", &["child-1", "child-2"], true));
+    let mut case = live(app, &settings)?;
     case.record_shared_care(
         d(2025, 2, 10),
         "child-1",
@@ -1158,7 +1709,13 @@ fn a_case_survives_being_stored_as_json_and_carries_on_identically() -> TestResu
         &settings,
         book(),
     )?;
-    case.record_payment(d(2025, 3, 3), gbp("100.00"), &settings, book())?;
+    case.record_payment(
+        d(2025, 3, 3),
+        gbp("100.00"),
+        PaymentSource::PayingParent,
+        &settings,
+        book(),
+    )?;
     case.record_contact(
         d(2025, 4, 1),
         Party::PayingParent,

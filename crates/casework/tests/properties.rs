@@ -4,9 +4,9 @@
 use chrono::{Days, NaiveDate};
 use familybridge_calculation::{Money, Nights, ParameterBook};
 use familybridge_casework::{
-    ActsOn, Application, CaseError, CaseEvent, CaseFile, CaseSettings, CollectionMethod,
-    ContactKind, CourtOrder, EnforcementRules, EvidenceSource, IncomeSource, NightsWithoutEvidence,
-    Party,
+    ActsOn, Application, ArrearsReason, ArrearsRules, CaseError, CaseEvent, CaseFile, CaseSettings,
+    ClosureReason, CollectionMethod, ContactKind, CourtOrder, Employment, EnforcementRules,
+    EvidenceSource, IncomeSource, NightsWithoutEvidence, Party, PaymentSource, ProceedingsOutcome,
 };
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -17,7 +17,11 @@ const CHILDREN: [&str; 3] = ["amy", "ben", "cal"];
 #[derive(Clone, Debug)]
 enum Op {
     Advance(u16),
-    Pay(u16, u64),
+    Notify(u16),
+    Calculate(u16),
+    Pay(u16, u64, u8),
+    MissedDirectPay(u16, u64),
+    Close(u16),
     Income(u16, Option<u64>, u8),
     Care(u16, usize, u32, u8),
     Order(u16, u16, usize, u32, bool),
@@ -32,7 +36,11 @@ fn op() -> impl Strategy<Value = Op> {
     let days = 0_u16..120;
     prop_oneof![
         4 => (0_u16..400).prop_map(Op::Advance),
-        4 => (days.clone(), 1_u64..100_000).prop_map(|(d, p)| Op::Pay(d, p)),
+        2 => days.clone().prop_map(Op::Notify),
+        2 => days.clone().prop_map(Op::Calculate),
+        4 => (days.clone(), 1_u64..100_000, 0_u8..5).prop_map(|(d, p, s)| Op::Pay(d, p, s)),
+        1 => (days.clone(), 0_u64..100_000).prop_map(|(d, p)| Op::MissedDirectPay(d, p)),
+        1 => days.clone().prop_map(Op::Close),
         2 => (days.clone(), proptest::option::weighted(0.9, 0_u64..150_000), 0_u8..3)
             .prop_map(|(d, i, s)| Op::Income(d, i, s)),
         2 => (days.clone(), 0_usize..3, 0_u32..=365, 0_u8..3)
@@ -51,25 +59,36 @@ fn settings() -> impl Strategy<Value = CaseSettings> {
     (
         prop_oneof![
             Just(ActsOn::Application),
-            any::<bool>().prop_map(|backdate| ActsOn::FinalOrder { backdate }),
+            Just(ActsOn::FinalOrder),
+            Just(ActsOn::FinalOrderBackdatedToEffectiveDate),
+            Just(ActsOn::FinalOrderBackdatedToApplication),
         ],
         prop_oneof![
             Just(NightsWithoutEvidence::Assume52),
             Just(NightsWithoutEvidence::EqualCare)
         ],
-        (1_u32..6, 1_u32..6, 1_u32..6, 1_u32..6),
-        0_u32..12,
+        (1_u32..6, 1_u32..6, 1_u32..6, 1_u32..6, 0_u32..30),
+        (0_u32..12, 1_u32..30),
     )
-        .prop_map(|(acts_on, nights, (a, b, c, e), window)| CaseSettings {
+        .prop_map(|(acts_on, nights, (a, b, c, e, lag), (window, spread))| CaseSettings {
             acts_on,
             nights_without_evidence: nights,
             enforcement: EnforcementRules {
                 deduction_from_earnings_order_after: a,
                 regular_deduction_order_after: a + b,
-                liability_order_after: a + b + c,
-                further_action_after: a + b + c + e,
+                liability_order_application_after: a + b + c,
+                liability_order_court_weeks: lag,
+                enforcement_agents_after: a + b + c + e,
+                charging_order_after: a + b + c + e + 1,
+                disqualification_after: a + b + c + e + 2,
+                committal_after: a + b + c + e + 3,
+                ..EnforcementRules::default()
+            },
+            arrears: ArrearsRules {
+                collect_over_instalments: spread,
             },
             distress_window_weeks: window,
+            ..CaseSettings::default()
         })
 }
 
@@ -83,9 +102,10 @@ fn application() -> impl Strategy<Value = Application> {
         0_u32..4,
         proptest::bool::weighted(0.1),
         any::<bool>(),
+        0_u8..3,
     )
         .prop_map(
-            |(offset, children, pending, collect, income, roc, benefit, applicant)| Application {
+            |(offset, children, pending, collect, income, roc, benefit, applicant, work)| Application {
                 date: NaiveDate::from_ymd_opt(2013, 1, 1)
                     .and_then(|d| d.checked_add_days(Days::new(offset)))
                     .unwrap_or_default(),
@@ -107,8 +127,27 @@ fn application() -> impl Strategy<Value = Application> {
                 paying_parent_income: income.map(Money::from_pence),
                 relevant_other_children: roc,
                 flat_rate_benefit: benefit,
+                employment: employment(work),
             },
         )
+}
+
+fn employment(n: u8) -> Employment {
+    match n % 3 {
+        0 => Employment::Employed,
+        1 => Employment::SelfEmployed,
+        _ => Employment::NotWorking,
+    }
+}
+
+fn payment_source(n: u8) -> PaymentSource {
+    match n % 5 {
+        0 => PaymentSource::PayingParent,
+        1 => PaymentSource::DeductionFromEarnings,
+        2 => PaymentSource::DeductionFromAccount,
+        3 => PaymentSource::DeductionFromBenefit,
+        _ => PaymentSource::EnforcementAgents,
+    }
 }
 
 fn source(n: u8) -> EvidenceSource {
@@ -161,9 +200,27 @@ fn apply(
             Ok(events)
         }
         Op::Advance(days) => case.advance_to(after(now, days), settings, book),
-        Op::Pay(days, pence) => {
-            case.record_payment(after(now, days), Money::from_pence(pence), settings, book)
-        }
+        Op::Notify(days) => case.notify_paying_parent(after(now, days), settings, book),
+        Op::Calculate(days) => case.make_calculation(after(now, days), settings, book),
+        Op::Pay(days, pence, from) => case.record_payment(
+            after(now, days),
+            Money::from_pence(pence),
+            payment_source(from),
+            settings,
+            book,
+        ),
+        Op::MissedDirectPay(days, pence) => case.report_missed_direct_pay(
+            after(now, days),
+            Money::from_pence(pence),
+            settings,
+            book,
+        ),
+        Op::Close(days) => case.close(
+            after(now, days),
+            ClosureReason::FamilyBasedArrangement,
+            settings,
+            book,
+        ),
         Op::Income(days, income, s) => case.record_income(
             after(now, days),
             income.map(Money::from_pence),
@@ -196,7 +253,12 @@ fn apply(
                 book,
             )
         }
-        Op::EndProceedings(days) => case.end_proceedings(after(now, days), settings, book),
+        Op::EndProceedings(days) => case.end_proceedings(
+            after(now, days),
+            ProceedingsOutcome::Withdrawn,
+            settings,
+            book,
+        ),
         Op::Contact(days, paying, distressed) => case.record_contact(
             after(now, days),
             party(paying),
@@ -227,38 +289,66 @@ fn check_invariants(case: &CaseFile) -> Result<(), TestCaseError> {
     let paid = account.maintenance_paid.as_decimal();
     prop_assert_eq!(account.arrears, due - paid);
     prop_assert_eq!(case.arrears(), due - paid);
+    // Every charge is in the history: instalments, the liability before the first calculation,
+    // retrospective adjustments, and Direct Pay arrears taken on.
     let charged = total(history, |e| match e {
         CaseEvent::PaymentDue { amount, .. } => Some(amount.as_decimal()),
         CaseEvent::RetrospectiveAdjustment { adjustment, .. } => Some(adjustment.amount),
+        CaseEvent::ArrearsScheduled { amount, .. } => Some(amount.as_decimal()),
         _ => None,
     });
-    prop_assert_eq!(due, charged);
+    prop_assert_eq!(due + account.direct_pay_due.as_decimal(), charged);
+    let taken_on = total(history, |e| match e {
+        CaseEvent::ArrearsScheduled {
+            amount,
+            reason: ArrearsReason::DirectPayMissed,
+            ..
+        } => Some(amount.as_decimal()),
+        _ => None,
+    });
+    prop_assert!(taken_on <= due);
     let received = total(history, |e| match e {
-        CaseEvent::PaymentReceived { amount, .. } => Some(amount.as_decimal()),
+        CaseEvent::PaymentReceived { to_maintenance, .. } => Some(to_maintenance.as_decimal()),
         _ => None,
     });
     prop_assert_eq!(paid, received);
-    let fees = total(history, |e| match e {
+    let collection_fees = total(history, |e| match e {
+        CaseEvent::PaymentDue { collection_fee, .. } => Some(collection_fee.as_decimal()),
+        _ => None,
+    });
+    prop_assert_eq!(account.collection_fees_charged.as_decimal(), collection_fees);
+    let enforcement_fees = total(history, |e| match e {
         CaseEvent::EnforcementStepTaken { fee, .. } => Some(fee.as_decimal()),
         _ => None,
     });
-    prop_assert_eq!(account.enforcement_fees.as_decimal(), fees);
-    let passed = total(history, |e| match e {
-        CaseEvent::PaymentReceived {
+    prop_assert_eq!(account.enforcement_fees_charged.as_decimal(), enforcement_fees);
+    let mut passed = Decimal::ZERO;
+    for event in history {
+        if let CaseEvent::PaymentReceived {
             amount,
+            to_maintenance,
+            to_collection_fees,
+            to_enforcement_fees,
             receiving_parent_fee,
             passed_to_receiving_parent,
             ..
-        } => {
-            // What the receiving parent gets is the payment less their fee, to the penny.
-            assert_eq!(
-                passed_to_receiving_parent.as_decimal(),
-                amount.as_decimal() - receiving_parent_fee.as_decimal()
+        } = event
+        {
+            // A payment is shared out to the penny, and what the receiving parent gets is the
+            // maintenance less their fee.
+            prop_assert_eq!(
+                amount.as_decimal(),
+                to_maintenance.as_decimal()
+                    + to_collection_fees.as_decimal()
+                    + to_enforcement_fees.as_decimal()
             );
-            Some(passed_to_receiving_parent.as_decimal())
+            prop_assert_eq!(
+                passed_to_receiving_parent.as_decimal(),
+                to_maintenance.as_decimal() - receiving_parent_fee.as_decimal()
+            );
+            passed += passed_to_receiving_parent.as_decimal();
         }
-        _ => None,
-    });
+    }
     prop_assert_eq!(account.passed_to_receiving_parent.as_decimal(), passed);
     prop_assert!(history.windows(2).all(|w| w[0].date() <= w[1].date()));
     Ok(())
@@ -322,7 +412,7 @@ proptest! {
         pending in any::<bool>(),
         settings in (settings(), 0_u32..2000, 0_u32..3).prop_map(|(mut s, w, zero)| {
             s.distress_window_weeks = w;
-            if zero == 0 { s.enforcement.liability_order_after = 0; }
+            if zero == 0 { s.enforcement.liability_order_application_after = 0; }
             s
         }),
         requests in proptest::collection::vec(
@@ -343,6 +433,7 @@ proptest! {
             paying_parent_income: income.map(Money::from_pence),
             relevant_other_children: roc,
             flat_rate_benefit: false,
+            employment: Employment::Employed,
         };
         let Ok((mut case, _)) = CaseFile::open(app, &settings, book) else {
             return Ok(());
@@ -353,7 +444,7 @@ proptest! {
             let money = Money::from_pence(pence);
             let _ = match kind {
                 0 => case.advance_to(date, &settings, book),
-                1 => case.record_payment(date, money, &settings, book),
+                1 => case.record_payment(date, money, PaymentSource::PayingParent, &settings, book),
                 2 => case.record_income(date, Some(money), IncomeSource::ReportedChange, &settings, book),
                 3 => case.record_shared_care(date, &child, nights(n), EvidenceSource::Agreement, &settings, book),
                 4 => case.apply_court_order(
@@ -367,7 +458,7 @@ proptest! {
                     &settings,
                     book,
                 ),
-                5 => case.end_proceedings(date, &settings, book),
+                5 => case.end_proceedings(date, ProceedingsOutcome::Dismissed, &settings, book),
                 6 => case.request_pause(date, weeks, &child, &settings, book),
                 7 => case.lift_pause(date, &settings, book),
                 8 => case.record_contact(date, Party::PayingParent, ContactKind::Complaint, n % 2 == 0, &settings, book),
@@ -379,7 +470,9 @@ proptest! {
                     }, &settings, book)
                     .map(|_| Vec::new()),
             };
-            let _ = case.schedule();
+            let _ = case.schedule(book);
+            let _ = case.notify_paying_parent(date, &settings, book);
+            let _ = case.make_calculation(date, &settings, book);
             let _ = case.current_calculation(book);
             check_invariants(&case)?;
         }

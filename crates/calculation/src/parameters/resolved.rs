@@ -221,6 +221,9 @@ pub struct CollectionParameters {
     pub non_compliant_paying_parent_fee: Percentage,
     /// The receiving parent's Collect and Pay fee, taken off what is collected.
     pub receiving_parent_fee: Percentage,
+    /// A paying parent counts as non-compliant (and pays the non-compliant fee) once this many
+    /// instalments in a row have been missed.
+    pub non_compliant_after_missed_instalments: u32,
 }
 
 /// One-off enforcement fees charged to the paying parent (SI 2014/612 reg 10; PQ 82453).
@@ -234,6 +237,14 @@ pub struct EnforcementFees {
     pub lump_sum_deduction_order: Money,
     /// Liability order (s.33).
     pub liability_order: Money,
+    /// Enforcement agents taking control of goods (s.35): their compliance-stage fee.
+    pub enforcement_agents: Money,
+    /// A charging order (s.36): the court fee for the application.
+    pub charging_order: Money,
+    /// Disqualification from driving or travel (ss.39B, 40B).
+    pub disqualification: Money,
+    /// Committal to prison (s.40).
+    pub committal: Money,
 }
 
 /// Everything the calculation needs, as in force on one date.
@@ -271,6 +282,12 @@ pub struct Parameters {
     pub application_fee: Money,
     /// One-off enforcement fees.
     pub enforcement_fees: EnforcementFees,
+    /// The nights a year the CMS assumes for a child when the parents dispute shared care and
+    /// there is no agreement or order (2012 Regs reg 47).
+    pub nights_assumed_without_evidence: Nights,
+    /// The share by which a reported income must differ from the income in the calculation to be
+    /// taken between annual reviews (2012 Regs reg 34(2)).
+    pub income_change_threshold: Percentage,
 }
 
 /// Reads values for one date by name, checking each has the unit the code expects.
@@ -323,6 +340,13 @@ impl Resolver<'_> {
         match self.value(name)? {
             ParameterValue::Nights(n) => Ok(n),
             other => Err(Self::wrong(name, super::Unit::Nights, &other)),
+        }
+    }
+
+    fn count(&self, name: &'static str) -> Result<u32, ParameterError> {
+        match self.value(name)? {
+            ParameterValue::Count(n) => Ok(n),
+            other => Err(Self::wrong(name, super::Unit::Count, &other)),
         }
     }
 
@@ -461,6 +485,8 @@ pub(super) fn resolve(book: &ParameterBook, date: NaiveDate) -> Result<Parameter
             non_compliant_paying_parent_fee: r
                 .percent("collect_and_pay.non_compliant_paying_parent_fee")?,
             receiving_parent_fee: r.percent("collect_and_pay.receiving_parent_fee")?,
+            non_compliant_after_missed_instalments: r
+                .count("collect_and_pay.non_compliant_after_missed_instalments")?,
         },
         application_fee: r.money("application_fee.amount")?,
         enforcement_fees: EnforcementFees {
@@ -469,7 +495,13 @@ pub(super) fn resolve(book: &ParameterBook, date: NaiveDate) -> Result<Parameter
             regular_deduction_order: r.money("enforcement_fees.regular_deduction_order")?,
             lump_sum_deduction_order: r.money("enforcement_fees.lump_sum_deduction_order")?,
             liability_order: r.money("enforcement_fees.liability_order")?,
+            enforcement_agents: r.money("enforcement_fees.enforcement_agents")?,
+            charging_order: r.money("enforcement_fees.charging_order")?,
+            disqualification: r.money("enforcement_fees.disqualification")?,
+            committal: r.money("enforcement_fees.committal")?,
         },
+        nights_assumed_without_evidence: r.nights("shared_care.nights_assumed_without_evidence")?,
+        income_change_threshold: r.percent("income_change.threshold")?,
     })
 }
 
