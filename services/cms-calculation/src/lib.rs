@@ -13,7 +13,7 @@ use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use familybridge_calculation::ParameterBook;
-use familybridge_casework::CaseSettings;
+use familybridge_casework::{CaseSettings, CourtOrderRoute, FeeModel};
 use std::sync::Arc;
 
 use familybridge_feed::{AgencyId, DataSharingAgreements, Feed, FeedOptions, Following};
@@ -60,26 +60,11 @@ pub struct Config {
     pub database_url: DatabaseUrl,
     /// The court registry's gRPC address, e.g. `http://127.0.0.1:50051`.
     pub court_registry_url: String,
-    /// The scenario's policy for cases: when the CMS acts, the nights it assumes without
-    /// evidence, the enforcement ladder.
+    /// The scenario's policy for the CMS: when it acts, how court orders reach it, the nights it
+    /// assumes without evidence, the fee model, the enforcement ladder.
     pub case_settings: CaseSettings,
     /// What each agency may receive from its feed.
     pub data_sharing: DataSharingAgreements,
-    /// How court orders reach the CMS.
-    pub court_orders: CourtOrderRoute,
-    /// The calculation's parameters: the statutory ones, or with a named proposal switched on
-    /// (`fees-2027`).
-    pub parameters: Arc<ParameterBook>,
-}
-
-/// How court orders reach the CMS: a scenario setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CourtOrderRoute {
-    /// Only when a parent reports one (`ReportCourtOrder`), on the day they do: today's practice.
-    #[default]
-    Manual,
-    /// The CMS follows the court registry's feed and applies orders from their dates.
-    Automatic,
 }
 
 impl Config {
@@ -93,20 +78,20 @@ impl Config {
             court_registry_url,
             case_settings: CaseSettings::default(),
             data_sharing: default_agreements()?,
-            court_orders: CourtOrderRoute::default(),
-            parameters: Arc::new(ParameterBook::statutory().clone()),
         })
     }
 }
 
-/// The statutory parameters with the named proposals switched on, in order.
-pub fn parameters_with_proposals(proposals: &[String]) -> Result<ParameterBook, ServiceError> {
-    proposals
-        .iter()
-        .try_fold(ParameterBook::statutory().clone(), |book, name| {
-            book.with_proposal(name)
-                .map_err(|error| ServiceError::Configuration(format!("proposal: {error}")))
-        })
+/// The calculation's parameters under a fee model: the statutory ones, with the model's named
+/// proposal switched on (`fees-2027`).
+pub fn parameters_for(fee_model: FeeModel) -> Result<ParameterBook, ServiceError> {
+    let book = ParameterBook::statutory().clone();
+    match fee_model.proposal() {
+        None => Ok(book),
+        Some(name) => book
+            .with_proposal(name)
+            .map_err(|error| ServiceError::Configuration(format!("fee_model: {error}"))),
+    }
 }
 
 /// The default data-sharing agreements, parsed.
@@ -150,6 +135,7 @@ pub async fn serve(
         .case_settings
         .validate()
         .map_err(|error| ServiceError::Configuration(format!("case settings: {error}")))?;
+    let parameters = Arc::new(parameters_for(config.case_settings.fee_model)?);
     let database = Database::connect(
         &config.database_url,
         &[familybridge_feed::MIGRATIONS, cases::store::MIGRATIONS],
@@ -159,13 +145,13 @@ pub async fn serve(
     let due = CaseDueWork::new(
         feed.clone(),
         config.case_settings,
-        config.parameters.clone(),
+        parameters.clone(),
     );
     // Background work (following the court's feed) stops when shutdown begins; subscriptions to
     // our own feed never end by themselves, so the feed ends them then too.
     let background = CancellationToken::new();
     let mut following = Following::new(feed.clone(), AgencyId::Cms);
-    let court_orders = (config.court_orders == CourtOrderRoute::Automatic).then(|| {
+    let court_orders = (config.case_settings.court_orders == CourtOrderRoute::Automatic).then(|| {
         let wake = Arc::new(Notify::new());
         let subscription = following.follow(
             "court-registry",
@@ -176,7 +162,7 @@ pub async fn serve(
         let applier = CourtOrderApplier::new(
             feed.clone(),
             config.case_settings,
-            config.parameters.clone(),
+            parameters.clone(),
             wake,
         );
         let running = tokio::spawn(applier.clone().run(background.clone()));
@@ -200,7 +186,7 @@ pub async fn serve(
         .add_service(CaseServiceServer::new(Cases::new(
             feed.clone(),
             config.case_settings,
-            config.parameters.clone(),
+            parameters.clone(),
         )))
         .add_service(feed.service(config.data_sharing, options))
         .add_service(ClockServer::new(clock))
@@ -231,6 +217,20 @@ mod tests {
             case_settings_from_toml(DEFAULT_CASE_SETTINGS).expect("the shipped file parses"),
             CaseSettings::default()
         );
+    }
+
+    #[test]
+    fn the_levers_are_spelled_as_a_scenario_spells_them() {
+        let settings = case_settings_from_toml(
+            "acts_on = \"final-order-backdated-to-application\"\nnights_without_evidence = \"equal-care\"\ncourt_orders = \"automatic\"\nfee_model = \"fees-2027\"",
+        )
+        .expect("the scenario's words parse");
+        assert_eq!(
+            settings.acts_on,
+            familybridge_casework::ActsOn::FinalOrderBackdatedToApplication
+        );
+        assert_eq!(settings.court_orders, CourtOrderRoute::Automatic);
+        assert_eq!(settings.fee_model, FeeModel::Fees2027);
     }
 
     #[test]

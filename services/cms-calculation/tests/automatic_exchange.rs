@@ -1,13 +1,13 @@
 //! Court orders by automatic exchange, across two real services: the CMS follows the court
-//! registry's feed and applies the final order's care pattern from the order's date, with no parent
-//! reporting anything.
+//! registry's feed and applies the final order's care pattern from the maintenance period in which
+//! the order reaches it, with no parent reporting anything.
 
 use std::time::Duration;
 
-use cms_calculation::{Config, CourtOrderRoute, serve};
-use familybridge_casework::{ActsOn, CaseSettings};
+use cms_calculation::{Config, serve};
+use familybridge_casework::{ActsOn, CaseSettings, CourtOrderRoute};
 use familybridge_proto::cms::v1::case_service_client::CaseServiceClient;
-use familybridge_proto::cms::v1::{CaseParty, GetCaseRequest, OpenApplicationRequest};
+use familybridge_proto::cms::v1::{CaseParty, Employment, GetCaseRequest, OpenApplicationRequest};
 use familybridge_proto::court::v1::court_registry_client::CourtRegistryClient;
 use familybridge_proto::court::v1::{
     ChildArrangement, MakeOrderRequest, OpenCaseRequest, Party, Residence,
@@ -41,9 +41,9 @@ async fn the_cms_applies_the_final_order_from_the_courts_feed(database: TestData
 
     let mut cms_config = Config::with_defaults(database.url().clone(), court.url().to_owned())
         .expect("default configuration");
-    cms_config.court_orders = CourtOrderRoute::Automatic;
     cms_config.case_settings = CaseSettings {
-        acts_on: ActsOn::FinalOrder { backdate: false },
+        acts_on: ActsOn::FinalOrder,
+        court_orders: CourtOrderRoute::Automatic,
         ..CaseSettings::default()
     };
     let cms = TestServer::start(|listener, shutdown| serve(cms_config, listener, shutdown)).await;
@@ -82,6 +82,7 @@ async fn the_cms_applies_the_final_order_from_the_courts_feed(database: TestData
             child_refs: vec!["child-1".to_owned()],
             proceedings_pending: true,
             gross_weekly_income: "450.00".to_owned(),
+            employment: Employment::Employed.into(),
             ..Default::default()
         })
         .await
@@ -120,7 +121,8 @@ async fn the_cms_applies_the_final_order_from_the_courts_feed(database: TestData
         !case.awaiting_final_order,
         "the final order reached the CMS"
     );
-    // Liability from the final order's date; the child spends 120 nights with the paying parent
+    // Liability from the day the order reached the CMS, the order's own day under automatic
+    // exchange; the child spends 120 nights with the paying parent
     // (band 2: less 2/7): £54.00 × 5/7 = £38.57 a week.
     assert_eq!(case.liability_from, "2025-07-07");
     assert_eq!(

@@ -1,7 +1,8 @@
 //! CMS cases over gRPC, on both backends, with real dates and amounts worked by hand.
 //!
-//! The base case: an application on Monday 6 January 2025 for one child, the paying parent on £450
-//! a week: 12% = £54.00 a week. Instalments fall due every 28 days from the start of liability, each
+//! The base case: an application on Monday 6 January 2025 for one child, the paying parent employed
+//! on £450 a week: 12% = £54.00 a week. Unless a test says otherwise the CMS notifies the paying
+//! parent and calculates the same day, so instalments fall due every 28 days from 6 January, each
 //! for the four weeks before it: 3 Feb, 3 Mar, 31 Mar, 28 Apr, 26 May, 23 Jun, 21 Jul 2025 …
 
 use std::time::Duration;
@@ -11,11 +12,11 @@ use familybridge_casework::{ActsOn, CaseSettings};
 use familybridge_feed::{AgencyId, FeedClient};
 use familybridge_proto::cms::v1::case_service_client::CaseServiceClient;
 use familybridge_proto::cms::v1::{
-    CalculationMade, CaseParty, CaseResponse, ChildNights, ContactKind, EnforcementStep,
-    EvidenceSource, GetCaseRequest, IncomeSource, LiftEnforcementPauseRequest,
-    OpenApplicationRequest, ProjectLiabilityRequest, RecordContactRequest, RecordIncomeRequest,
-    RecordPaymentRequest, RecordSharedCareRequest, ReportCourtOrderRequest,
-    RequestEnforcementPauseRequest,
+    CalculationMade, CaseParty, CaseResponse, ChildNights, ContactKind, Employment,
+    EnforcementStep, EvidenceSource, GetCaseRequest, IncomeSource, LiftEnforcementPauseRequest,
+    MakeCalculationRequest, NotifyPayingParentRequest, OpenApplicationRequest, PaymentSource,
+    ProjectLiabilityRequest, RecordContactRequest, RecordIncomeRequest, RecordPaymentRequest,
+    RecordSharedCareRequest, ReportCourtOrderRequest, RequestEnforcementPauseRequest,
 };
 use familybridge_proto::common::v1::{Event, feed_message};
 use familybridge_proto::simulation::v1::AdvanceToRequest;
@@ -59,8 +60,34 @@ fn application(id: &str, income: &str, children: &[&str], pending: bool) -> Open
         child_refs: children.iter().map(|child| (*child).to_owned()).collect(),
         proceedings_pending: pending,
         gross_weekly_income: income.to_owned(),
+        employment: Employment::Employed.into(),
         ..Default::default()
     }
+}
+
+/// The CMS notifies the paying parent of case CMS-1 and calculates, both on `date`.
+async fn notify_and_calculate(
+    cases: &mut CaseServiceClient<Channel>,
+    id: &str,
+    date: &str,
+) -> CaseResponse {
+    cases
+        .notify_paying_parent(NotifyPayingParentRequest {
+            client_request_id: format!("{id}/notify"),
+            case_reference: "CMS-1".to_owned(),
+            effective_date: date.to_owned(),
+        })
+        .await
+        .expect("notify the paying parent");
+    cases
+        .make_calculation(MakeCalculationRequest {
+            client_request_id: format!("{id}/calculate"),
+            case_reference: "CMS-1".to_owned(),
+            effective_date: date.to_owned(),
+        })
+        .await
+        .expect("calculate")
+        .into_inner()
 }
 
 fn final_order(
@@ -130,42 +157,55 @@ fn payloads<M: prost::Message + Name + Default>(events: &[Event]) -> Vec<M> {
         .collect()
 }
 
-async fn acting_on_the_application_starts_liability_at_once(database: TestDatabase) {
+async fn liability_runs_from_the_notice_to_the_paying_parent(database: TestDatabase) {
     let server = start_cms(&database, ActsOn::Application).await;
     let (mut cases, _) = clients(&server).await;
-    let case = cases
+    let opened = cases
         .open_application(application("a1", "450.00", &["child-1"], true))
         .await
         .expect("open")
         .into_inner()
         .case
         .expect("the case");
+    assert_eq!(opened.stage, "awaiting_calculation");
+    assert_eq!(opened.liability_from, "");
+    // Notified on Monday 13 January, calculated the same day: liability from the notice.
+    let case = notify_and_calculate(&mut cases, "a2", "2025-01-13")
+        .await
+        .case
+        .expect("the case");
+    assert_eq!(case.stage, "live");
     assert!(!case.awaiting_final_order);
-    assert_eq!(case.liability_from, "2025-01-06");
+    assert_eq!(case.liability_from, "2025-01-13");
+    assert_eq!(case.effective_date, "2025-01-13");
     assert_eq!(
         case.calculation.expect("a calculation").weekly_amount,
         "54.00"
     );
     let next = case.next_instalment.expect("an instalment");
     assert_eq!(
-        (next.due.as_str(), next.amount.as_str()),
-        ("2025-02-03", "216.00")
+        (next.due.as_str(), next.amount.as_str(), next.collected),
+        ("2025-02-10", "216.00", false)
     );
     server.stop().await;
 }
 
-/// Delayed CMS involvement: nothing until the final order of 7 July 2025, then liability from
-/// `liability_from`, with `arrears` charged at once.
+/// Delayed CMS involvement on Collect and Pay: nothing until the final order is reported on
+/// 7 July 2025, then liability from `liability_from`, with `arrears` scheduled over 26
+/// instalments, `part` in each.
 async fn delayed_involvement(
     database: TestDatabase,
-    backdate: bool,
+    acts_on: ActsOn,
     liability_from: &str,
     arrears: &str,
+    part: &str,
 ) {
-    let server = start_cms(&database, ActsOn::FinalOrder { backdate }).await;
+    let server = start_cms(&database, acts_on).await;
     let (mut cases, _) = clients(&server).await;
+    let mut collected = application("d1", "450.00", &["child-1"], true);
+    collected.collect_and_pay = true;
     let opened = cases
-        .open_application(application("d1", "450.00", &["child-1"], true))
+        .open_application(collected)
         .await
         .expect("open")
         .into_inner()
@@ -174,12 +214,36 @@ async fn delayed_involvement(
     assert!(opened.awaiting_final_order);
     assert_eq!(opened.liability_from, "");
     assert_eq!(opened.calculation, None);
+    let notified = cases
+        .notify_paying_parent(NotifyPayingParentRequest {
+            client_request_id: "d2".to_owned(),
+            case_reference: "CMS-1".to_owned(),
+            effective_date: "2025-01-13".to_owned(),
+        })
+        .await
+        .expect("notify")
+        .into_inner()
+        .case
+        .expect("the case");
+    assert_eq!(
+        (notified.stage.as_str(), notified.effective_date.as_str()),
+        ("deferred", "2025-01-13")
+    );
+    let refused = cases
+        .make_calculation(MakeCalculationRequest {
+            client_request_id: "d3".to_owned(),
+            case_reference: "CMS-1".to_owned(),
+            effective_date: "2025-02-24".to_owned(),
+        })
+        .await
+        .expect_err("the CMS waits for the proceedings");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
 
     let case = cases
         .report_court_order(final_order(
-            "d2",
+            "d4",
             "2025-07-07",
-            "2025-07-07",
+            "2025-07-01",
             &[("child-1", 0)],
         ))
         .await
@@ -194,24 +258,47 @@ async fn delayed_involvement(
         "54.00"
     );
     assert_eq!(case.account.expect("an account").arrears, arrears);
+    assert_eq!(case.next_instalment.expect("an instalment").arrears, part);
     let events = hub_events(&server, 1).await;
     let calculations = payloads::<CalculationMade>(&events);
     assert_eq!(calculations[0].liability_from, liability_from);
     server.stop().await;
 }
 
-async fn delayed_involvement_waits_for_the_final_order(database: TestDatabase) {
-    delayed_involvement(database, false, "2025-07-07", "0.00").await;
+async fn delayed_involvement_starts_when_the_cms_is_told_of_the_final_order(
+    database: TestDatabase,
+) {
+    delayed_involvement(database, ActsOn::FinalOrder, "2025-07-07", "0.00", "0.00").await;
 }
 
-async fn delayed_involvement_with_backdating_charges_the_weeks_at_once(database: TestDatabase) {
-    // 6 Jan to 7 Jul 2025 is 26 weeks; the six instalments due by then (3 Feb … 23 Jun) cover 24
-    // of them: 24 × £54.00 = £1,296.00 charged at once. The last two weeks belong to the
-    // instalment due on 21 July.
-    delayed_involvement(database, true, "2025-01-06", "1296.00").await;
+async fn backdating_to_todays_effective_date_schedules_the_weeks_since_the_notice(
+    database: TestDatabase,
+) {
+    // From 13 Jan, six instalments fell due by 6 July (10 Feb … 30 Jun): 24 × £54.00 = £1,296.00,
+    // over 26 instalments: £49.846… → £49.85 each.
+    delayed_involvement(
+        database,
+        ActsOn::FinalOrderBackdatedToEffectiveDate,
+        "2025-01-13",
+        "1296.00",
+        "49.85",
+    )
+    .await;
 }
 
-async fn a_final_order_reported_late_is_applied_from_its_date(database: TestDatabase) {
+async fn backdating_to_the_application_schedules_the_weeks_since_it(database: TestDatabase) {
+    // From 6 Jan, six instalments fell due by 6 July (3 Feb … 23 Jun): 24 × £54.00 again.
+    delayed_involvement(
+        database,
+        ActsOn::FinalOrderBackdatedToApplication,
+        "2025-01-06",
+        "1296.00",
+        "49.85",
+    )
+    .await;
+}
+
+async fn a_final_order_reported_late_applies_from_the_week_it_is_reported(database: TestDatabase) {
     let server = start_cms(&database, ActsOn::Application).await;
     let (mut cases, mut clock) = clients(&server).await;
     // Two children on £600: 16% = £96.00 a week, £384.00 an instalment.
@@ -219,11 +306,12 @@ async fn a_final_order_reported_late_is_applied_from_its_date(database: TestData
         .open_application(application("l1", "600.00", &["child-1", "child-2"], false))
         .await
         .expect("open");
+    notify_and_calculate(&mut cases, "l1", "2025-01-06").await;
     advance(&mut clock, "2025-03-10").await;
     // The order, made on the day of the application, puts child-1 at 80 nights (band 1: less 1/7)
-    // and child-2 at 180 (band 4: half, and £7 more): £48 × 6/7 + (£24 − £7) = £58.14 a week.
-    // The 8 weeks already charged (instalments of 3 Feb and 3 Mar) are recalculated:
-    // 8 × (£58.14 − £96.00) = −£302.88, an overpayment set against what is due.
+    // and child-2 at 180 (band 4: half, and £7 more): £48 × 6/7 + (£24 − £7) = £58.14 a week. It
+    // is reported on Monday 10 March, so it applies from that week: the weeks already charged stay
+    // as they were (supersession, CSA 1991 s.17(4)).
     let case = cases
         .report_court_order(final_order(
             "l2",
@@ -241,20 +329,21 @@ async fn a_final_order_reported_late_is_applied_from_its_date(database: TestData
         "58.14"
     );
     let account = case.account.expect("an account");
-    assert_eq!(account.retrospective_adjustments, "-302.88");
-    // Due: 2 × £384.00 − £302.88 = £465.12, none of it paid.
-    assert_eq!(account.maintenance_due, "465.12");
-    assert_eq!(account.arrears, "465.12");
+    assert_eq!(account.retrospective_adjustments, "0.00");
+    // Direct Pay: two instalments of £384.00 charged, unseen by the CMS.
+    assert_eq!(account.direct_pay_due, "768.00");
+    // The instalment due 31 March covers 3 Mar (£96.00) and three weeks at £58.14: £270.42.
+    assert_eq!(case.next_instalment.expect("an instalment").maintenance, "270.42");
     server.stop().await;
 }
 
 async fn escalation_is_held_by_a_pause_and_resumes_after_it(database: TestDatabase) {
     let server = start_cms(&database, ActsOn::Application).await;
     let (mut cases, mut clock) = clients(&server).await;
-    cases
-        .open_application(application("e1", "450.00", &["child-1"], false))
-        .await
-        .expect("open");
+    let mut collected = application("e1", "450.00", &["child-1"], false);
+    collected.collect_and_pay = true;
+    cases.open_application(collected).await.expect("open");
+    notify_and_calculate(&mut cases, "e1", "2025-01-06").await;
     cases
         .record_contact(RecordContactRequest {
             client_request_id: "e2".to_owned(),
@@ -281,7 +370,7 @@ async fn escalation_is_held_by_a_pause_and_resumes_after_it(database: TestDataba
     // Nothing is ever paid. Missed instalments: 3 Feb (1), 3 Mar (2: deduction from earnings
     // order), 31 Mar (3), 28 Apr (4: a regular deduction order, held by the pause, while the
     // distressed call of 20 March is within 8 weeks), 26 May (5: the pause has ended, the held
-    // step is taken), 23 Jun (6: liability order).
+    // step is taken), 23 Jun (6: the application for a liability order).
     let events = hub_events(&server, 1 + 1 + 6 + 4).await;
     let steps: Vec<(String, bool, bool)> = payloads::<EnforcementStep>(&events)
         .into_iter()
@@ -293,7 +382,7 @@ async fn escalation_is_held_by_a_pause_and_resumes_after_it(database: TestDataba
             ("deduction_from_earnings_order".to_owned(), false, false),
             ("regular_deduction_order".to_owned(), true, true),
             ("regular_deduction_order".to_owned(), false, false),
-            ("liability_order".to_owned(), false, false),
+            ("liability_order_application".to_owned(), false, false),
         ]
     );
     let case = cases
@@ -304,12 +393,15 @@ async fn escalation_is_held_by_a_pause_and_resumes_after_it(database: TestDataba
         .await
         .expect("read")
         .into_inner();
-    assert_eq!(case.enforcement_stage, "liability_order");
+    assert_eq!(case.enforcement_stage, "liability_order_application");
     assert_eq!(case.consecutive_missed, 6);
-    // Six instalments of £216.00, and fees of £50 + £50 + £300.
+    assert_eq!(case.deduction, "account");
+    // Six instalments of £216.00; collection fees of 6 × £43.20 on them; enforcement fees of £50
+    // + £50 (the liability order's £300 falls due when it is granted).
     let account = case.account.expect("an account");
     assert_eq!(account.arrears, "1296.00");
-    assert_eq!(account.enforcement_fees, "400.00");
+    assert_eq!(account.collection_fees_charged, "259.20");
+    assert_eq!(account.enforcement_fees_charged, "100.00");
     server.stop().await;
 }
 
@@ -322,6 +414,7 @@ async fn a_projection_shows_the_liability_under_a_proposal_and_changes_nothing(
         .open_application(application("p1", "600.00", &["child-1", "child-2"], false))
         .await
         .expect("open");
+    notify_and_calculate(&mut cases, "p1", "2025-01-06").await;
     let reader = cases.clone();
     let read = || {
         let mut cases = reader.clone();
@@ -386,6 +479,7 @@ async fn income_evidence_and_payments_follow_the_rules_over_a_year(database: Tes
     let mut collected = application("y1", "450.00", &["child-1"], false);
     collected.collect_and_pay = true;
     cases.open_application(collected).await.expect("open");
+    notify_and_calculate(&mut cases, "y1", "2025-01-06").await;
     let weekly = |response: tonic::Response<CaseResponse>| {
         response
             .into_inner()
@@ -444,23 +538,26 @@ async fn income_evidence_and_payments_follow_the_rules_over_a_year(database: Tes
         .await
         .expect("an agreement");
     assert_eq!(weekly(agreed), "51.43");
-    // Collect and Pay on a £100 payment: the paying parent pays £20 on top; £4 is taken from the
-    // receiving parent's £100.
+    // Collect and Pay on a £100 payment, with two instalments of £216 unpaid: it pays maintenance
+    // first, so £4 is taken from the receiving parent's £100 and no collection fee is paid; the
+    // fee has accrued on liability, 20% of each £216.
     let paid = cases
         .record_payment(RecordPaymentRequest {
             client_request_id: "y6".to_owned(),
             case_reference: "CMS-1".to_owned(),
             effective_date: "2025-03-31".to_owned(),
             amount: "100.00".to_owned(),
+            source: PaymentSource::PayingParent.into(),
         })
         .await
         .expect("a payment")
         .into_inner();
     let account = paid.case.and_then(|case| case.account).expect("an account");
-    assert_eq!(account.paying_parent_collection_fees, "20.00");
+    assert_eq!(account.collection_fees_charged, "86.40");
+    assert_eq!(account.collection_fees_paid, "0.00");
     assert_eq!(account.receiving_parent_collection_fees, "4.00");
     assert_eq!(account.passed_to_receiving_parent, "96.00");
-    // A figure for the annual review waits for it (the anniversary, 5 January 2026): then £700,
+    // A figure for the annual review waits for it (the anniversary, 6 January 2026): then £700,
     // 12% = £84.00, less 2/7 = £60.00.
     let held = cases
         .record_income(income(
@@ -497,10 +594,11 @@ async fn income_evidence_and_payments_follow_the_rules_over_a_year(database: Tes
 on_both_backends!(
     income_evidence_and_payments_follow_the_rules_over_a_year,
     a_projection_shows_the_liability_under_a_proposal_and_changes_nothing,
-    acting_on_the_application_starts_liability_at_once,
-    delayed_involvement_waits_for_the_final_order,
-    delayed_involvement_with_backdating_charges_the_weeks_at_once,
-    a_final_order_reported_late_is_applied_from_its_date,
+    liability_runs_from_the_notice_to_the_paying_parent,
+    delayed_involvement_starts_when_the_cms_is_told_of_the_final_order,
+    backdating_to_todays_effective_date_schedules_the_weeks_since_the_notice,
+    backdating_to_the_application_schedules_the_weeks_since_it,
+    a_final_order_reported_late_applies_from_the_week_it_is_reported,
     escalation_is_held_by_a_pause_and_resumes_after_it,
 );
 
@@ -545,6 +643,37 @@ async fn bad_requests_name_the_field_and_retries_change_nothing() {
         cases.open_application(bad_income).await,
         Code::InvalidArgument,
         "gross_weekly_income:",
+    );
+    let mut no_work = application("b3b", "450.00", &["child-1"], false);
+    no_work.case_reference = "CMS-4".to_owned();
+    no_work.employment = Employment::Unspecified.into();
+    expect(
+        cases.open_application(no_work).await,
+        Code::InvalidArgument,
+        "employment:",
+    );
+    notify_and_calculate(&mut cases, "b1", "2025-01-06").await;
+    let payment = |id: &str, source: PaymentSource| RecordPaymentRequest {
+        client_request_id: id.to_owned(),
+        case_reference: "CMS-1".to_owned(),
+        effective_date: "2025-01-20".to_owned(),
+        amount: "54.00".to_owned(),
+        source: source.into(),
+    };
+    expect(
+        cases
+            .record_payment(payment("b3c", PaymentSource::Unspecified))
+            .await,
+        Code::InvalidArgument,
+        "source:",
+    );
+    // The CMS does not see Direct Pay payments.
+    expect(
+        cases
+            .record_payment(payment("b3d", PaymentSource::PayingParent))
+            .await,
+        Code::FailedPrecondition,
+        "not possible now",
     );
     expect(
         cases

@@ -9,7 +9,7 @@ use familybridge_storage::SimulatedClock;
 use familybridge_storage::sqlx;
 use tonic::{Request, Response, Status};
 
-use crate::settings::Pathway;
+use familybridge_referral::Pathway;
 
 /// The most rows a page holds, and the size of a page that asks for none in particular.
 const PAGE: u32 = 1_000;

@@ -1,7 +1,7 @@
 //! The referral hub: the agency that joins the court and the CMS up.
 //!
 //! It follows the court registry's and the CMS's feeds into an inbox ([`inbox`]) and acts when its
-//! clock moves ([`work`]), under a scenario's rules ([`settings`], decided by the pure [`rules`]):
+//! clock moves ([`work`]), under a scenario's rules (the pure `familybridge_referral` crate):
 //! distress screening of parents' contacts with the CMS, referrals to support pathways, pauses in
 //! enforcement with a review at the end, and joint case reviews of variation applications that
 //! would change a child's home or shared-care band — the CMS's projected liability is put before
@@ -12,8 +12,6 @@
 pub mod api;
 pub mod inbox;
 pub mod peers;
-pub mod rules;
-pub mod settings;
 pub mod work;
 
 use std::future::Future;
@@ -29,7 +27,7 @@ use tokio::net::TcpListener;
 use crate::api::HubQueries;
 use crate::inbox::{HubInbox, HubIntake};
 use crate::peers::Peers;
-pub use crate::settings::{DEFAULT_HUB_SETTINGS, HubSettings};
+pub use familybridge_referral::HubSettings;
 use crate::work::HubWork;
 
 /// The service's name: its binary, its default database file, its log target.
@@ -38,6 +36,9 @@ pub const SERVICE_NAME: &str = "referral-hub";
 /// Where the hub listens unless told otherwise.
 pub const DEFAULT_ADDRESS: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 50053));
+
+/// The shipped settings file: every lever off (the same as `HubSettings::default()`).
+pub const DEFAULT_HUB_SETTINGS: &str = include_str!("../hub-settings.toml");
 
 /// The data-sharing agreements the hub publishes under unless given others.
 pub const DEFAULT_DATA_SHARING: &str = include_str!("../data-sharing.toml");
@@ -165,5 +166,14 @@ mod tests {
     #[test]
     fn the_shipped_agreements_parse() {
         default_agreements().expect("the shipped data-sharing.toml parses against the protos");
+    }
+
+    #[test]
+    fn the_shipped_settings_are_the_defaults_with_every_lever_off() {
+        let settings = HubSettings::from_toml_str(DEFAULT_HUB_SETTINGS).expect("parses");
+        assert_eq!(settings, HubSettings::default());
+        assert!(!settings.screening.enabled);
+        assert!(!settings.pauses.enabled);
+        assert!(!settings.joint_reviews.enabled);
     }
 }

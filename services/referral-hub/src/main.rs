@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use familybridge_casework::CourtOrderRoute;
 use familybridge_feed::DataSharingAgreements;
 use familybridge_runtime::{ServiceArgs, ServiceError, bind, run_main, termination_signal};
 use referral_hub::{
@@ -31,6 +32,10 @@ struct Args {
     /// [default: every lever off].
     #[arg(long, env = "HUB_SETTINGS")]
     hub_settings: Option<PathBuf>,
+    /// How court orders reach the CMS, as the CMS is set up: on the manual route the hub passes on
+    /// the decision of a reviewed application [default: manual, or the settings file's].
+    #[arg(long, env = "HUB_COURT_ORDERS", value_enum)]
+    court_orders: Option<CourtOrderRoute>,
     /// Data-sharing agreements (TOML) for the hub's event feed [default: the built-in ones,
     /// services/referral-hub/data-sharing.toml].
     #[arg(long, env = "DATA_SHARING_FILE")]
@@ -46,10 +51,13 @@ fn read(path: &PathBuf) -> Result<String, ServiceError> {
 fn main() -> ExitCode {
     run_main(async {
         let args = Args::parse();
-        let settings = match &args.hub_settings {
+        let mut settings = match &args.hub_settings {
             None => settings_from_toml(DEFAULT_HUB_SETTINGS)?,
             Some(path) => settings_from_toml(&read(path)?)?,
         };
+        if let Some(route) = args.court_orders {
+            settings.court_orders = route;
+        }
         let data_sharing = match &args.data_sharing {
             None => default_agreements()?,
             Some(path) => DataSharingAgreements::from_toml_file(path)

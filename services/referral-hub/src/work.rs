@@ -20,8 +20,8 @@ use prost::{Message, Name};
 use tonic::{Code, Status};
 
 use crate::peers::Peers;
-use crate::rules::{self, Circumstances};
-use crate::settings::{HubSettings, Pathway};
+use familybridge_referral::rules::{self, Circumstances};
+use familybridge_referral::{HubSettings, Pathway};
 
 /// How many inbox events are read at a time.
 const BATCH: i64 = 500;
@@ -598,7 +598,7 @@ impl HubWork {
             return Ok(());
         };
         if let Some((order, made_on)) = order
-            && self.settings.joint_reviews.report_decisions_to_cms
+            && self.settings.reports_decisions_to_cms()
         {
             let applicant: Option<String> = sqlx::query_scalar(
                 "SELECT applicant_ref FROM hub_court_cases WHERE court_case_reference = $1",

@@ -2,16 +2,16 @@
 //! backend, each a gRPC server on port 0): distress screening leads to a flag, referrals and —
 //! with pause points — a paused escalation that resumes after the review; a variation application
 //! leads to a joint review whose projected liability is on the court case, and the CMS recalculates
-//! from the variation order's date; with the levers off, none of this happens.
+//! from the week the variation order reaches it; with the levers off, none of this happens.
 //!
 //! The test drives time as the scenario runner does: commands, then `Settle` (the hub has taken in
 //! everything published), then the hub's clock, then the CMS's.
 
-use cms_calculation::CourtOrderRoute;
+use familybridge_casework::{CaseSettings, CourtOrderRoute};
 use familybridge_proto::cms::v1::case_service_client::CaseServiceClient;
 use familybridge_proto::cms::v1::{
-    self as cms, CaseParty, ContactKind, GetCaseRequest, OpenApplicationRequest,
-    RecordContactRequest,
+    self as cms, CaseParty, ContactKind, Employment, GetCaseRequest, MakeCalculationRequest,
+    NotifyPayingParentRequest, OpenApplicationRequest, RecordContactRequest,
 };
 use familybridge_proto::court::v1::court_registry_client::CourtRegistryClient;
 use familybridge_proto::court::v1::{
@@ -45,9 +45,11 @@ struct Agencies {
     hub_clock: ClockClient<Channel>,
 }
 
-/// The hub's shipped settings with the named levers switched on.
+/// The hub's shipped settings with the named levers switched on, the CMS following the court's
+/// feed.
 fn hub_settings(screening_and_pauses: bool, joint_reviews: bool) -> HubSettings {
     let mut settings = HubSettings::from_toml_str(DEFAULT_HUB_SETTINGS).expect("shipped settings");
+    settings.court_orders = CourtOrderRoute::Automatic;
     settings.screening.enabled = screening_and_pauses;
     settings.pauses.enabled = screening_and_pauses;
     settings.joint_reviews.enabled = joint_reviews;
@@ -72,7 +74,10 @@ async fn start(database: TestDatabase, settings: HubSettings) -> Agencies {
     let mut cms_config =
         cms_calculation::Config::with_defaults(cms_database.url().clone(), court.url().to_owned())
             .expect("CMS defaults");
-    cms_config.court_orders = CourtOrderRoute::Automatic;
+    cms_config.case_settings = CaseSettings {
+        court_orders: CourtOrderRoute::Automatic,
+        ..CaseSettings::default()
+    };
     let cms = TestServer::start(|listener, shutdown| {
         cms_calculation::serve(cms_config, listener, shutdown)
     })
@@ -159,9 +164,27 @@ impl Agencies {
                 gross_weekly_income: "600.00".to_owned(),
                 relevant_other_children: 0,
                 flat_rate_benefit: false,
+                employment: Employment::Employed.into(),
             })
             .await
             .expect("the CMS opens the case");
+        // The CMS notifies the paying parent and calculates at once.
+        self.cms
+            .notify_paying_parent(NotifyPayingParentRequest {
+                client_request_id: "notify".to_owned(),
+                case_reference: "CMS-1".to_owned(),
+                effective_date: "2025-01-06".to_owned(),
+            })
+            .await
+            .expect("the CMS notifies the paying parent");
+        self.cms
+            .make_calculation(MakeCalculationRequest {
+                client_request_id: "calculate".to_owned(),
+                case_reference: "CMS-1".to_owned(),
+                effective_date: "2025-01-06".to_owned(),
+            })
+            .await
+            .expect("the CMS calculates");
     }
 
     async fn distressed_call(&mut self, id: &str, date: &str) {
@@ -422,7 +445,8 @@ async fn a_variation_application_is_reviewed_jointly_and_the_cms_follows_the_dec
     );
     assert_ne!(review.projected_weekly_amount, review.current_weekly_amount);
 
-    // The CMS applied the variation from the order's date, and now charges what was projected.
+    // The CMS applied the variation from the maintenance period in which the court's event reached
+    // it (the order's own day, by automatic exchange), and now charges what was projected.
     let history = agencies.cms_history().await;
     assert!(
         history

@@ -12,8 +12,9 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use familybridge_calculation::{Money, Nights, ParameterBook};
 use familybridge_casework::{
-    Application, CaseError, CaseEvent, CaseFile, CaseSettings, CollectionMethod, ContactKind,
-    CourtOrder, EvidenceSource, IncomeSource, Party, ProposedCare,
+    Application, CaseError, CaseEvent, CaseFile, CaseSettings, ClosureReason, CollectionMethod,
+    ContactKind, CourtOrder, Deduction, Employment, EvidenceSource, IncomeSource, Party,
+    PaymentSource, ProceedingsOutcome, ProposedCare, Stage,
 };
 use familybridge_feed::{Begun, CaseCommand, Feed, internal_error, parse_date};
 use familybridge_proto::CommandRequest;
@@ -137,6 +138,12 @@ fn view(case: &StoredCase, book: &ParameterBook, history: History) -> Result<pro
         })
     })
     .collect::<Result<_, Status>>()?;
+    let (stage, effective_date) = match file.stage() {
+        Stage::AwaitingCalculation { effective_date } => ("awaiting_calculation", effective_date),
+        Stage::Deferred { effective_date, .. } => ("deferred", effective_date),
+        Stage::Live => ("live", file.liability_start()),
+        Stage::Closed { .. } => ("closed", file.liability_start()),
+    };
     Ok(proto::Case {
         case_reference: case.case_reference.clone(),
         paying_parent_ref: case.paying_parent_ref.clone(),
@@ -146,19 +153,30 @@ fn view(case: &StoredCase, book: &ParameterBook, history: History) -> Result<pro
         awaiting_final_order: file.is_deferred(),
         liability_from: file.liability_start().map(iso).unwrap_or_default(),
         calculation,
-        next_instalment: file.schedule().map(|instalment| proto::Instalment {
-            due: iso(instalment.due),
-            amount: instalment.amount.to_string(),
-        }),
+        next_instalment: file
+            .schedule(book)
+            .map_err(case_status)?
+            .map(|instalment| proto::Instalment {
+                due: iso(instalment.due),
+                amount: instalment.total.to_string(),
+                maintenance: instalment.maintenance.to_string(),
+                arrears: instalment.arrears.to_string(),
+                collection_fee: instalment.collection_fee.to_string(),
+                collected: instalment.collected,
+                number: instalment.number,
+            }),
         account: Some(proto::Account {
             maintenance_due: account.maintenance_due.to_string(),
             maintenance_paid: account.maintenance_paid.to_string(),
             arrears: format!("{:.2}", account.arrears),
             retrospective_adjustments: format!("{:.2}", account.retrospective_adjustments),
-            paying_parent_collection_fees: account.paying_parent_collection_fees.to_string(),
+            collection_fees_charged: account.collection_fees_charged.to_string(),
+            collection_fees_paid: account.collection_fees_paid.to_string(),
             receiving_parent_collection_fees: account.receiving_parent_collection_fees.to_string(),
-            enforcement_fees: account.enforcement_fees.to_string(),
+            enforcement_fees_charged: account.enforcement_fees_charged.to_string(),
+            enforcement_fees_paid: account.enforcement_fees_paid.to_string(),
             passed_to_receiving_parent: account.passed_to_receiving_parent.to_string(),
+            direct_pay_due: account.direct_pay_due.to_string(),
         }),
         enforcement_stage: file
             .enforcement_stage()
@@ -171,6 +189,17 @@ fn view(case: &StoredCase, book: &ParameterBook, history: History) -> Result<pro
             .unwrap_or_default(),
         history,
         as_of: iso(file.as_of()),
+        stage: stage.to_owned(),
+        effective_date: effective_date.map(iso).unwrap_or_default(),
+        collect_and_pay: file.collection_method() == CollectionMethod::CollectAndPay,
+        deduction: match file.deduction() {
+            None => "",
+            Some(Deduction::Earnings) => "earnings",
+            Some(Deduction::Account) => "account",
+            Some(Deduction::Benefit) => "benefit",
+        }
+        .to_owned(),
+        liability_order_granted: file.liability_order_granted(),
     })
 }
 
@@ -302,6 +331,14 @@ impl CaseService for Cases {
                 )?,
                 relevant_other_children: request.relevant_other_children,
                 flat_rate_benefit: request.flat_rate_benefit,
+                employment: match request.employment() {
+                    proto::Employment::Unspecified => {
+                        return Err(invalid("employment", "required"));
+                    }
+                    proto::Employment::Employed => Employment::Employed,
+                    proto::Employment::SelfEmployed => Employment::SelfEmployed,
+                    proto::Employment::NotWorking => Employment::NotWorking,
+                },
             };
             let (file, events) =
                 CaseFile::open(application, &self.settings, &self.book).map_err(case_status)?;
@@ -316,6 +353,36 @@ impl CaseService for Cases {
                 events,
             ))
         })
+        .await
+    }
+
+    async fn notify_paying_parent(
+        &self,
+        request: Request<proto::NotifyPayingParentRequest>,
+    ) -> Result<Response<proto::CaseResponse>, Status> {
+        self.on_case(
+            "NotifyPayingParent",
+            request,
+            |_, file, date, settings, book| {
+                file.notify_paying_parent(date, settings, book)
+                    .map_err(case_status)
+            },
+        )
+        .await
+    }
+
+    async fn make_calculation(
+        &self,
+        request: Request<proto::MakeCalculationRequest>,
+    ) -> Result<Response<proto::CaseResponse>, Status> {
+        self.on_case(
+            "MakeCalculation",
+            request,
+            |_, file, date, settings, book| {
+                file.make_calculation(date, settings, book)
+                    .map_err(case_status)
+            },
+        )
         .await
     }
 
@@ -390,6 +457,28 @@ impl CaseService for Cases {
         .await
     }
 
+    async fn report_proceedings_ended(
+        &self,
+        request: Request<proto::ReportProceedingsEndedRequest>,
+    ) -> Result<Response<proto::CaseResponse>, Status> {
+        self.on_case(
+            "ReportProceedingsEnded",
+            request,
+            |request, file, date, settings, book| {
+                let outcome = match request.outcome() {
+                    proto::ProceedingsOutcome::Unspecified => {
+                        return Err(invalid("outcome", "required"));
+                    }
+                    proto::ProceedingsOutcome::Withdrawn => ProceedingsOutcome::Withdrawn,
+                    proto::ProceedingsOutcome::Dismissed => ProceedingsOutcome::Dismissed,
+                };
+                file.end_proceedings(date, outcome, settings, book)
+                    .map_err(case_status)
+            },
+        )
+        .await
+    }
+
     async fn record_payment(
         &self,
         request: Request<proto::RecordPaymentRequest>,
@@ -400,10 +489,54 @@ impl CaseService for Cases {
             |request, file, date, settings, book| {
                 let amount = parse_money("amount", &request.amount)?
                     .ok_or_else(|| invalid("amount", "required"))?;
-                file.record_payment(date, amount, settings, book)
+                let source = match request.source() {
+                    proto::PaymentSource::Unspecified => {
+                        return Err(invalid("source", "required"));
+                    }
+                    proto::PaymentSource::PayingParent => PaymentSource::PayingParent,
+                    proto::PaymentSource::DeductionFromEarnings => {
+                        PaymentSource::DeductionFromEarnings
+                    }
+                    proto::PaymentSource::DeductionFromAccount => {
+                        PaymentSource::DeductionFromAccount
+                    }
+                    proto::PaymentSource::DeductionFromBenefit => {
+                        PaymentSource::DeductionFromBenefit
+                    }
+                    proto::PaymentSource::EnforcementAgents => PaymentSource::EnforcementAgents,
+                };
+                file.record_payment(date, amount, source, settings, book)
                     .map_err(case_status)
             },
         )
+        .await
+    }
+
+    async fn report_missed_direct_pay(
+        &self,
+        request: Request<proto::ReportMissedDirectPayRequest>,
+    ) -> Result<Response<proto::CaseResponse>, Status> {
+        self.on_case(
+            "ReportMissedDirectPay",
+            request,
+            |request, file, date, settings, book| {
+                let unpaid = parse_money("unpaid", &request.unpaid)?
+                    .ok_or_else(|| invalid("unpaid", "required"))?;
+                file.report_missed_direct_pay(date, unpaid, settings, book)
+                    .map_err(case_status)
+            },
+        )
+        .await
+    }
+
+    async fn close_case(
+        &self,
+        request: Request<proto::CloseCaseRequest>,
+    ) -> Result<Response<proto::CaseResponse>, Status> {
+        self.on_case("CloseCase", request, |_, file, date, settings, book| {
+            file.close(date, ClosureReason::FamilyBasedArrangement, settings, book)
+                .map_err(case_status)
+        })
         .await
     }
 

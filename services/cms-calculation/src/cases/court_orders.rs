@@ -1,5 +1,6 @@
 //! Court orders by automatic exchange: the CMS follows the court registry's feed and applies each
-//! order's care pattern to the family's CMS case from the order's date.
+//! order's care pattern to the family's CMS case on the day the event reaches it (the maintenance
+//! period in which the CMS is told, as for an order a parent reports).
 //!
 //! A court event names a court case and its parties, not a CMS case, and the CMS's feed locks a
 //! case's stream before its transaction begins. So events are taken in two steps. The subscription
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use familybridge_calculation::{Nights, ParameterBook};
-use familybridge_casework::{CaseSettings, CourtOrder};
+use familybridge_casework::{CaseSettings, CourtOrder, ProceedingsOutcome};
 use familybridge_feed::{
     EventHandler, Feed, FeedTransaction, Following, HandlerError, TraceContext, internal_error,
 };
@@ -260,6 +261,12 @@ impl CourtOrderApplier {
             if closed.final_order_stands {
                 return Ok(());
             }
+            let outcome = match closed.reason() {
+                court::ClosureReason::Dismissed => ProceedingsOutcome::Dismissed,
+                court::ClosureReason::Withdrawn | court::ClosureReason::Unspecified => {
+                    ProceedingsOutcome::Withdrawn
+                }
+            };
             for reference in self.linked(&closed.case_reference).await? {
                 self.on_case(
                     &entry.event_id,
@@ -267,7 +274,7 @@ impl CourtOrderApplier {
                     date,
                     |case, on, settings, book| {
                         if case.file.proceedings_pending() {
-                            case.file.end_proceedings(on, settings, book)
+                            case.file.end_proceedings(on, outcome, settings, book)
                         } else {
                             Ok(Vec::new())
                         }

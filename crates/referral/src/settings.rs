@@ -1,17 +1,25 @@
 //! The hub's rules for a scenario: distress screening, referral pathways, pause points and joint
-//! case reviews, read from a commented TOML file (`hub-settings.toml`, every lever off as shipped).
+//! case reviews, read from a commented TOML file (the service's `hub-settings.toml`, every lever
+//! off as shipped) or from a scenario's `[arm.levers]`, which uses the same keys.
+//!
+//! `Default` is the shipped file: every lever off, the assumptions at their shipped values. Every
+//! key may be left out, so a scenario names only what it changes (`screening.enabled = true`).
 
-use serde::Deserialize;
+use familybridge_casework::CourtOrderRoute;
+use serde::{Deserialize, Serialize};
 
-/// Everything a scenario sets for the referral hub. The shipped file, [`DEFAULT_HUB_SETTINGS`], has
-/// every lever off.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Everything a scenario sets for the referral hub.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct HubSettings {
+    /// How court orders reach the CMS — the CMS's lever, which the hub needs to know: on the
+    /// manual route it passes on the decision of a reviewed application, so that the CMS is told
+    /// of it either way.
+    pub court_orders: CourtOrderRoute,
     /// Distress screening of contacts with the CMS.
     pub screening: Screening,
     /// The rules choosing a flagged parent's pathways.
-    #[serde(rename = "referral", default)]
+    #[serde(rename = "referral")]
     pub referral_rules: Vec<ReferralRule>,
     /// How long pathways take.
     pub pathways: PathwayTimes,
@@ -21,9 +29,39 @@ pub struct HubSettings {
     pub joint_reviews: JointReviews,
 }
 
+impl Default for HubSettings {
+    fn default() -> Self {
+        HubSettings {
+            court_orders: CourtOrderRoute::default(),
+            screening: Screening::default(),
+            referral_rules: vec![
+                ReferralRule {
+                    pathway: Pathway::MentalHealth,
+                    when: ReferralCondition::Always,
+                },
+                ReferralRule {
+                    pathway: Pathway::DebtAdvice,
+                    when: ReferralCondition::MissedPayment,
+                },
+                ReferralRule {
+                    pathway: Pathway::Mediation,
+                    when: ReferralCondition::CourtProceedings,
+                },
+                ReferralRule {
+                    pathway: Pathway::DomesticAbuseSupport,
+                    when: ReferralCondition::DomesticAbuseAlleged,
+                },
+            ],
+            pathways: PathwayTimes::default(),
+            pauses: Pauses::default(),
+            joint_reviews: JointReviews::default(),
+        }
+    }
+}
+
 /// When screening flags a parent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Screening {
     /// Screening is on.
     pub enabled: bool,
@@ -37,8 +75,22 @@ pub struct Screening {
     pub include_receiving_parents: bool,
 }
 
+impl Default for Screening {
+    /// Off; two distressed contacts within eight weeks flag a parent for eight weeks, receiving
+    /// parents screened too (assumptions: no published screening rule exists).
+    fn default() -> Self {
+        Screening {
+            enabled: false,
+            distressed_contacts: 2,
+            window_weeks: 8,
+            flag_weeks: 8,
+            include_receiving_parents: true,
+        }
+    }
+}
+
 /// A support pathway, as settings name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Pathway {
     /// Mental-health support.
@@ -76,7 +128,7 @@ impl Pathway {
 }
 
 /// What must hold for a referral rule to refer a flagged parent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReferralCondition {
     /// Every flagged parent.
@@ -90,7 +142,7 @@ pub enum ReferralCondition {
 }
 
 /// One rule: refer to `pathway` when `when` holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReferralRule {
     /// The pathway.
@@ -100,8 +152,8 @@ pub struct ReferralRule {
 }
 
 /// How long a referral takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct PathwayTimes {
     /// Weeks from referral to the pathway taking it up.
     pub accept_after_weeks: u32,
@@ -109,9 +161,19 @@ pub struct PathwayTimes {
     pub close_after_weeks: u32,
 }
 
+impl Default for PathwayTimes {
+    /// Two weeks to take a referral up, twelve more to close it (assumptions).
+    fn default() -> Self {
+        PathwayTimes {
+            accept_after_weeks: 2,
+            close_after_weeks: 12,
+        }
+    }
+}
+
 /// Pause points.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Pauses {
     /// A flagged paying parent's escalation pauses.
     pub enabled: bool,
@@ -119,14 +181,22 @@ pub struct Pauses {
     pub weeks: u32,
 }
 
+impl Default for Pauses {
+    /// Off; eight weeks when on (an assumption).
+    fn default() -> Self {
+        Pauses {
+            enabled: false,
+            weeks: 8,
+        }
+    }
+}
+
 /// Joint case reviews.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct JointReviews {
     /// Reviews are convened.
     pub enabled: bool,
-    /// The court's decision is reported to the CMS when a review closes.
-    pub report_decisions_to_cms: bool,
 }
 
 /// The longest window, flag, pause or pathway time accepted, in weeks (ten years): it keeps every
@@ -149,10 +219,13 @@ pub enum SettingsError {
     },
 }
 
-/// The shipped settings file: every lever off.
-pub const DEFAULT_HUB_SETTINGS: &str = include_str!("../hub-settings.toml");
-
 impl HubSettings {
+    /// Whether the hub passes the decision of a reviewed application on to the CMS: on the manual
+    /// route, where the CMS does not follow the court's feed.
+    pub fn reports_decisions_to_cms(&self) -> bool {
+        self.court_orders == CourtOrderRoute::Manual
+    }
+
     /// Reads settings in the form of `hub-settings.toml` and checks them.
     pub fn from_toml_str(text: &str) -> Result<HubSettings, SettingsError> {
         let settings: HubSettings =
@@ -216,28 +289,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_shipped_settings_parse_with_every_lever_off() {
-        let settings = HubSettings::from_toml_str(DEFAULT_HUB_SETTINGS).expect("parses");
-        assert!(!settings.screening.enabled);
-        assert!(!settings.pauses.enabled);
-        assert!(!settings.joint_reviews.enabled);
-        assert_eq!(settings.referral_rules.len(), 4);
-    }
-
-    #[test]
     fn pauses_without_screening_are_refused_naming_the_setting() {
-        let text = DEFAULT_HUB_SETTINGS.replace(
-            "[pauses]\n# Pause points: a flagged paying parent's enforcement escalation pauses for `weeks` weeks, with a\n# review at the end, after which escalation resumes.\nenabled = false",
-            "[pauses]\nenabled = true",
-        );
-        let error = HubSettings::from_toml_str(&text).expect_err("refused");
+        let error =
+            HubSettings::from_toml_str("[pauses]\nenabled = true").expect_err("refused");
         assert!(error.to_string().contains("pauses.enabled"), "{error}");
     }
 
     #[test]
     fn an_unknown_pathway_names_the_value() {
-        let text = DEFAULT_HUB_SETTINGS.replace("\"debt_advice\"", "\"debt_counselling\"");
-        let error = HubSettings::from_toml_str(&text).expect_err("refused");
+        let text = "[[referral]]\npathway = \"debt_counselling\"\nwhen = \"always\"";
+        let error = HubSettings::from_toml_str(text).expect_err("refused");
         assert!(error.to_string().contains("debt_counselling"), "{error}");
+    }
+
+    #[test]
+    fn a_setting_left_out_keeps_its_default() {
+        let settings =
+            HubSettings::from_toml_str("[screening]\nenabled = true").expect("parses");
+        assert!(settings.screening.enabled);
+        assert_eq!(settings.screening.window_weeks, 8);
+        assert_eq!(settings.referral_rules.len(), 4);
+        assert!(settings.reports_decisions_to_cms());
     }
 }
