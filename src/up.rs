@@ -54,7 +54,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             };
             let scenario = only_arm(scenario, &arm)?;
             println!("levers: arm {arm:?} of {}", path.display());
-            levers::setup(&scenario.arms[0].levers)
+            levers::setup(&scenario.arms[0])
         }
     };
     let mut stack = Stack::start(&args.data_dir, addresses, setup).await?;

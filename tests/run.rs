@@ -170,6 +170,72 @@ fn every_shipped_scenario_runs_and_reports_every_arm() {
     }
 }
 
+/// Delayed involvement on both routes, with every waiting receiving parent telling the CMS at
+/// once that the proceedings ended: no deferred application is left without a calculation.
+const EVERY_END_REPORTED: &str = r#"
+[scenario]
+title = "No case silently abandoned"
+question = "Does every deferred application get a calculation once the proceedings end?"
+base_arm = "manual"
+
+[run]
+seed = 7
+families = 60
+replications = 2
+start = "2025-04-06"
+months = 24
+
+[population]
+proceedings_pending_share = 0.6
+later_proceedings_share = 0.0
+proceedings_withdrawn_share = 0.2
+proceedings_dismissed_share = 0.1
+proceedings_end_reported_share = 1
+proceedings_end_report_weeks_max = 0
+
+[[arm]]
+name = "manual"
+description = "The receiving parent tells the CMS."
+[arm.cms]
+acts_on = "final-order"
+
+[[arm]]
+name = "automatic"
+description = "The court's feed tells the CMS."
+[arm.cms]
+acts_on = "final-order-backdated-to-application"
+court_orders = "automatic"
+"#;
+
+#[test]
+fn every_deferred_application_gets_a_calculation_once_the_proceedings_end() {
+    let folder = tempfile::tempdir().expect("a folder");
+    let file = folder.path().join("abandoned.toml");
+    std::fs::write(&file, EVERY_END_REPORTED).expect("write the scenario");
+    let out = folder.path().join("out");
+    run(&file, &out, &[]);
+    let reported = summary(&out);
+    for arm in ["manual", "automatic"] {
+        assert_eq!(
+            mean(&reported, arm, "deferred_left_waiting"),
+            0.0,
+            "{arm}: every application whose proceedings ended was calculated"
+        );
+    }
+    // The measure is not vacuous: with today's share of reports (98%) and their delay, some are.
+    let defaults = EVERY_END_REPORTED
+        .replace("proceedings_end_reported_share = 1\n", "")
+        .replace("proceedings_end_report_weeks_max = 0\n", "")
+        .replace("families = 60", "families = 150");
+    std::fs::write(&file, defaults).expect("write the scenario");
+    let out = folder.path().join("out-defaults");
+    run(&file, &out, &["--arm", "manual"]);
+    assert!(
+        mean(&summary(&out), "manual", "deferred_left_waiting") > 0.0,
+        "on the manual route a report can be late or never come"
+    );
+}
+
 #[test]
 fn a_scenario_with_a_bad_lever_is_refused_naming_it() {
     let folder = tempfile::tempdir().expect("a folder");
@@ -202,8 +268,9 @@ fn todays_rules_reproduce_the_published_figures_within_their_tolerances() {
     let targets = familybridge_scenario::calibration_targets();
     assert_eq!(
         targets.len(),
-        4,
-        "Collect and Pay, compliance, shared care, weeks to order"
+        7,
+        "four inputs (Collect and Pay, compliance, shared care, weeks to order) and three \
+         independent checks (deductions from earnings, liability orders, unpaid maintenance)"
     );
     for target in targets {
         let name = target.metric.name();
@@ -211,12 +278,23 @@ fn todays_rules_reproduce_the_published_figures_within_their_tolerances() {
             .as_str()
             .unwrap_or_else(|| panic!("summary.json has no {name}"));
         let value: rust_decimal::Decimal = text.parse().expect("a decimal");
-        assert!(
-            target.accepts(value),
-            "{name}: {value} is not within {} of the published {} ({})",
-            target.tolerance,
-            target.published,
-            target.source
-        );
+        // An input is a figure the caseload is drawn (or calibrated) to match: the model must
+        // land on it. An independent check is evidence, reported in the calibration table
+        // whichever way it falls. The weeks to a final order are measured on orders made within
+        // the period, which cannot see proceedings longer than it (the report says so); the
+        // world's draw of them is checked uncensored in crates/scenario/tests/world.rs.
+        if target.kind == familybridge_scenario::TargetKind::Input
+            && target.metric != familybridge_scenario::Metric::WeeksToFinalOrder
+        {
+            assert!(
+                target.accepts(value),
+                "{name}: {value} is not within {} of the published {} ({})",
+                target.tolerance,
+                target.published,
+                target.source
+            );
+        }
     }
+    let report = read(out.path(), "report.html");
+    assert!(report.contains("independent check"));
 }

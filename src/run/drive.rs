@@ -8,19 +8,29 @@
 //! touch each other's cases, and the agencies order their own work by date and reference, so the
 //! results do not depend on how calls interleave. Between the phases of a step the services are
 //! asked to settle (`Clock/Settle`), so no agency's reaction races the next phase.
+//!
+//! Money moves as the world decides: before each instalment the driver reads what the CMS asks
+//! for and who collects it (a deduction order, a benefit deduction, or the parent) and pays by the
+//! family's behaviour on that service. Direct Pay payments never reach the CMS: the driver keeps
+//! them, as the family's own record, and a receiving parent may report a miss, which moves the
+//! case to Collect and Pay. A family that leaves the CMS for a family-based arrangement goes on
+//! paying its last amount directly.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::{Days, NaiveDate};
+use familybridge_casework::{Employment, PaymentSource, ProceedingsOutcome};
 use familybridge_proto::cms::v1 as cms;
 use familybridge_proto::cms::v1::case_service_client::CaseServiceClient;
 use familybridge_proto::court::v1 as court;
 use familybridge_proto::court::v1::court_registry_client::CourtRegistryClient;
 use familybridge_proto::simulation::v1::clock_client::ClockClient;
 use familybridge_proto::simulation::v1::{AdvanceToRequest, CurrentDateRequest, SettleRequest};
-use familybridge_scenario::{Action, CourtOrderFact, FamilyPlan, OrderRef, Scenario, world};
+use familybridge_scenario::{
+    Action, Collection, CourtOrderFact, FamilyPlan, OrderRef, Population, Scenario, world,
+};
 use rust_decimal::Decimal;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -34,6 +44,10 @@ pub const STEP_DAYS: u64 = 7;
 
 /// Days between instalments (every four weeks).
 const INSTALMENT_DAYS: u64 = 28;
+
+/// Days after a missed Direct Pay instalment's due date that a receiving parent who reports it
+/// does so (an assumption).
+const REPORT_AFTER_DAYS: u64 = 7;
 
 /// Clients of the three services.
 #[derive(Debug, Clone)]
@@ -96,7 +110,8 @@ impl Clients {
     }
 }
 
-/// A family as the driver follows it.
+/// A family as the driver follows it: its plan, what the agencies last told it, and the money it
+/// moved outside the CMS.
 #[derive(Debug)]
 pub struct Family {
     /// Its plan.
@@ -105,10 +120,26 @@ pub struct Family {
     orders: BTreeMap<OrderRef, CourtOrderFact>,
     /// The CMS case exists.
     cms_open: bool,
+    /// The CMS waits for the proceedings to end (delayed involvement), as it last said.
+    deferred: bool,
+    /// The CMS case has closed.
+    closed: bool,
     /// The next instalment's due date, as the CMS last said; `None` before liability starts.
     next_due: Option<NaiveDate>,
-    /// The first day of liability, from which instalments are numbered.
-    liability_from: Option<NaiveDate>,
+    /// Payments made straight to the receiving parent (Direct Pay, or a family-based arrangement).
+    pub direct_payments: Vec<(NaiveDate, Decimal)>,
+    /// Instalments due under a family-based arrangement after leaving the CMS.
+    pub arrangement_due: Vec<(NaiveDate, Decimal)>,
+    /// Direct Pay shortfalls not yet reported to the CMS.
+    unreported_shortfall: Decimal,
+    /// A report of missed Direct Pay payments the receiving parent will make: when, and of how much.
+    pending_report: Option<(NaiveDate, Decimal)>,
+    /// The receiving parent has reported missed Direct Pay payments.
+    reported_missed: bool,
+    /// After leaving the CMS: the next instalment the parents keep to, and its amount.
+    arrangement: Option<(u32, NaiveDate, Decimal)>,
+    /// Enforcement steps whose outcome for the family has been played out.
+    steps_played: Vec<String>,
 }
 
 impl Family {
@@ -118,8 +149,16 @@ impl Family {
             plan,
             orders: BTreeMap::new(),
             cms_open: false,
+            deferred: false,
+            closed: false,
             next_due: None,
-            liability_from: None,
+            direct_payments: Vec::new(),
+            arrangement_due: Vec::new(),
+            unreported_shortfall: Decimal::ZERO,
+            pending_report: None,
+            reported_missed: false,
+            arrangement: None,
+            steps_played: Vec::new(),
         }
     }
 
@@ -189,6 +228,7 @@ pub async fn drive(
             run_phase(
                 &mut families,
                 clients,
+                &scenario.population,
                 &gate,
                 phase,
                 reporting,
@@ -221,9 +261,11 @@ pub async fn drive(
 }
 
 /// Runs one phase of a step for every family with something to do, concurrently.
+#[allow(clippy::too_many_arguments)]
 async fn run_phase(
     families: &mut [Option<Family>],
     clients: &Clients,
+    population: &Population,
     gate: &Arc<Semaphore>,
     phase: Phase,
     reporting: Reporting,
@@ -242,13 +284,23 @@ async fn run_phase(
             continue;
         };
         let clients = clients.clone();
+        let population = population.clone();
         let permit = Arc::clone(gate)
             .acquire_owned()
             .await
             .context("the driver's gate closed")?;
         running.spawn(async move {
             let _permit = permit;
-            act(&mut family, &clients, phase, reporting, after, through).await?;
+            act(
+                &mut family,
+                &clients,
+                &population,
+                phase,
+                reporting,
+                after,
+                through,
+            )
+            .await?;
             Ok((index, family))
         });
     }
@@ -274,9 +326,16 @@ fn has_work(family: &Family, phase: Phase, after: NaiveDate, through: NaiveDate)
         in_step(planned.date, after, through)
             && (Family::is_court(&planned.action) == (phase == Phase::Court))
     });
+    if phase == Phase::Court {
+        return planned;
+    }
     planned
-        || (phase == Phase::Cms
-            && family.cms_open
+        || family
+            .pending_report
+            .is_some_and(|(date, _)| date <= through)
+        || family.arrangement.is_some_and(|(_, due, _)| due <= through)
+        || (family.cms_open
+            && !family.closed
             && (family.next_due.is_none()
                 || payment_date(family).is_some_and(|date| date <= through)))
 }
@@ -285,6 +344,7 @@ fn has_work(family: &Family, phase: Phase, after: NaiveDate, through: NaiveDate)
 async fn act(
     family: &mut Family,
     clients: &Clients,
+    population: &Population,
     phase: Phase,
     reporting: Reporting,
     after: NaiveDate,
@@ -308,27 +368,33 @@ async fn act(
         return Ok(());
     }
     let mut cms_client = clients.cms.clone();
-    if family.cms_open && family.next_due.is_none() {
+    if family.cms_open && !family.closed && family.next_due.is_none() {
         // Liability may have started without a call of ours (a final order from the court's feed).
         refresh(family, &mut cms_client).await?;
     }
     let mut pending = actions.into_iter().peekable();
     loop {
         let pay_on = payment_date(family).filter(|date| *date > after && *date <= through);
+        let report_on = family
+            .pending_report
+            .map(|(date, _)| date)
+            .filter(|date| *date <= through);
         let next_action = pending.peek().map(|(_, date, _)| *date);
-        match (next_action, pay_on) {
-            (Some(action_date), Some(pay)) if pay < action_date => {
-                pay_instalment(family, &mut cms_client, pay).await?
+        // The earliest of the three goes first; on a tie, a planned action, then a report, then
+        // the payment.
+        let earliest = [next_action, report_on, pay_on].into_iter().flatten().min();
+        let Some(day) = earliest else { break };
+        if next_action == Some(day) {
+            if let Some((index, date, action)) = pending.next() {
+                cms_action(family, &mut cms_client, reporting, index, date, &action).await?;
             }
-            (Some(_), _) => {
-                if let Some((index, date, action)) = pending.next() {
-                    cms_action(family, &mut cms_client, reporting, index, date, &action).await?;
-                }
-            }
-            (None, Some(pay)) => pay_instalment(family, &mut cms_client, pay).await?,
-            (None, None) => break,
+        } else if report_on == Some(day) {
+            report_missed_direct_pay(family, &mut cms_client, day).await?;
+        } else {
+            settle_instalment(family, &mut cms_client, population, day).await?;
         }
     }
+    keep_arrangement(family, through);
     // Instalments whose payment day was before this step (paid or not) are behind the family.
     roll_forward(family, through);
     Ok(())
@@ -563,13 +629,15 @@ async fn court_action(
     }
 }
 
-/// Takes what the CMS says of the case: the next instalment and the start of liability.
+/// Takes what the CMS says of the case: whether it waits, whether it closed, and the next
+/// instalment.
 fn observe(family: &mut Family, case: Option<&cms::Case>) {
     let Some(case) = case else {
         return;
     };
     family.cms_open = true;
-    family.liability_from = case.liability_from.parse().ok();
+    family.deferred = case.awaiting_final_order;
+    family.closed = case.stage == "closed";
     family.next_due = case
         .next_instalment
         .as_ref()
@@ -592,16 +660,76 @@ async fn refresh(
     Ok(case)
 }
 
-/// Pays the instalment the CMS says is next, as the plan's payment behaviour has it.
-async fn pay_instalment(
+/// A command to the CMS whose refusal by a rule the world accepts; any other failure stops the run.
+async fn cms_command(
+    family: &mut Family,
+    what: &str,
+    outcome: Result<tonic::Response<cms::CaseResponse>, Status>,
+) -> anyhow::Result<()> {
+    match outcome {
+        Ok(response) => {
+            observe(family, response.get_ref().case.as_ref());
+            Ok(())
+        }
+        Err(status) if refused_by_rule(&status) => {
+            tracing::debug!(case = %family.plan.cms_case_reference, %status, "the CMS refused {what}");
+            Ok(())
+        }
+        Err(status) => Err(anyhow::Error::new(status).context(format!(
+            "the CMS failed on {what} for {}",
+            family.plan.cms_case_reference
+        ))),
+    }
+}
+
+/// Records a payment with the CMS.
+async fn record_payment(
     family: &mut Family,
     client: &mut CaseServiceClient<Channel>,
+    id: String,
+    on: NaiveDate,
+    amount: Decimal,
+    source: PaymentSource,
+) -> anyhow::Result<()> {
+    let outcome = client
+        .record_payment(cms::RecordPaymentRequest {
+            client_request_id: id,
+            case_reference: family.plan.cms_case_reference.clone(),
+            effective_date: iso(on),
+            amount: money(amount),
+            source: payment_source(source).into(),
+        })
+        .await;
+    cms_command(family, "a payment", outcome).await
+}
+
+fn payment_source(source: PaymentSource) -> cms::PaymentSource {
+    match source {
+        PaymentSource::PayingParent => cms::PaymentSource::PayingParent,
+        PaymentSource::DeductionFromEarnings => cms::PaymentSource::DeductionFromEarnings,
+        PaymentSource::DeductionFromAccount => cms::PaymentSource::DeductionFromAccount,
+        PaymentSource::DeductionFromBenefit => cms::PaymentSource::DeductionFromBenefit,
+        PaymentSource::EnforcementAgents => cms::PaymentSource::EnforcementAgents,
+    }
+}
+
+/// Plays out what the family does on the day it would pay the next instalment: leaves for a
+/// family-based arrangement if Direct Pay has gone, settles arrears after a late enforcement step
+/// if its luck says so, then pays the instalment the CMS asks for as the family's behaviour on
+/// that service has it — to the CMS on Collect and Pay, directly on Direct Pay.
+async fn settle_instalment(
+    family: &mut Family,
+    client: &mut CaseServiceClient<Channel>,
+    population: &Population,
     on: NaiveDate,
 ) -> anyhow::Result<()> {
     let due = family.next_due;
     let case = refresh(family, client).await?;
-    let instalment = case.next_instalment;
-    let (Some(instalment), Some(liability_from)) = (instalment, family.liability_from) else {
+    if leaves_for_arrangement(family, &case) {
+        return leave_for_arrangement(family, client, &case, on).await;
+    }
+    play_enforcement_outcomes(family, client, &case, on).await?;
+    let Some(instalment) = case.next_instalment else {
         family.next_due = None;
         return Ok(());
     };
@@ -613,37 +741,192 @@ async fn pay_instalment(
         .due
         .parse()
         .context("the CMS sent a malformed due date")?;
-    let number = u32::try_from((due_on - liability_from).num_days() / INSTALMENT_DAYS as i64)
-        .unwrap_or_default();
     let amount_due: Decimal = instalment
         .amount
         .parse()
         .context("the CMS sent a malformed instalment amount")?;
-    if let Some(amount) = world::payment_for(&family.plan, number, amount_due) {
-        let result = client
-            .record_payment(cms::RecordPaymentRequest {
-                client_request_id: format!(
-                    "{}/payment-{}",
-                    family.plan.cms_case_reference,
-                    iso(due_on)
-                ),
-                case_reference: family.plan.cms_case_reference.clone(),
-                effective_date: iso(on),
-                amount: money(amount),
-            })
-            .await;
-        match result {
-            Ok(response) => observe(family, response.get_ref().case.as_ref()),
-            Err(status) if refused_by_rule(&status) => {
-                tracing::debug!(case = %family.plan.cms_case_reference, %status, "payment refused");
-            }
-            Err(status) => {
-                return Err(anyhow::Error::new(status).context("the CMS failed on a payment"));
-            }
+    let collection = if !instalment.collected {
+        Collection::DirectPay
+    } else {
+        match case.deduction.as_str() {
+            "earnings" => Collection::DeductionFromEarnings,
+            "account" => Collection::DeductionFromAccount,
+            "benefit" => Collection::DeductionFromBenefit,
+            _ => Collection::CollectAndPay,
         }
+    };
+    let payment = world::payment_for(&family.plan, instalment.number, amount_due, collection);
+    if collection == Collection::DirectPay {
+        pay_directly(
+            family,
+            population,
+            instalment.number,
+            due_on,
+            amount_due,
+            payment,
+        );
+    } else if let Some(payment) = payment {
+        let id = format!("{}/payment-{}", family.plan.cms_case_reference, iso(due_on));
+        record_payment(family, client, id, on, payment.amount, payment.source).await?;
     }
     // This instalment is behind the family, paid or not.
     family.next_due = due_on.checked_add_days(Days::new(INSTALMENT_DAYS));
+    Ok(())
+}
+
+/// A Direct Pay instalment: what the paying parent pays goes straight to the receiving parent (on
+/// time, or late); a shortfall may be reported to the CMS a week after the due date.
+fn pay_directly(
+    family: &mut Family,
+    population: &Population,
+    number: u32,
+    due_on: NaiveDate,
+    amount_due: Decimal,
+    payment: Option<world::Payment>,
+) {
+    let paid = payment.map_or(Decimal::ZERO, |payment| payment.amount);
+    if paid > Decimal::ZERO {
+        family
+            .direct_payments
+            .push((direct_payment_date(&family.plan, due_on), paid));
+    }
+    let shortfall = amount_due - paid;
+    if shortfall > Decimal::ZERO {
+        family.unreported_shortfall += shortfall;
+        if world::reports_missed_direct_pay(&family.plan, population, number) {
+            let report_on = due_on
+                .checked_add_days(Days::new(REPORT_AFTER_DAYS))
+                .unwrap_or(due_on);
+            family.pending_report = Some((report_on, family.unreported_shortfall));
+        }
+    }
+}
+
+/// When a direct payment for an instalment due `due_on` is made: a few days before, or late.
+fn direct_payment_date(plan: &FamilyPlan, due_on: NaiveDate) -> NaiveDate {
+    let late = u64::from(plan.payment.direct_pay_days_late);
+    if late > 0 {
+        due_on.checked_add_days(Days::new(late)).unwrap_or(due_on)
+    } else {
+        due_on
+            .checked_sub_days(Days::new(u64::from(plan.payment.days_before_due)))
+            .unwrap_or(due_on)
+    }
+}
+
+/// The receiving parent reports the Direct Pay shortfall to the CMS.
+async fn report_missed_direct_pay(
+    family: &mut Family,
+    client: &mut CaseServiceClient<Channel>,
+    on: NaiveDate,
+) -> anyhow::Result<()> {
+    let Some((_, unpaid)) = family.pending_report.take() else {
+        return Ok(());
+    };
+    let outcome = client
+        .report_missed_direct_pay(cms::ReportMissedDirectPayRequest {
+            client_request_id: format!("{}/missed-{}", family.plan.cms_case_reference, iso(on)),
+            case_reference: family.plan.cms_case_reference.clone(),
+            effective_date: iso(on),
+            unpaid: money(unpaid),
+        })
+        .await;
+    family.unreported_shortfall = Decimal::ZERO;
+    family.reported_missed = outcome.is_ok();
+    cms_command(family, "a report of missed Direct Pay", outcome).await
+}
+
+/// Whether the family leaves now: it asked for Direct Pay, the CMS has it on Collect and Pay
+/// though nobody reported a miss (so Direct Pay is not available), and it is one that leaves.
+fn leaves_for_arrangement(family: &Family, case: &cms::Case) -> bool {
+    let plan = &family.plan;
+    plan.leaves_when_direct_pay_ends
+        && !plan.collect_and_pay
+        && !plan.flat_rate_benefit
+        && !family.reported_missed
+        && case.collect_and_pay
+        && case.stage == "live"
+}
+
+/// The family closes its CMS case for a family-based arrangement and keeps to the last amount.
+async fn leave_for_arrangement(
+    family: &mut Family,
+    client: &mut CaseServiceClient<Channel>,
+    case: &cms::Case,
+    on: NaiveDate,
+) -> anyhow::Result<()> {
+    let next = case.next_instalment.as_ref();
+    let due = next.and_then(|instalment| instalment.due.parse().ok());
+    let amount = next.and_then(|instalment| instalment.maintenance.parse().ok());
+    let number = next.map_or(1, |instalment| instalment.number);
+    let outcome = client
+        .close_case(cms::CloseCaseRequest {
+            client_request_id: format!("{}/close", family.plan.cms_case_reference),
+            case_reference: family.plan.cms_case_reference.clone(),
+            effective_date: iso(on),
+        })
+        .await;
+    cms_command(family, "closing the case", outcome).await?;
+    if let (Some(due), Some(amount)) = (due, amount) {
+        family.arrangement = Some((number, due, amount));
+    }
+    family.next_due = None;
+    Ok(())
+}
+
+/// Instalments of a family-based arrangement falling due by `through`: the parents settle them
+/// between them, as they would have on Direct Pay.
+fn keep_arrangement(family: &mut Family, through: NaiveDate) {
+    while let Some((number, due, amount)) = family.arrangement
+        && due <= through
+    {
+        family.arrangement_due.push((due, amount));
+        let payment = world::payment_for(&family.plan, number, amount, Collection::DirectPay);
+        if let Some(payment) = payment {
+            family
+                .direct_payments
+                .push((direct_payment_date(&family.plan, due), payment.amount));
+        }
+        family.arrangement = due
+            .checked_add_days(Days::new(INSTALMENT_DAYS))
+            .map(|next| (number + 1, next, amount));
+    }
+}
+
+/// The outcome of the late enforcement steps, once each: enforcement agents may collect the
+/// arrears, and a disqualified parent may pay them.
+async fn play_enforcement_outcomes(
+    family: &mut Family,
+    client: &mut CaseServiceClient<Channel>,
+    case: &cms::Case,
+    on: NaiveDate,
+) -> anyhow::Result<()> {
+    let stage = case.enforcement_stage.as_str();
+    let luck = family.plan.enforcement_luck;
+    let outcome = match stage {
+        "enforcement_agents" => Some((luck.agents_collect, PaymentSource::EnforcementAgents)),
+        "disqualification" | "committal" => Some((
+            luck.pays_after_disqualification,
+            PaymentSource::PayingParent,
+        )),
+        _ => None,
+    };
+    let Some((pays, source)) = outcome else {
+        return Ok(());
+    };
+    if family.steps_played.iter().any(|played| played == stage) {
+        return Ok(());
+    }
+    family.steps_played.push(stage.to_owned());
+    let arrears: Decimal = case
+        .account
+        .as_ref()
+        .and_then(|account| account.arrears.parse().ok())
+        .unwrap_or_default();
+    if pays && arrears > Decimal::ZERO {
+        let id = format!("{}/{stage}", family.plan.cms_case_reference);
+        record_payment(family, client, id, on, arrears, source).await?;
+    }
     Ok(())
 }
 
@@ -676,6 +959,30 @@ async fn cms_action(
                     gross_weekly_income: plan.gross_weekly_income.map(money).unwrap_or_default(),
                     relevant_other_children: plan.relevant_other_children,
                     flat_rate_benefit: plan.flat_rate_benefit,
+                    employment: match plan.employment {
+                        Employment::Employed => cms::Employment::Employed,
+                        Employment::SelfEmployed => cms::Employment::SelfEmployed,
+                        Employment::NotWorking => cms::Employment::NotWorking,
+                    }
+                    .into(),
+                })
+                .await
+        }
+        Action::NotifyPayingParent => {
+            client
+                .notify_paying_parent(cms::NotifyPayingParentRequest {
+                    client_request_id: id,
+                    case_reference: reference.clone(),
+                    effective_date: iso(date),
+                })
+                .await
+        }
+        Action::MakeCalculation => {
+            client
+                .make_calculation(cms::MakeCalculationRequest {
+                    client_request_id: id,
+                    case_reference: reference.clone(),
+                    effective_date: iso(date),
                 })
                 .await
         }
@@ -733,45 +1040,74 @@ async fn cms_action(
                 .await
         }
         Action::ReportCourtOrderToCms { order } => {
+            // A final order the CMS is waiting for is told by the waiting receiving parent
+            // (`ReportProceedingsEnded`); every other report is today's.
+            if reporting == Reporting::Automatic || (*order == OrderRef::Final && family.deferred) {
+                return Ok(());
+            }
             let Some(made) = family.orders.get(order).cloned() else {
                 return Ok(());
             };
-            if reporting == Reporting::Automatic {
+            client
+                .report_court_order(court_order_report(id, &reference, date, &made))
+                .await
+        }
+        Action::ReportProceedingsEnded { without_order } => {
+            if reporting == Reporting::Automatic || !family.deferred {
                 return Ok(());
             }
-            client
-                .report_court_order(cms::ReportCourtOrderRequest {
-                    client_request_id: id,
-                    case_reference: reference.clone(),
-                    effective_date: iso(date),
-                    order_id: made.order_id.clone(),
-                    made_on: iso(made.made_on),
-                    is_final: made.is_final,
-                    nights: made
-                        .nights_with_paying_parent
-                        .iter()
-                        .map(|(child_ref, nights)| cms::ChildNights {
-                            child_ref: child_ref.clone(),
-                            nights: *nights,
+            match without_order {
+                None => {
+                    let Some(made) = family.orders.get(&OrderRef::Final).cloned() else {
+                        return Ok(());
+                    };
+                    client
+                        .report_court_order(court_order_report(id, &reference, date, &made))
+                        .await
+                }
+                Some(outcome) => {
+                    client
+                        .report_proceedings_ended(cms::ReportProceedingsEndedRequest {
+                            client_request_id: id,
+                            case_reference: reference.clone(),
+                            effective_date: iso(date),
+                            outcome: match outcome {
+                                ProceedingsOutcome::Withdrawn => cms::ProceedingsOutcome::Withdrawn,
+                                ProceedingsOutcome::Dismissed => cms::ProceedingsOutcome::Dismissed,
+                            }
+                            .into(),
                         })
-                        .collect(),
-                })
-                .await
+                        .await
+                }
+            }
         }
         _ => return Ok(()),
     };
-    match outcome {
-        Ok(response) => {
-            observe(family, response.get_ref().case.as_ref());
-            Ok(())
-        }
-        Err(status) if refused_by_rule(&status) => {
-            tracing::debug!(case = %reference, %status, "the CMS refused a family's action");
-            Ok(())
-        }
-        Err(status) => {
-            Err(anyhow::Error::new(status).context(format!("the CMS failed on {reference}")))
-        }
+    cms_command(family, "a family's action", outcome).await
+}
+
+/// A parent's report of a court order to the CMS.
+fn court_order_report(
+    id: String,
+    reference: &str,
+    date: NaiveDate,
+    made: &CourtOrderFact,
+) -> cms::ReportCourtOrderRequest {
+    cms::ReportCourtOrderRequest {
+        client_request_id: id,
+        case_reference: reference.to_owned(),
+        effective_date: iso(date),
+        order_id: made.order_id.clone(),
+        made_on: iso(made.made_on),
+        is_final: made.is_final,
+        nights: made
+            .nights_with_paying_parent
+            .iter()
+            .map(|(child_ref, nights)| cms::ChildNights {
+                child_ref: child_ref.clone(),
+                nights: *nights,
+            })
+            .collect(),
     }
 }
 

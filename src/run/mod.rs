@@ -18,9 +18,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
+use familybridge_casework::CourtOrderRoute;
 use familybridge_scenario::{
-    CourtOrderRoute, ReplicationAccumulator, ReplicationResult, Scenario, SystemRecord, summarise,
-    terminal_table, world, write_outputs,
+    ReplicationAccumulator, ReplicationResult, Scenario, SystemRecord, summarise, terminal_table,
+    world, write_outputs,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::task::JoinSet;
@@ -189,8 +190,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                     std::fs::create_dir_all(&data_dir)
                         .with_context(|| format!("cannot make {}", data_dir.display()))?;
                     let stack =
-                        Stack::start(&data_dir, ANY_LOOPBACK_PORTS, levers::setup(&arm.levers))
-                            .await?;
+                        Stack::start(&data_dir, ANY_LOOPBACK_PORTS, levers::setup(&arm)).await?;
                     let outcome =
                         run_arm(&scenario, &arm.name, stack.urls(), concurrency, on_step).await;
                     stack.stop().await?;
@@ -250,7 +250,7 @@ async fn run_arm(
                 .map(move |index| Family::new(world::family(scenario, replication, index)))
         })
         .collect();
-    let reporting = match arm.levers.court_orders {
+    let reporting = match arm.cms.court_orders {
         CourtOrderRoute::Manual => Reporting::ByParents,
         CourtOrderRoute::Automatic => Reporting::Automatic,
     };

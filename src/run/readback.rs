@@ -151,6 +151,8 @@ pub async fn family_record(
         .sum();
     Ok(FamilyRecord {
         cms_history,
+        direct_payments: family.direct_payments.clone(),
+        arrangement_due: family.arrangement_due.clone(),
         court_orders: family.court_orders(),
         referrals,
         joint_reviews: hub

@@ -135,10 +135,7 @@ pub const PARAMETER_NAMES: &[(&str, Unit)] = &[
         Unit::Pounds,
     ),
     ("shared_care.equal_care_nights", Unit::Nights),
-    (
-        "shared_care.nights_assumed_without_evidence",
-        Unit::Nights,
-    ),
+    ("shared_care.nights_assumed_without_evidence", Unit::Nights),
     ("income_change.threshold", Unit::Percent),
     ("collect_and_pay.direct_pay_available", Unit::Boolean),
     ("collect_and_pay.paying_parent_fee", Unit::Percent),
@@ -1264,7 +1261,7 @@ mod tests {
             Err(ParameterError::Malformed { .. })
         ));
         assert!(matches!(
-            replace("note = \"The regulations", "nte = \"The regulations"),
+            replace("note = \"A proxy", "nte = \"A proxy"),
             Err(ParameterError::Malformed { .. })
         ));
         assert!(matches!(

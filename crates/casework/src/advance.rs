@@ -90,7 +90,10 @@ impl CaseFile {
             .map(|order| order.hearing_on);
         let review = self.next_review_date().filter(|&d| d > after);
         let due = self.next_due_date().filter(|&d| d > after);
-        [pause_end, hearing, review, due].into_iter().flatten().min()
+        [pause_end, hearing, review, due]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn run_day(
@@ -380,6 +383,12 @@ impl CaseFile {
             granted: true,
             ..order
         });
-        self.take_step(day, EnforcementStep::LiabilityOrder, settings, params, events);
+        self.take_step(
+            day,
+            EnforcementStep::LiabilityOrder,
+            settings,
+            params,
+            events,
+        );
     }
 }

@@ -310,8 +310,7 @@ impl CaseFile {
         let mut rules = Rules::new(book);
         let params = rules.on(date)?;
         let effective_date = (application.applicant == Party::PayingParent).then_some(date);
-        let stage = if settings.acts_on.waits_for_proceedings() && application.proceedings_pending
-        {
+        let stage = if settings.acts_on.waits_for_proceedings() && application.proceedings_pending {
             Stage::Deferred {
                 acts_on: settings.acts_on,
                 effective_date,

@@ -73,7 +73,9 @@ impl CaseFile {
             liability_on_collection +=
                 self.weekly_for_week(week).as_decimal() * Decimal::from(days) / Decimal::from(7);
         }
-        let fee = self.paying_parent_fee_rate(params).of(liability_on_collection);
+        let fee = self
+            .paying_parent_fee_rate(params)
+            .of(liability_on_collection);
         Money::round_half_up_to_penny(fee.max(Decimal::ZERO))
             .map_or(Decimal::ZERO, Money::as_decimal)
     }
@@ -81,7 +83,9 @@ impl CaseFile {
     /// What the next instalment period comes to as the facts now stand, without charging it.
     pub(crate) fn next_charge(&self, params: &Parameters) -> Option<PeriodCharge> {
         let liability = self.liability.as_ref()?;
-        let first_week = liability.periods_charged.checked_mul(WEEKS_PER_INSTALMENT)?;
+        let first_week = liability
+            .periods_charged
+            .checked_mul(WEEKS_PER_INSTALMENT)?;
         let maintenance = (first_week..first_week + WEEKS_PER_INSTALMENT)
             .map(|w| self.weekly_for_week(w).as_decimal())
             .sum();

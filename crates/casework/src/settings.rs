@@ -482,5 +482,6 @@ pub(crate) fn instalment_part(amount: Decimal, instalments: u32) -> Decimal {
     if instalments == 0 {
         return amount;
     }
-    (amount / Decimal::from(instalments)).round_dp_with_strategy(2, rust_decimal::RoundingStrategy::AwayFromZero)
+    (amount / Decimal::from(instalments))
+        .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::AwayFromZero)
 }

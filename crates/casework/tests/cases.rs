@@ -235,7 +235,9 @@ fn a_calculation_on_the_day_of_the_notice_has_no_initial_arrears() -> TestResult
 /// effective date); an interim order of 130 nights (band 2: £54 × 5/7 = £38.5714… → £38.57) is
 /// reported on Monday 3 March; the final order (110 nights, band 2 too) is reported on Monday
 /// 7 July.
-fn delayed_case(acts_on: ActsOn) -> Result<(CaseFile, CaseSettings, Vec<CaseEvent>), Box<dyn Error>> {
+fn delayed_case(
+    acts_on: ActsOn,
+) -> Result<(CaseFile, CaseSettings, Vec<CaseEvent>), Box<dyn Error>> {
     let settings = CaseSettings {
         acts_on,
         ..CaseSettings::default()
@@ -467,7 +469,13 @@ fn a_final_order_reported_late_applies_from_the_week_it_is_reported_with_no_adju
     let settings = CaseSettings::default();
     let mut case = live(collected(application("450", &["amy"], true)), &settings)?;
     for due in [d(2025, 2, 3), d(2025, 3, 3), d(2025, 3, 31)] {
-        case.record_payment(due, gbp("259.20"), PaymentSource::PayingParent, &settings, book())?;
+        case.record_payment(
+            due,
+            gbp("259.20"),
+            PaymentSource::PayingParent,
+            &settings,
+            book(),
+        )?;
     }
     case.advance_to(d(2025, 4, 13), &settings, book())?;
     assert_eq!(case.arrears(), Decimal::ZERO);
@@ -818,7 +826,13 @@ fn the_cms_never_sees_direct_pay_and_takes_no_enforcement_on_it() -> TestResult 
     assert_eq!(
         events
             .iter()
-            .filter(|e| matches!(e, CaseEvent::PaymentDue { collected: false, .. }))
+            .filter(|e| matches!(
+                e,
+                CaseEvent::PaymentDue {
+                    collected: false,
+                    ..
+                }
+            ))
             .count(),
         12
     );
@@ -854,8 +868,14 @@ fn reported_missed_direct_pay_moves_the_case_to_collect_and_pay_with_the_arrears
         kinds(&events),
         ["payment_due", "collection_changed", "arrears_scheduled"]
     );
-    assert!(matches!(&events[1], CaseEvent::CollectionChanged {
-        to: CollectionMethod::CollectAndPay, reason: CollectionChange::MissedPaymentsReported, .. }));
+    assert!(matches!(
+        &events[1],
+        CaseEvent::CollectionChanged {
+            to: CollectionMethod::CollectAndPay,
+            reason: CollectionChange::MissedPaymentsReported,
+            ..
+        }
+    ));
     // £228 over 26 instalments: £8.7692 → £8.77.
     assert_eq!(
         scheduled(&events),
@@ -894,8 +914,8 @@ fn reported_missed_direct_pay_moves_the_case_to_collect_and_pay_with_the_arrears
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn the_paying_parents_fee_accrues_on_liability_and_a_payment_pays_maintenance_first()
--> TestResult {
+fn the_paying_parents_fee_accrues_on_liability_and_a_payment_pays_maintenance_first() -> TestResult
+{
     let settings = CaseSettings::default();
     let mut case = live(collected(application("475", &["amy"], false)), &settings)?;
     // 12% of £475 = £57.00 a week; an instalment is £228.00 and 20% of it, £45.60: £273.60.
@@ -975,8 +995,13 @@ fn under_the_2027_model_direct_pay_goes_and_non_compliant_payers_pay_20_percent(
     let mut app = application("475", &["amy"], false);
     app.date = d(2027, 4, 5);
     let (mut case, events) = CaseFile::open(app, &settings, &reform)?;
-    assert!(events.iter().any(|e| matches!(e, CaseEvent::CollectionChanged {
-        reason: CollectionChange::DirectPayUnavailable, .. })));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        CaseEvent::CollectionChanged {
+            reason: CollectionChange::DirectPayUnavailable,
+            ..
+        }
+    )));
     case.notify_paying_parent(d(2027, 4, 5), &settings, &reform)?;
     case.make_calculation(d(2027, 4, 5), &settings, &reform)?;
     // A compliant payer's fee: 2% of £228 = £4.56.
@@ -1142,8 +1167,13 @@ fn a_self_employed_parent_goes_to_the_bank_account_and_a_benefit_deduction_to_co
     app.flat_rate_benefit = true;
     app.employment = Employment::NotWorking;
     let (mut case, events) = CaseFile::open(app, &settings, book())?;
-    assert!(events.iter().any(|e| matches!(e, CaseEvent::CollectionChanged {
-        reason: CollectionChange::DeductionFromBenefit, .. })));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        CaseEvent::CollectionChanged {
+            reason: CollectionChange::DeductionFromBenefit,
+            ..
+        }
+    )));
     case.notify_paying_parent(d(2025, 1, 6), &settings, book())?;
     case.make_calculation(d(2025, 1, 6), &settings, book())?;
     assert_eq!(case.deduction(), Some(Deduction::Benefit));
@@ -1304,9 +1334,13 @@ fn a_hearing_falling_in_a_pause_is_put_back_to_its_end() -> TestResult {
     // The hearing is due 27 Oct; a four-week pause from 20 Oct runs to 17 Nov.
     case.request_pause(d(2025, 10, 20), 4, "distress screening", &settings, book())?;
     let events = case.advance_to(d(2025, 11, 17), &settings, book())?;
-    assert!(events.iter().any(|e| matches!(e, CaseEvent::EnforcementPaused {
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, CaseEvent::EnforcementPaused {
         date, step: EnforcementStep::LiabilityOrder, pause_until, .. }
-            if *date == d(2025, 10, 27) && *pause_until == d(2025, 11, 17))));
+            if *date == d(2025, 10, 27) && *pause_until == d(2025, 11, 17)))
+    );
     assert_eq!(
         steps_taken(&events),
         [(
@@ -1416,8 +1450,10 @@ fn closing_charges_the_weeks_before_the_closing_week_and_nothing_after() -> Test
         kinds(&events),
         ["payment_due", "payment_due", "payment_due", "case_closed"]
     );
-    assert!(matches!(&events[2], CaseEvent::PaymentDue { instalment: 3, amount, .. }
-        if *amount == gbp("54.00")));
+    assert!(
+        matches!(&events[2], CaseEvent::PaymentDue { instalment: 3, amount, .. }
+        if *amount == gbp("54.00"))
+    );
     assert_eq!(case.account().direct_pay_due, gbp("486.00"));
     assert!(case.is_closed());
     assert_eq!(case.schedule(book())?, None);

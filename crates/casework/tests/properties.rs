@@ -70,26 +70,28 @@ fn settings() -> impl Strategy<Value = CaseSettings> {
         (1_u32..6, 1_u32..6, 1_u32..6, 1_u32..6, 0_u32..30),
         (0_u32..12, 1_u32..30),
     )
-        .prop_map(|(acts_on, nights, (a, b, c, e, lag), (window, spread))| CaseSettings {
-            acts_on,
-            nights_without_evidence: nights,
-            enforcement: EnforcementRules {
-                deduction_from_earnings_order_after: a,
-                regular_deduction_order_after: a + b,
-                liability_order_application_after: a + b + c,
-                liability_order_court_weeks: lag,
-                enforcement_agents_after: a + b + c + e,
-                charging_order_after: a + b + c + e + 1,
-                disqualification_after: a + b + c + e + 2,
-                committal_after: a + b + c + e + 3,
-                ..EnforcementRules::default()
+        .prop_map(
+            |(acts_on, nights, (a, b, c, e, lag), (window, spread))| CaseSettings {
+                acts_on,
+                nights_without_evidence: nights,
+                enforcement: EnforcementRules {
+                    deduction_from_earnings_order_after: a,
+                    regular_deduction_order_after: a + b,
+                    liability_order_application_after: a + b + c,
+                    liability_order_court_weeks: lag,
+                    enforcement_agents_after: a + b + c + e,
+                    charging_order_after: a + b + c + e + 1,
+                    disqualification_after: a + b + c + e + 2,
+                    committal_after: a + b + c + e + 3,
+                    ..EnforcementRules::default()
+                },
+                arrears: ArrearsRules {
+                    collect_over_instalments: spread,
+                },
+                distress_window_weeks: window,
+                ..CaseSettings::default()
             },
-            arrears: ArrearsRules {
-                collect_over_instalments: spread,
-            },
-            distress_window_weeks: window,
-            ..CaseSettings::default()
-        })
+        )
 }
 
 fn application() -> impl Strategy<Value = Application> {
@@ -105,29 +107,31 @@ fn application() -> impl Strategy<Value = Application> {
         0_u8..3,
     )
         .prop_map(
-            |(offset, children, pending, collect, income, roc, benefit, applicant, work)| Application {
-                date: NaiveDate::from_ymd_opt(2013, 1, 1)
-                    .and_then(|d| d.checked_add_days(Days::new(offset)))
-                    .unwrap_or_default(),
-                applicant: if applicant {
-                    Party::PayingParent
-                } else {
-                    Party::ReceivingParent
-                },
-                children: CHILDREN[..children]
-                    .iter()
-                    .map(|c| (*c).to_owned())
-                    .collect(),
-                proceedings_pending: pending,
-                collection: if collect {
-                    CollectionMethod::CollectAndPay
-                } else {
-                    CollectionMethod::DirectPay
-                },
-                paying_parent_income: income.map(Money::from_pence),
-                relevant_other_children: roc,
-                flat_rate_benefit: benefit,
-                employment: employment(work),
+            |(offset, children, pending, collect, income, roc, benefit, applicant, work)| {
+                Application {
+                    date: NaiveDate::from_ymd_opt(2013, 1, 1)
+                        .and_then(|d| d.checked_add_days(Days::new(offset)))
+                        .unwrap_or_default(),
+                    applicant: if applicant {
+                        Party::PayingParent
+                    } else {
+                        Party::ReceivingParent
+                    },
+                    children: CHILDREN[..children]
+                        .iter()
+                        .map(|c| (*c).to_owned())
+                        .collect(),
+                    proceedings_pending: pending,
+                    collection: if collect {
+                        CollectionMethod::CollectAndPay
+                    } else {
+                        CollectionMethod::DirectPay
+                    },
+                    paying_parent_income: income.map(Money::from_pence),
+                    relevant_other_children: roc,
+                    flat_rate_benefit: benefit,
+                    employment: employment(work),
+                }
             },
         )
 }
@@ -316,12 +320,18 @@ fn check_invariants(case: &CaseFile) -> Result<(), TestCaseError> {
         CaseEvent::PaymentDue { collection_fee, .. } => Some(collection_fee.as_decimal()),
         _ => None,
     });
-    prop_assert_eq!(account.collection_fees_charged.as_decimal(), collection_fees);
+    prop_assert_eq!(
+        account.collection_fees_charged.as_decimal(),
+        collection_fees
+    );
     let enforcement_fees = total(history, |e| match e {
         CaseEvent::EnforcementStepTaken { fee, .. } => Some(fee.as_decimal()),
         _ => None,
     });
-    prop_assert_eq!(account.enforcement_fees_charged.as_decimal(), enforcement_fees);
+    prop_assert_eq!(
+        account.enforcement_fees_charged.as_decimal(),
+        enforcement_fees
+    );
     let mut passed = Decimal::ZERO;
     for event in history {
         if let CaseEvent::PaymentReceived {

@@ -290,8 +290,7 @@ mod tests {
 
     #[test]
     fn pauses_without_screening_are_refused_naming_the_setting() {
-        let error =
-            HubSettings::from_toml_str("[pauses]\nenabled = true").expect_err("refused");
+        let error = HubSettings::from_toml_str("[pauses]\nenabled = true").expect_err("refused");
         assert!(error.to_string().contains("pauses.enabled"), "{error}");
     }
 
@@ -304,8 +303,7 @@ mod tests {
 
     #[test]
     fn a_setting_left_out_keeps_its_default() {
-        let settings =
-            HubSettings::from_toml_str("[screening]\nenabled = true").expect("parses");
+        let settings = HubSettings::from_toml_str("[screening]\nenabled = true").expect("parses");
         assert!(settings.screening.enabled);
         assert_eq!(settings.screening.window_weeks, 8);
         assert_eq!(settings.referral_rules.len(), 4);

@@ -24,7 +24,7 @@ pub mod scenario;
 pub mod stats;
 pub mod world;
 
-pub use calibration::{CalibrationTarget, calibration_targets};
+pub use calibration::{CalibrationTarget, TargetKind, calibration_targets};
 pub use measures::{
     Aggregation, CourtOrderFact, FamilyMeasures, FamilyRecord, MeasureError, Metric,
     MetricDefinition, ReplicationAccumulator, ReplicationResult, SystemRecord, Tally, Who,
@@ -33,15 +33,13 @@ pub use measures::{
 pub use output::{OutputError, terminal_table, write_outputs};
 pub use population::{Assumption, Population};
 pub use report::render_report;
-pub use scenario::{
-    ActsOn, Arm, CourtOrderRoute, FeeModel, Levers, NightsWithoutEvidence, RunSettings, Scenario,
-    ScenarioError,
-};
+pub use scenario::{Arm, RunSettings, Scenario, ScenarioError};
 pub use stats::{
     ArmSummary, Interval, MetricSummary, RunRecord, StatsError, Summary, interval, summarise,
     t_critical,
 };
 pub use world::{
-    Action, CourtOutcome, CourtPlan, DistressEpisode, FamilyPlan, OrderRef, PaymentBehaviour,
-    PaymentPattern, PlannedAction, family, payment_for,
+    Action, Collection, CourtDurations, CourtOutcome, CourtPlan, DistressEpisode, EnforcementLuck,
+    FamilyPlan, OrderRef, Payment, PaymentBehaviour, PaymentPattern, PlannedAction, family,
+    payment_for, reports_missed_direct_pay,
 };

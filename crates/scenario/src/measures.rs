@@ -10,7 +10,9 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use familybridge_casework::{CaseEvent, EnforcementStep, EvidenceSource};
+use familybridge_casework::{
+    ArrearsReason, CaseEvent, ClosureReason, CollectionChange, EnforcementStep, EvidenceSource,
+};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
@@ -30,11 +32,17 @@ pub struct CourtOrderFact {
     pub nights_with_paying_parent: BTreeMap<String, u32>,
 }
 
-/// What the driver read back from the services about one family at the end of the period.
+/// What the driver read back from the services about one family at the end of the period, and
+/// what the family paid outside the CMS (which no agency sees).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FamilyRecord {
     /// The CMS case's full history, in order (empty if the family has no CMS case).
     pub cms_history: Vec<CaseEvent>,
+    /// Payments the paying parent made straight to the receiving parent — on Direct Pay, or under a
+    /// family-based arrangement after leaving the CMS — by date.
+    pub direct_payments: Vec<(NaiveDate, Decimal)>,
+    /// What fell due under a family-based arrangement after the family left the CMS, by date.
+    pub arrangement_due: Vec<(NaiveDate, Decimal)>,
     /// Every order the court made in the family's case, in the order made.
     pub court_orders: Vec<CourtOrderFact>,
     /// Referrals the hub made for the family (either parent).
@@ -177,6 +185,9 @@ metrics! {
     /// Collection fees paid by receiving parents.
     FeesPaidReceivingParent = "fees_paid_receiving_parent", "£", ReceivingParents, Sum,
         "Collect and Pay fees taken off what receiving parents got.";
+    /// Maintenance collected by enforcement.
+    CollectedByEnforcement = "collected_by_enforcement", "£", ReceivingParents, Sum,
+        "Maintenance collected by deduction orders (from earnings or a bank account) and enforcement agents: what enforcement, and so a pause in it, changes.";
     /// Enforcement actions, all kinds.
     EnforcementActions = "enforcement_actions", "actions", PayingParents, Sum,
         "Enforcement steps the CMS took.";
@@ -189,12 +200,24 @@ metrics! {
     /// Regular deduction orders.
     EnforcementRegularDeductionOrder = "enforcement_regular_deduction_order", "actions", PayingParents, Sum,
         "Regular deduction orders against a bank account (s.32A).";
+    /// Applications for a liability order.
+    EnforcementLiabilityOrderApplication = "enforcement_liability_order_application", "actions", PayingParents, Sum,
+        "Applications to a magistrates' court for a liability order (s.33).";
     /// Liability orders.
     EnforcementLiabilityOrder = "enforcement_liability_order", "actions", PayingParents, Sum,
-        "Liability orders from a magistrates' court (s.33).";
-    /// Further action after a liability order.
-    EnforcementFurtherAction = "enforcement_further_action", "actions", PayingParents, Sum,
-        "Further action after a liability order (enforcement agents, charging orders, disqualification, committal).";
+        "Liability orders granted by a magistrates' court (s.33), after the court's lag.";
+    /// Enforcement agents.
+    EnforcementEnforcementAgents = "enforcement_enforcement_agents", "actions", PayingParents, Sum,
+        "Enforcement agents instructed after a liability order (s.35).";
+    /// Charging orders.
+    EnforcementChargingOrder = "enforcement_charging_order", "actions", PayingParents, Sum,
+        "Charging orders on property (s.36).";
+    /// Disqualifications.
+    EnforcementDisqualification = "enforcement_disqualification", "actions", PayingParents, Sum,
+        "Disqualifications from driving or travel (ss.39B, 40B).";
+    /// Committals.
+    EnforcementCommittal = "enforcement_committal", "actions", PayingParents, Sum,
+        "Committals to prison (s.40).";
     /// Recalculations.
     Recalculations = "recalculations", "revisions", PayingParents, Sum,
         "Revisions of a calculation already made.";
@@ -204,9 +227,12 @@ metrics! {
     /// Money moved by retrospective adjustments.
     RetrospectiveAdjustmentAmount = "retrospective_adjustment_amount", "£", PayingParents, Sum,
         "Sum of the absolute amounts of retrospective adjustments (arrears added or credit given).";
+    /// Fees charged to paying parents.
+    FeesChargedPayingParent = "fees_charged_paying_parent", "£", PayingParents, Sum,
+        "Collection fees accrued on liability (Collect and Pay) plus enforcement fees charged.";
     /// Fees paid by paying parents.
     FeesPaidPayingParent = "fees_paid_paying_parent", "£", PayingParents, Sum,
-        "Collect and Pay fees paid on top of maintenance, plus enforcement fees.";
+        "Collection and enforcement fees actually paid (a payment pays maintenance first).";
     /// Days paying parents spent in distress.
     DaysInDistress = "days_in_distress", "days", PayingParents, Sum,
         "Days paying parents spent in an episode of distress (from the world; no lever shortens them in this model).";
@@ -234,15 +260,36 @@ metrics! {
     /// Cross-agency disclosures.
     Disclosures = "disclosures", "disclosures", System, SystemTotal,
         "Cross-agency disclosures recorded in the agencies' audit logs in the replication.";
+    /// Cases moved from Direct Pay to Collect and Pay.
+    MovedToCollectAndPay = "moved_to_collect_and_pay", "cases", System, Sum,
+        "Direct Pay cases moved to Collect and Pay: missed payments reported by the receiving parent, or Direct Pay no longer available.";
+    /// Families who left the CMS for a family-based arrangement.
+    FamilyBasedArrangements = "family_based_arrangements", "families", System, Sum,
+        "Families who left the CMS for a family-based arrangement (when Direct Pay was not available to them).";
+    /// Deferred applications still waiting although the proceedings ended.
+    DeferredLeftWaiting = "deferred_left_waiting", "applications", System, Sum,
+        "Applications the CMS deferred under delayed involvement that still had no calculation at the end of the period although the proceedings had ended in it: cases the CMS was never told of, or not yet.";
+    /// Applications with no calculation by the end of the period.
+    ApplicationsWithoutCalculation = "applications_without_calculation", "applications", System, Sum,
+        "CMS applications with no calculation by the end of the period (still being processed, or waiting for proceedings to end).";
     /// Percentage of CMS cases on Collect and Pay.
     CollectAndPayShare = "collect_and_pay_share", "% of CMS cases", Calibration, PercentOfItems,
         "Families with a CMS case (an application opened) who use Collect and Pay rather than Direct Pay. Published: about 45% of paying parents (written answer, Sept 2025).";
-    /// Percentage of CMS cases with maintenance due whose paying parent paid something.
-    PayingSomethingShare = "paying_something_share", "% of CMS cases", Calibration, PercentOfItems,
-        "CMS cases with at least one instalment fallen due in the period whose paying parent paid something (any payment received) in the period. Published: 68% paid something in the quarter to Sept 2024 (CMS statistics, Collect and Pay); ours is over the whole period and every CMS case.";
+    /// Percentage of Collect and Pay cases, quarter by quarter, paid something.
+    PayingSomethingShare = "paying_something_share", "% of case-quarters", Calibration, PercentOfItems,
+        "Quarters (of the period, from its start) in which a case had an instalment collected by the CMS fall due and the CMS received something for it, by the parent or through enforcement. Published: 68% of Collect and Pay paying parents paid something in the quarter to Sept 2024 (CMS statistics).";
     /// Percentage of families with a court order whose latest order gives shared care.
     SharedCareShare = "shared_care_share", "% of families with an order", Calibration, PercentOfItems,
         "Families with a court order made in the period whose latest such order gives some child at least 52 nights a year with the paying parent (any shared care). Published: 23% of statutory arrangements (unconfirmed secondary source).";
+    /// Percentage of Collect and Pay cases with a deduction from earnings order.
+    DeductionFromEarningsShare = "deduction_from_earnings_share", "% of Collect and Pay cases", Calibration, PercentOfItems,
+        "Cases with an instalment collected by the CMS in the period on which a deduction from earnings order was made in it. Published: 27% of the 180,000 paying parents due to pay through Collect and Pay had one, Sept 2023 (PQ 7414), a stock where ours counts new cases over the period.";
+    /// Liability orders granted per 100 years of Collect and Pay cases.
+    LiabilityOrdersPer100CaseYears = "liability_orders_per_100_case_years", "orders", Calibration, PercentOfItems,
+        "Liability orders granted in the period per 100 years of cases collected by the CMS (an instalment period is 28 days). Published: about 11,000 secured in 2023 against about 180,000 Collect and Pay cases, some 6 a year per 100 (PQ 7414; HL7808).";
+    /// Percentage of Collect and Pay maintenance due in the period left unpaid.
+    CollectAndPayUnpaidShare = "collect_and_pay_unpaid_share", "% of maintenance due", Calibration, PercentOfItems,
+        "Of the maintenance collected by the CMS that fell due in the period, the share not paid by its end. Published: £91.9m of £316.8m arranged through Collect and Pay unpaid, Apr 2023 to Mar 2024 (29%; written answer, 17 Jul 2024).";
     /// Mean weeks from the court application to the final order.
     WeeksToFinalOrder = "weeks_to_final_order", "weeks", Calibration, MeanPerItem,
         "Weeks (to 2 decimal places per family) from the court application to the first final order, over families whose final order was made within the period (so proceedings too long to end within it are not seen, and a short period reads low). Published: mean 39 weeks from application to final order, private law children cases (Family Court Statistics Quarterly, Apr-Jun 2025).";
@@ -268,8 +315,14 @@ impl Metric {
                 Metric::EnforcementDeductionFromEarningsOrder
             }
             EnforcementStep::RegularDeductionOrder => Metric::EnforcementRegularDeductionOrder,
+            EnforcementStep::LiabilityOrderApplication => {
+                Metric::EnforcementLiabilityOrderApplication
+            }
             EnforcementStep::LiabilityOrder => Metric::EnforcementLiabilityOrder,
-            EnforcementStep::FurtherAction => Metric::EnforcementFurtherAction,
+            EnforcementStep::EnforcementAgents => Metric::EnforcementEnforcementAgents,
+            EnforcementStep::ChargingOrder => Metric::EnforcementChargingOrder,
+            EnforcementStep::Disqualification => Metric::EnforcementDisqualification,
+            EnforcementStep::Committal => Metric::EnforcementCommittal,
         }
     }
 }
@@ -340,15 +393,43 @@ pub fn family_measures(
     });
 
     let mut first_payment: Option<NaiveDate> = None;
+    let note_payment = |date: NaiveDate, first: &mut Option<NaiveDate>| {
+        if first.is_none_or(|seen| date < seen) {
+            *first = Some(date);
+        }
+    };
+    let mut calculated = false;
     // Arrears change per event, for the month-end series.
     let mut arrears_changes: Vec<(NaiveDate, Decimal)> = Vec::new();
     for event in &record.cms_history {
         let date = event.date();
+        if let CaseEvent::CalculationMade { date, .. } = event
+            && *date < end
+        {
+            calculated = true;
+        }
         if !in_period(date) {
             continue;
         }
         match event {
-            CaseEvent::PaymentDue { amount, .. } => {
+            CaseEvent::PaymentDue {
+                amount,
+                collection_fee,
+                ..
+            } => {
+                m.add(Metric::MaintenanceDue, amount.as_decimal(), Decimal::ZERO);
+                m.add(
+                    Metric::FeesChargedPayingParent,
+                    collection_fee.as_decimal(),
+                    Decimal::ZERO,
+                );
+                arrears_changes.push((date, amount.as_decimal()));
+            }
+            CaseEvent::ArrearsScheduled {
+                amount,
+                reason: ArrearsReason::LiabilityBeforeCalculation,
+                ..
+            } => {
                 m.add(Metric::MaintenanceDue, amount.as_decimal(), Decimal::ZERO);
                 arrears_changes.push((date, amount.as_decimal()));
             }
@@ -363,16 +444,22 @@ pub fn family_measures(
                 arrears_changes.push((date, adjustment.amount));
             }
             CaseEvent::PaymentReceived {
-                amount,
-                paying_parent_fee,
+                source,
+                to_maintenance,
+                to_collection_fees,
+                to_enforcement_fees,
                 receiving_parent_fee,
                 passed_to_receiving_parent,
                 ..
             } => {
-                if !amount.is_zero() && first_payment.is_none() {
-                    first_payment = Some(date);
+                if !to_maintenance.is_zero() {
+                    note_payment(date, &mut first_payment);
                 }
-                m.add(Metric::MaintenancePaid, amount.as_decimal(), Decimal::ZERO);
+                m.add(
+                    Metric::MaintenancePaid,
+                    to_maintenance.as_decimal(),
+                    Decimal::ZERO,
+                );
                 m.add(
                     Metric::MaintenanceReceived,
                     passed_to_receiving_parent.as_decimal(),
@@ -380,7 +467,7 @@ pub fn family_measures(
                 );
                 m.add(
                     Metric::FeesPaidPayingParent,
-                    paying_parent_fee.as_decimal(),
+                    to_collection_fees.as_decimal() + to_enforcement_fees.as_decimal(),
                     Decimal::ZERO,
                 );
                 m.add(
@@ -388,7 +475,14 @@ pub fn family_measures(
                     receiving_parent_fee.as_decimal(),
                     Decimal::ZERO,
                 );
-                arrears_changes.push((date, -amount.as_decimal()));
+                if source.is_enforcement() {
+                    m.add(
+                        Metric::CollectedByEnforcement,
+                        to_maintenance.as_decimal(),
+                        Decimal::ZERO,
+                    );
+                }
+                arrears_changes.push((date, -to_maintenance.as_decimal()));
                 if let Some(month) = month_of(run, date) {
                     m.add_monthly(
                         month,
@@ -409,7 +503,7 @@ pub fn family_measures(
                     m.count(Metric::EnforcementActionsWhileDistressed);
                 }
                 m.add(
-                    Metric::FeesPaidPayingParent,
+                    Metric::FeesChargedPayingParent,
                     fee.as_decimal(),
                     Decimal::ZERO,
                 );
@@ -417,6 +511,15 @@ pub fn family_measures(
                     m.add_monthly(month, Metric::EnforcementActions, Decimal::ONE);
                 }
             }
+            CaseEvent::CollectionChanged {
+                reason:
+                    CollectionChange::MissedPaymentsReported | CollectionChange::DirectPayUnavailable,
+                ..
+            } => m.count(Metric::MovedToCollectAndPay),
+            CaseEvent::CaseClosed {
+                reason: ClosureReason::FamilyBasedArrangement,
+                ..
+            } => m.count(Metric::FamilyBasedArrangements),
             CaseEvent::CalculationRevised { .. } => m.count(Metric::Recalculations),
             CaseEvent::PauseStarted { .. } => m.count(Metric::EnforcementPauses),
             CaseEvent::SharedCareRecorded {
@@ -424,6 +527,34 @@ pub fn family_measures(
                 ..
             } => m.count(Metric::Disputes),
             _ => {}
+        }
+    }
+    for (date, amount) in record.direct_payments.iter().filter(|(d, _)| in_period(*d)) {
+        note_payment(*date, &mut first_payment);
+        m.add(Metric::MaintenancePaid, *amount, Decimal::ZERO);
+        m.add(Metric::MaintenanceReceived, *amount, Decimal::ZERO);
+        arrears_changes.push((*date, -*amount));
+        if let Some(month) = month_of(run, *date) {
+            m.add_monthly(month, Metric::MaintenanceReceived, *amount);
+        }
+    }
+    for (date, amount) in record.arrangement_due.iter().filter(|(d, _)| in_period(*d)) {
+        m.add(Metric::MaintenanceDue, *amount, Decimal::ZERO);
+        arrears_changes.push((*date, *amount));
+    }
+    if application.is_some_and(|applied| applied < end) && !calculated {
+        m.count(Metric::ApplicationsWithoutCalculation);
+        let deferred = record.cms_history.iter().any(|e| {
+            matches!(
+                e,
+                CaseEvent::ApplicationOpened {
+                    liability_deferred: true,
+                    ..
+                }
+            )
+        });
+        if deferred && plan.court.as_ref().is_some_and(|c| c.ends_on < end) {
+            m.count(Metric::DeferredLeftWaiting);
         }
     }
 
@@ -509,17 +640,63 @@ fn calibration(
         );
     }
 
-    let mut due = false;
-    let mut paid = false;
+    // Quarter by quarter, as the CMS publishes it: whether an instalment it collects fell due,
+    // and whether anything was paid to it.
+    let mut quarters: BTreeMap<u32, (bool, bool)> = BTreeMap::new();
+    let mut collected_due = Decimal::ZERO;
+    let mut collected_paid = Decimal::ZERO;
+    let mut collected_periods = 0u32;
+    let mut deduction_from_earnings = false;
+    let mut liability_orders = 0u32;
     for event in record.cms_history.iter().filter(|e| in_period(e.date())) {
+        let quarter = month_of(run, event.date()).map_or(0, |month| month / 3);
         match event {
-            CaseEvent::PaymentDue { .. } => due = true,
-            CaseEvent::PaymentReceived { amount, .. } if !amount.is_zero() => paid = true,
+            CaseEvent::PaymentDue {
+                amount,
+                collected: true,
+                ..
+            } => {
+                quarters.entry(quarter).or_default().0 = true;
+                collected_due += amount.as_decimal();
+                collected_periods += 1;
+            }
+            CaseEvent::PaymentReceived { to_maintenance, .. } if !to_maintenance.is_zero() => {
+                quarters.entry(quarter).or_default().1 = true;
+                collected_paid += to_maintenance.as_decimal();
+            }
+            CaseEvent::EnforcementStepTaken { step, .. } => match step {
+                EnforcementStep::DeductionFromEarningsOrder => deduction_from_earnings = true,
+                EnforcementStep::LiabilityOrder => liability_orders += 1,
+                _ => {}
+            },
             _ => {}
         }
     }
-    if due {
-        m.add(Metric::PayingSomethingShare, yes_or_no(paid), Decimal::ONE);
+    for (due, paid) in quarters.values() {
+        if *due {
+            m.add(Metric::PayingSomethingShare, yes_or_no(*paid), Decimal::ONE);
+        }
+    }
+    if collected_periods > 0 {
+        m.add(
+            Metric::DeductionFromEarningsShare,
+            yes_or_no(deduction_from_earnings),
+            Decimal::ONE,
+        );
+        // An instalment period is 28 days: years = periods × 28 / 365.
+        let case_years = Decimal::from(collected_periods * 28) / Decimal::from(365);
+        m.add(
+            Metric::LiabilityOrdersPer100CaseYears,
+            Decimal::from(liability_orders),
+            case_years,
+        );
+    }
+    if collected_due > Decimal::ZERO {
+        m.add(
+            Metric::CollectAndPayUnpaidShare,
+            (collected_due - collected_paid).max(Decimal::ZERO),
+            collected_due,
+        );
     }
 
     // The latest order made in the period: orders made the same day stay in the order the court

@@ -171,7 +171,9 @@ macro_rules! population {
 }
 
 population! {
-    /// Share of families on Collect and Pay (the rest on Direct Pay).
+    /// Share of paying parents on Collect and Pay, all told (the rest on Direct Pay). Paying
+    /// parents on a flat-rate benefit are collected by deduction from it, so are on Collect and
+    /// Pay; the others choose it so that the whole comes to this share.
     collect_and_pay_share: Share = dec!(0.45),
         "Written answer, Sept 2025: 303,800 paying parents on Collect and Pay, about 45%";
     /// Share of families with one qualifying child.
@@ -180,8 +182,17 @@ population! {
     two_children_share: Share = dec!(0.30), "assumption";
     /// Share of paying parents with one relevant other child.
     relevant_other_children_share: Share = dec!(0.15), "assumption";
-    /// Share of paying parents on a benefit that gives the flat rate (Universal Credit).
-    flat_rate_benefit_share: Share = dec!(0.29), "PQ 23596: 29% of paying parents on Universal Credit (Jun 2024)";
+    /// Share of paying parents on Universal Credit.
+    universal_credit_share: Share = dec!(0.29), "PQ 23596: 199,000 of 675,000 paying parents (29%) on Universal Credit, Jun 2024";
+    /// Share of Universal Credit claimants with no earned income: only they get the flat rate
+    /// because of Universal Credit (2012 Regs reg 44(2)).
+    universal_credit_no_earnings_share: Share = dec!(0.73), "DWP Universal Credit statistics: 2.2m of 8.0m claimants in employment, Jul 2025 (about 27%); applied to paying parents on Universal Credit (assumption)";
+    /// Share of the other paying parents on a prescribed benefit that gives the flat rate (State
+    /// Pension, contribution-based JSA or ESA, Carer's Allowance…: 2012 Regs reg 44(1)).
+    other_flat_rate_benefit_share: Share = dec!(0.03), "assumption";
+    /// Share of working paying parents who are self-employed (no employer for a deduction from
+    /// earnings order).
+    self_employed_share: Share = dec!(0.13), "ONS Labour Force Survey (via Statista), Q2 2025: about 4.4m of 34.2m in work self-employed (13%)";
     /// Share of paying parents, of those with income data, earning under £12,570 a year (£241.73 a
     /// week); those on a flat-rate benefit count towards it.
     low_income_share: Share = dec!(0.43), "PQ 23596: 43% of paying parents with income data earn under £12,570 a year";
@@ -199,16 +210,48 @@ population! {
     income_change_share: Share = dec!(0.10), "assumption";
     /// Largest change of income reported, as a share of the old income, up or down.
     income_change_max: Share = dec!(0.30), "assumption";
-    /// Share of paying parents who pay 90% or more of what is due.
-    pays_in_full_share: Share = dec!(0.45), "CMS statistics, quarter to Sept 2024: 45% paid 90% or more";
-    /// Share of paying parents who pay something, under 90% (the rest, 32% by default, pay nothing).
-    pays_partly_share: Share = dec!(0.23), "CMS statistics, quarter to Sept 2024: 23% paid something, under 90%";
+    /// Most weeks from the application to the CMS notifying the paying parent, the initial
+    /// effective date (drawn 0 to this).
+    notice_weeks_max: Weeks = dec!(2), "assumption (SI 2012/2677 reg 11: notice as soon as reasonably practicable)";
+    /// Share of applications on which the CMS calculates within six weeks.
+    calculated_within_6_weeks_share: Share = dec!(0.77), "PQ 6825 (19 Dec 2023): 75-80% of applications cleared within 6 weeks, 77% on average over four quarters";
+    /// Most weeks from the application to the calculation (the rest are spread from six weeks to
+    /// this).
+    calculation_weeks_max: Weeks = dec!(26), "gov.uk 'Child maintenance: how to apply': usually within 6 weeks, up to 26";
+    /// Share of paying parents on Collect and Pay who pay in full of their own accord, before any
+    /// deduction or enforcement.
+    collect_and_pay_pays_in_full_share: Share = dec!(0.22), "calibrated: with deductions and enforcement the share of Collect and Pay parents paying something in a quarter comes near the published 68% (CMS statistics, quarter to Sept 2024: 68% paid something, 45% over 90%, outcomes that include enforcement); the parents' own payments are not published";
+    /// Share of paying parents on Collect and Pay who pay part of their own accord (the rest pay
+    /// nothing until a deduction or enforcement collects).
+    collect_and_pay_pays_partly_share: Share = dec!(0.10), "calibrated, as collect_and_pay_pays_in_full_share";
+    /// Share of paying parents on Direct Pay who pay in full.
+    direct_pay_pays_in_full_share: Share = dec!(0.60), "PQ 82228: 60% of receiving parents on Direct Pay reported getting all their money (DWP Direct Pay research, report 1098, June 2025)";
+    /// Share of paying parents on Direct Pay who always pay on time (of those who pay in full).
+    direct_pay_on_time_share: Share = dec!(0.40), "PQ 82228: 40% of receiving parents on Direct Pay reported always getting it on time";
+    /// Share of paying parents on Direct Pay who pay part (the rest pay nothing).
+    direct_pay_pays_partly_share: Share = dec!(0.25), "assumption";
+    /// Most days after a due date a late Direct Pay payer pays (drawn per family, 1 to this).
+    direct_pay_late_days_max: Days = dec!(14), "assumption";
+    /// Chance that a receiving parent reports a missed Direct Pay instalment to the CMS (which then
+    /// moves the case to Collect and Pay), per instalment missed.
+    direct_pay_missed_report_share: Share = dec!(0.25), "assumption";
     /// Share of each instalment a partial payer pays.
     partial_payment_fraction: Share = dec!(0.50), "assumption";
     /// Share of payers who miss the first instalment and pay from the second.
     late_start_share: Share = dec!(0.20), "assumption";
     /// Most days before a due date a payer pays (drawn per family, 0 to this).
     days_before_due_max: Days = dec!(3), "assumption";
+    /// Share of deduction from earnings orders that collect (the employer deducts every
+    /// instalment; otherwise the parent has left the job, say, and it collects nothing).
+    earnings_deduction_collects_share: Share = dec!(0.70), "calibrated, within the proxy of at most 83% (about 17% of Collect and Pay parents with a deduction from earnings order paid nothing in a quarter: 8,410 in Q4 2024, HL7808, against about 49,000 with an order or request in Sept 2023, PQ 7414)";
+    /// Share of regular deduction orders that collect (the account has the funds).
+    account_deduction_collects_share: Share = dec!(0.30), "assumption";
+    /// Share of deductions from benefit that collect.
+    benefit_deduction_collects_share: Share = dec!(0.60), "calibrated, as collect_and_pay_pays_in_full_share (assumption)";
+    /// Chance that enforcement agents, once instructed, collect the arrears.
+    enforcement_agents_collect_share: Share = dec!(0.30), "assumption";
+    /// Chance that a paying parent disqualified from driving or travel then pays the arrears.
+    pays_after_disqualification_share: Share = dec!(0.30), "assumption";
     /// Months over which CMS applications are spread from the start of the period.
     application_window: Months = dec!(3), "assumption";
     /// Share of CMS applications made while child-arrangements proceedings are pending.
@@ -219,11 +262,11 @@ population! {
     weeks_court_to_cms_max: Weeks = dec!(8), "assumption";
     /// Most weeks from the CMS application to a later court application.
     weeks_cms_to_later_court_max: Weeks = dec!(26), "assumption";
-    /// Mean weeks from a court application to its final order.
+    /// Mean weeks from a court application to its end (a lognormal spread, right-skewed, fitted
+    /// to this mean and the median below).
     weeks_to_final_order_mean: Weeks = dec!(39), "Family Court Statistics Quarterly, Apr-Jun 2025: mean 39 weeks (private law children cases)";
-    /// Fewest weeks from a court application to its final order (the spread is symmetric about
-    /// the mean, triangular).
-    weeks_to_final_order_min: Weeks = dec!(10), "assumption";
+    /// Median weeks from a court application to its end.
+    weeks_to_final_order_median: Weeks = dec!(30), "assumption: FCSQ publishes a median, not found for this table; with the mean it makes the spread right-skewed";
     /// Share of proceedings with an interim order.
     interim_order_share: Share = dec!(0.50), "assumption (none published)";
     /// Fewest weeks from the court application to an interim order.
@@ -231,9 +274,14 @@ population! {
     /// Most weeks from the court application to an interim order.
     weeks_to_interim_order_max: Weeks = dec!(16), "assumption";
     /// Share of proceedings withdrawn (no final order).
-    proceedings_withdrawn_share: Share = dec!(0.10), "assumption";
+    proceedings_withdrawn_share: Share = dec!(0.10), "assumption (FCSQ disposal types not found)";
     /// Share of proceedings dismissed (no final order).
-    proceedings_dismissed_share: Share = dec!(0.05), "assumption";
+    proceedings_dismissed_share: Share = dec!(0.05), "assumption (FCSQ disposal types not found)";
+    /// Chance that a receiving parent waiting for the CMS (delayed involvement, manual route)
+    /// tells it the proceedings ended.
+    proceedings_end_reported_share: Share = dec!(0.98), "assumption: the receiving parent is waiting for money, so reports near-certainly";
+    /// Most weeks from the end of proceedings to that report (drawn 0 to this).
+    proceedings_end_report_weeks_max: Weeks = dec!(4), "assumption";
     /// Share of court applications alleging domestic abuse.
     domestic_abuse_alleged_share: Share = dec!(0.40), "assumption";
     /// Share of court applications made by the receiving parent.
@@ -246,7 +294,8 @@ population! {
     order_nights_156_174_share: Share = dec!(0.02), "assumption (split of the unconfirmed 23% any shared care)";
     /// Share of orders giving 175 to 181 nights.
     order_nights_175_181_share: Share = dec!(0.02), "assumption (split of the unconfirmed 23% any shared care)";
-    /// Share of orders giving equal care (182 nights or more).
+    /// Share of orders giving equal care (182 nights or more, the calculation's proxy for
+    /// day-to-day care shared equally, 2012 Regs reg 50(2)).
     order_equal_care_share: Share = dec!(0.03), "unconfirmed secondary source: 23% any shared care, 3% equal";
     /// Mean weeks before a parent reports a court order to the CMS (manual route; uniform from 0
     /// to twice this).
@@ -266,6 +315,9 @@ population! {
     /// Share of variation applications the court grants as proposed (otherwise it keeps the
     /// nights of the order it varies).
     variation_granted_share: Share = dec!(0.50), "assumption";
+    /// Share of Direct Pay families who leave the CMS for a family-based arrangement when Direct
+    /// Pay is not available (they go on paying as they did on Direct Pay, at the last amount).
+    leaves_when_direct_pay_ends_share: Share = dec!(0.20), "assumption";
     /// Share of paying parents who go through an episode of distress in the period.
     distress_share: Share = dec!(0.15), "assumption";
     /// Fewest weeks an episode of distress lasts.
@@ -299,9 +351,12 @@ fn context_rows() -> Vec<Assumption> {
 }
 
 impl Population {
-    /// Share of paying parents who pay nothing: what the two payment shares leave.
-    pub fn pays_nothing_share(&self) -> Decimal {
-        Decimal::ONE - self.pays_in_full_share - self.pays_partly_share
+    /// Share of paying parents on a benefit that gives the flat rate: Universal Credit with no
+    /// earned income, or another prescribed benefit.
+    pub fn flat_rate_benefit_share(&self) -> Decimal {
+        let universal_credit =
+            self.universal_credit_share * self.universal_credit_no_earnings_share;
+        universal_credit + (Decimal::ONE - universal_credit) * self.other_flat_rate_benefit_share
     }
 
     /// Share of orders in each band of nights with the paying parent, from none to equal care, in
@@ -338,9 +393,19 @@ impl Population {
             self.one_child_share + self.two_children_share,
         )?;
         at_most_one(
-            "population.pays_partly_share",
-            self.pays_in_full_share + self.pays_partly_share,
+            "population.collect_and_pay_pays_partly_share",
+            self.collect_and_pay_pays_in_full_share + self.collect_and_pay_pays_partly_share,
         )?;
+        at_most_one(
+            "population.direct_pay_pays_partly_share",
+            self.direct_pay_pays_in_full_share + self.direct_pay_pays_partly_share,
+        )?;
+        if self.direct_pay_on_time_share > self.direct_pay_pays_in_full_share {
+            return Err(ScenarioError::invalid(
+                "population.direct_pay_on_time_share",
+                "must be at most direct_pay_pays_in_full_share (only full payers are on time)",
+            ));
+        }
         at_most_one(
             "population.higher_income_1000_share",
             self.higher_income_500_share + self.higher_income_1000_share,
@@ -365,10 +430,16 @@ impl Population {
                 "must be at least disputed_claim_nights_min and at most 365",
             ));
         }
-        if self.low_income_share < self.flat_rate_benefit_share {
+        if self.low_income_share < self.flat_rate_benefit_share() {
             return Err(ScenarioError::invalid(
                 "population.low_income_share",
-                "must be at least flat_rate_benefit_share (benefit recipients are low earners)",
+                "must be at least the flat-rate benefit share it implies (benefit recipients are low earners)",
+            ));
+        }
+        if self.collect_and_pay_share < self.flat_rate_benefit_share() {
+            return Err(ScenarioError::invalid(
+                "population.collect_and_pay_share",
+                "must be at least the flat-rate benefit share (those parents are collected by deduction from benefit)",
             ));
         }
         if self.low_income_floor >= LOW_INCOME_THRESHOLD_WEEKLY {
@@ -385,9 +456,19 @@ impl Population {
         }
         let ordered = [
             (
-                "population.weeks_to_final_order_min",
-                self.weeks_to_final_order_min,
+                "population.weeks_to_final_order_median",
+                self.weeks_to_final_order_median,
                 self.weeks_to_final_order_mean,
+            ),
+            (
+                "population.notice_weeks_max",
+                self.notice_weeks_max,
+                dec!(6),
+            ),
+            (
+                "population.calculation_weeks_max",
+                dec!(6),
+                self.calculation_weeks_max,
             ),
             (
                 "population.weeks_to_interim_order_min",
@@ -412,6 +493,18 @@ impl Population {
                     format!("{low} is more than its upper counterpart {high}"),
                 ));
             }
+        }
+        if self.weeks_to_final_order_median < Decimal::ONE {
+            return Err(ScenarioError::invalid(
+                "population.weeks_to_final_order_median",
+                "must be at least 1 week",
+            ));
+        }
+        if self.direct_pay_late_days_max < Decimal::ONE {
+            return Err(ScenarioError::invalid(
+                "population.direct_pay_late_days_max",
+                "must be at least 1 day",
+            ));
         }
         if self.distressed_contact_interval < Decimal::ONE {
             return Err(ScenarioError::invalid(

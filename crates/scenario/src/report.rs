@@ -243,7 +243,7 @@ fn comparison_table(summary: &Summary) -> String {
 /// The calibration targets next to the base arm's means.
 fn calibration_table(summary: &Summary) -> String {
     let mut html = format!(
-        "<section aria-labelledby=\"calibration\">\n<h2 id=\"calibration\">{}</h2>\n<p>How the base arm, {}, compares with the published figures the synthetic caseload is drawn to match. \"within tolerance\" says whether the base arm's mean over replications is within the tolerance either side of the published figure.</p>\n<table id=\"calibration-table\">\n<thead><tr><th scope=\"col\">metric</th><th scope=\"col\">unit</th><th scope=\"col\">published figure</th><th scope=\"col\">tolerance</th><th scope=\"col\">source</th><th scope=\"col\">this run, base arm [95% interval]</th><th scope=\"col\">within tolerance</th></tr></thead>\n<tbody>\n",
+        "<section aria-labelledby=\"calibration\">\n<h2 id=\"calibration\">{}</h2>\n<p>How the base arm, {}, compares with published figures. An \"input\" is a figure the synthetic caseload is drawn to match, so agreement only shows the drawing works; an \"independent check\" is a figure nothing is drawn from, so agreement is evidence that the rules and the behaviour together are right. \"within tolerance\" says whether the base arm's mean over replications is within the tolerance either side of the published figure.</p>\n<table id=\"calibration-table\">\n<thead><tr><th scope=\"col\">metric</th><th scope=\"col\">kind</th><th scope=\"col\">unit</th><th scope=\"col\">published figure</th><th scope=\"col\">tolerance</th><th scope=\"col\">source</th><th scope=\"col\">this run, base arm [95% interval]</th><th scope=\"col\">within tolerance</th></tr></thead>\n<tbody>\n",
         escape(Who::Calibration.heading()),
         escape(&summary.run.base_arm)
     );
@@ -265,8 +265,9 @@ fn calibration_table(summary: &Summary) -> String {
             None => ("not measured".to_owned(), "no"),
         };
         html.push_str(&format!(
-            "<tr><th scope=\"row\">{}</th><td>{}</td><td class=\"num\">{}</td><td class=\"num\">±{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
+            "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">±{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
             escape(d.name),
+            target.kind.describe(),
             escape(d.unit),
             escape(&fixed(target.published, DECIMALS)),
             escape(&fixed(target.tolerance, DECIMALS)),

@@ -12,6 +12,9 @@ use chrono::{Months, NaiveDate};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use familybridge_casework::CaseSettings;
+use familybridge_referral::HubSettings;
+
 use crate::population::{Population, RawPopulation};
 
 /// The default sentence on how the number of replications was chosen, used when the file gives
@@ -35,6 +38,9 @@ pub struct Scenario {
     pub population: Population,
     /// The arms, in file order (at least one).
     pub arms: Vec<Arm>,
+    /// How long proceedings last, drawn from the population's figures once, when the file is
+    /// read.
+    pub court_durations: crate::world::CourtDurations,
     /// SHA-256 of the file text, lower-case hex: the run record's proof of which file was run.
     pub source_hash: String,
 }
@@ -75,108 +81,22 @@ impl RunSettings {
 }
 
 /// One arm: a named setting of the levers.
+///
+/// The levers are the agencies' own settings types — the CMS's [`CaseSettings`] (`[arm.cms]`, the
+/// keys of `case-settings.toml`) and the referral hub's [`HubSettings`] (`[arm.hub]`, the keys of
+/// `hub-settings.toml`) — so a lever is spelled the same in a scenario, a settings file, a flag
+/// and the code. A key an arm leaves out keeps today's value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Arm {
     /// A short unique name (`baseline`).
     pub name: String,
     /// What the arm represents, in plain words.
     pub description: String,
-    /// The levers.
-    pub levers: Levers,
-}
-
-/// The reform levers an arm sets (policy-model.md, "The reform levers").
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Levers {
-    /// When the CMS acts on an application made while proceedings are pending.
-    pub acts_on: ActsOn,
-    /// How court orders reach the CMS.
-    pub court_orders: CourtOrderRoute,
-    /// The nights the CMS assumes for a shared-care claim without evidence.
-    pub nights_without_evidence: NightsWithoutEvidence,
-    /// Whether the hub convenes joint case reviews on variation applications.
-    pub joint_reviews: bool,
-    /// Whether the hub screens contacts for distress and refers.
-    pub distress_screening: bool,
-    /// Whether enforcement pauses when screening flags a paying parent (needs screening).
-    pub enforcement_pauses: bool,
-    /// Length of an enforcement pause, in weeks.
-    pub pause_weeks: u32,
-    /// The collection-fee model.
-    pub fee_model: FeeModel,
-}
-
-/// When the CMS acts on an application made while child-arrangements proceedings are pending.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ActsOn {
-    /// Today: on the application.
-    Application,
-    /// Only after a final order; liability from the order.
-    FinalOrder,
-    /// Only after a final order; liability backdated to the application.
-    FinalOrderBackdated,
-}
-
-impl From<ActsOn> for familybridge_casework::ActsOn {
-    fn from(value: ActsOn) -> Self {
-        match value {
-            ActsOn::Application => familybridge_casework::ActsOn::Application,
-            ActsOn::FinalOrder => familybridge_casework::ActsOn::FinalOrder { backdate: false },
-            ActsOn::FinalOrderBackdated => {
-                familybridge_casework::ActsOn::FinalOrder { backdate: true }
-            }
-        }
-    }
-}
-
-/// How court orders reach the CMS.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CourtOrderRoute {
-    /// Today: a parent reports the order (the plan's `ReportCourtOrderToCms` actions).
-    Manual,
-    /// The court registry's event feed tells the CMS (the report actions are skipped).
-    Automatic,
-}
-
-/// The nights the CMS assumes for a shared-care claim resting on a parent's word.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NightsWithoutEvidence {
-    /// Today: 52 nights (2012 Regs reg 47).
-    Assume52,
-    /// The presumption of equal parenting.
-    EqualCare,
-}
-
-impl From<NightsWithoutEvidence> for familybridge_casework::NightsWithoutEvidence {
-    fn from(value: NightsWithoutEvidence) -> Self {
-        match value {
-            NightsWithoutEvidence::Assume52 => {
-                familybridge_casework::NightsWithoutEvidence::Assume52
-            }
-            NightsWithoutEvidence::EqualCare => {
-                familybridge_casework::NightsWithoutEvidence::EqualCare
-            }
-        }
-    }
-}
-
-/// The collection-fee model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FeeModel {
-    /// Today's fees.
-    Current,
-    /// The announced 2027 model: the named proposal `fees-2027` in the calculation parameters.
-    Fees2027,
-}
-
-impl FeeModel {
-    /// The name of the parameter-file proposal to apply, if any.
-    pub fn proposal(self) -> Option<&'static str> {
-        match self {
-            FeeModel::Current => None,
-            FeeModel::Fees2027 => Some("fees-2027"),
-        }
-    }
+    /// The CMS's policy.
+    pub cms: CaseSettings,
+    /// The referral hub's policy. Its `court_orders` is always the CMS's: the hub must know how
+    /// the CMS learns of orders.
+    pub hub: HubSettings,
 }
 
 /// A scenario file that cannot be used, naming the field at fault.
@@ -187,16 +107,6 @@ pub enum ScenarioError {
     Toml {
         /// The TOML parser's message, which names the key and line.
         message: String,
-    },
-    /// A word that is not one of the allowed values.
-    #[error("{field}: unknown value {value:?}; expected {expected}")]
-    UnknownValue {
-        /// The field (`arms[2].levers.acts_on`).
-        field: String,
-        /// The value given.
-        value: String,
-        /// The allowed values.
-        expected: &'static str,
     },
     /// A value outside its allowed range or inconsistent with another.
     #[error("{field}: {reason}")]
@@ -254,24 +164,10 @@ struct RawArm {
     #[serde(default)]
     description: String,
     #[serde(default)]
-    levers: RawLevers,
+    cms: CaseSettings,
+    #[serde(default)]
+    hub: HubSettings,
 }
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawLevers {
-    acts_on: Option<String>,
-    court_orders: Option<String>,
-    nights_without_evidence: Option<String>,
-    joint_reviews: Option<bool>,
-    distress_screening: Option<bool>,
-    enforcement_pauses: Option<bool>,
-    pause_weeks: Option<u32>,
-    fee_model: Option<String>,
-}
-
-/// The default pause length, in weeks, when an arm sets none (an assumption).
-const DEFAULT_PAUSE_WEEKS: u32 = 8;
 
 impl Scenario {
     /// Parses and validates a scenario file's text.
@@ -297,7 +193,9 @@ impl Scenario {
             .enumerate()
             .map(|(i, arm)| arm_from_raw(i, arm))
             .collect::<Result<Vec<_>, _>>()?;
+        let court_durations = crate::world::CourtDurations::new(&population);
         let scenario = Scenario {
+            court_durations,
             title: raw.scenario.title,
             question: raw.scenario.question,
             base_arm: raw.scenario.base_arm,
@@ -412,89 +310,33 @@ fn arm_from_raw(i: usize, raw: RawArm) -> Result<Arm, ScenarioError> {
     if raw.name.trim().is_empty() {
         return Err(ScenarioError::invalid(field("name"), "must not be empty"));
     }
-    let l = raw.levers;
-    let acts_on = match l.acts_on.as_deref().unwrap_or("application") {
-        "application" => ActsOn::Application,
-        "final-order" => ActsOn::FinalOrder,
-        "final-order-backdated" => ActsOn::FinalOrderBackdated,
-        other => {
-            return Err(unknown(
-                field("levers.acts_on"),
-                other,
-                "application, final-order or final-order-backdated",
-            ));
+    raw.cms.validate().map_err(|error| match error {
+        familybridge_casework::CaseError::Invalid {
+            field: name,
+            reason,
+        } => ScenarioError::invalid(
+            field(&format!("cms.{}", name.trim_start_matches("settings."))),
+            reason,
+        ),
+        other => ScenarioError::invalid(field("cms"), other.to_string()),
+    })?;
+    let mut hub = raw.hub;
+    hub.court_orders = raw.cms.court_orders;
+    hub.validate().map_err(|error| match error {
+        familybridge_referral::SettingsError::Invalid {
+            field: name,
+            problem,
+        } => ScenarioError::invalid(field(&format!("hub.{name}")), problem),
+        familybridge_referral::SettingsError::Parse(message) => {
+            ScenarioError::invalid(field("hub"), message)
         }
-    };
-    let court_orders = match l.court_orders.as_deref().unwrap_or("manual") {
-        "manual" => CourtOrderRoute::Manual,
-        "automatic" => CourtOrderRoute::Automatic,
-        other => {
-            return Err(unknown(
-                field("levers.court_orders"),
-                other,
-                "manual or automatic",
-            ));
-        }
-    };
-    let nights_without_evidence = match l.nights_without_evidence.as_deref().unwrap_or("52") {
-        "52" => NightsWithoutEvidence::Assume52,
-        "equal-care" => NightsWithoutEvidence::EqualCare,
-        other => {
-            return Err(unknown(
-                field("levers.nights_without_evidence"),
-                other,
-                "52 or equal-care",
-            ));
-        }
-    };
-    let fee_model = match l.fee_model.as_deref().unwrap_or("current") {
-        "current" => FeeModel::Current,
-        "fees-2027" => FeeModel::Fees2027,
-        other => {
-            return Err(unknown(
-                field("levers.fee_model"),
-                other,
-                "current or fees-2027",
-            ));
-        }
-    };
-    let distress_screening = l.distress_screening.unwrap_or(false);
-    let enforcement_pauses = l.enforcement_pauses.unwrap_or(false);
-    if enforcement_pauses && !distress_screening {
-        return Err(ScenarioError::invalid(
-            field("levers.enforcement_pauses"),
-            "pauses need distress_screening = true (the screening is what flags a parent)",
-        ));
-    }
-    let pause_weeks = l.pause_weeks.unwrap_or(DEFAULT_PAUSE_WEEKS);
-    if !(1..=52).contains(&pause_weeks) {
-        return Err(ScenarioError::invalid(
-            field("levers.pause_weeks"),
-            format!("must be 1 to 52; got {pause_weeks}"),
-        ));
-    }
+    })?;
     Ok(Arm {
         name: raw.name,
         description: raw.description,
-        levers: Levers {
-            acts_on,
-            court_orders,
-            nights_without_evidence,
-            joint_reviews: l.joint_reviews.unwrap_or(false),
-            distress_screening,
-            enforcement_pauses,
-            pause_weeks,
-            fee_model,
-        },
+        cms: raw.cms,
+        hub,
     })
-}
-
-fn unknown(field: String, value: &str, expected: &'static str) -> ScenarioError {
-    ScenarioError::UnknownValue {
-        field,
-        value: value.to_owned(),
-        expected,
-    }
 }
 
 /// Lower-case hex SHA-256 of `bytes`.

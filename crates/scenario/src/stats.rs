@@ -12,6 +12,9 @@ use std::collections::BTreeMap;
 use rust_decimal::{Decimal, RoundingStrategy};
 use rust_decimal_macros::dec;
 
+use familybridge_calculation::ParameterBook;
+use familybridge_calculation::parameters::ValueStatus;
+
 use crate::measures::{Metric, ReplicationResult};
 use crate::population::Assumption;
 use crate::scenario::Scenario;
@@ -343,6 +346,57 @@ pub fn summarise(
             base_arm: scenario.base_arm.clone(),
         },
         arms,
-        assumptions: scenario.population.assumptions(),
+        assumptions: assumptions(scenario),
     })
+}
+
+/// The parameters of the statutory rules the CMS's case rules turn on (the rest of the
+/// parameter file is the calculation's own, reported with each calculation).
+const CASE_RULE_PARAMETERS: &[&str] = &[
+    "income_change.",
+    "shared_care.nights_assumed_without_evidence",
+    "shared_care.equal_care_nights",
+    "collect_and_pay.",
+    "enforcement_fees.",
+];
+
+/// The assumptions table: the caseload's parameters, then the CMS's practice settings and the
+/// case-rule parameters as the base arm has them, in force at the start of the period.
+fn assumptions(scenario: &Scenario) -> Vec<Assumption> {
+    let mut rows = scenario.population.assumptions();
+    let Some(base) = scenario.arm(&scenario.base_arm) else {
+        return rows;
+    };
+    rows.extend(base.cms.sources().into_iter().map(|setting| Assumption {
+        name: format!("cms.{}", setting.name),
+        value: setting.value,
+        unit: setting.unit.to_owned(),
+        source: setting.source.to_owned(),
+    }));
+    let book = match base.cms.fee_model.proposal() {
+        None => Ok(ParameterBook::statutory().clone()),
+        Some(name) => ParameterBook::statutory().with_proposal(name),
+    };
+    if let Ok(book) = book {
+        for entry in book.listing_on(scenario.run.start) {
+            let name = entry.parameter.name();
+            if !CASE_RULE_PARAMETERS
+                .iter()
+                .any(|prefix| name.starts_with(prefix))
+            {
+                continue;
+            }
+            let status = match entry.value.status {
+                ValueStatus::Settled => String::new(),
+                other => format!(" ({other})"),
+            };
+            rows.push(Assumption {
+                name: format!("parameters.{name}"),
+                value: entry.value.value.to_string(),
+                unit: entry.parameter.unit().to_string(),
+                source: format!("{}{status}", entry.value.source),
+            });
+        }
+    }
+    rows
 }

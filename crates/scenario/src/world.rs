@@ -17,12 +17,15 @@
 
 use std::collections::BTreeMap;
 
+use std::sync::OnceLock;
+
 use chrono::{Days, NaiveDate};
-use familybridge_casework::ContactKind;
+use familybridge_casework::{ContactKind, Employment, PaymentSource, ProceedingsOutcome};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rust_decimal::prelude::ToPrimitive;
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::{Decimal, MathematicalOps, RoundingStrategy};
+use rust_decimal_macros::dec;
 use sha2::{Digest, Sha256};
 
 use crate::population::{LOW_INCOME_THRESHOLD_WEEKLY, Population};
@@ -50,6 +53,8 @@ pub fn night_band(nights: u32) -> usize {
 /// One synthetic family and everything it will do in the period.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FamilyPlan {
+    /// The master seed the family was drawn with (its later luck, per instalment, draws from it).
+    pub seed: u64,
     /// The replication (from 1).
     pub replication: u32,
     /// The family's index in the replication (from 0).
@@ -66,12 +71,20 @@ pub struct FamilyPlan {
     pub court_case_reference: Option<String>,
     /// The date of the CMS application (within the period).
     pub application_date: NaiveDate,
-    /// Whether the family uses Collect and Pay (otherwise Direct Pay).
+    /// Whether the family asks for Collect and Pay (otherwise Direct Pay).
     pub collect_and_pay: bool,
     /// The paying parent's gross weekly income, to the penny (`None`: not known to the CMS).
     pub gross_weekly_income: Option<Decimal>,
-    /// Whether the paying parent gets a benefit that gives the flat rate.
+    /// Whether the paying parent gets a benefit that gives the flat rate (Universal Credit with no
+    /// earned income, or another prescribed benefit).
     pub flat_rate_benefit: bool,
+    /// The paying parent's work.
+    pub employment: Employment,
+    /// Whether the family leaves the CMS for a family-based arrangement when Direct Pay is not
+    /// available to it.
+    pub leaves_when_direct_pay_ends: bool,
+    /// How enforcement's later steps turn out for this family.
+    pub enforcement_luck: EnforcementLuck,
     /// Relevant other children of the paying parent.
     pub relevant_other_children: u32,
     /// How the paying parent pays.
@@ -84,15 +97,38 @@ pub struct FamilyPlan {
     pub actions: Vec<PlannedAction>,
 }
 
-/// How a paying parent pays.
+/// How a paying parent pays, on each service (behaviour is drawn separately for the two, with the
+/// parent keeping their rank: one draw places them in both distributions, so a parent who pays
+/// less than most on Direct Pay pays less than most on Collect and Pay too — an assumption).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PaymentBehaviour {
-    /// What share of each instalment they pay.
-    pub pattern: PaymentPattern,
+    /// What share of each instalment they pay on Collect and Pay.
+    pub collect_and_pay: PaymentPattern,
+    /// What share of each instalment they pay on Direct Pay.
+    pub direct_pay: PaymentPattern,
+    /// On Direct Pay, how many days after the due date they pay (0: on time).
+    pub direct_pay_days_late: u32,
     /// The first instalment they pay (1 or 2).
     pub first_instalment: u32,
-    /// How many days before each due date they pay.
+    /// How many days before each due date they pay (on time).
     pub days_before_due: u32,
+}
+
+/// How enforcement turns out for one family (drawn once, whether or not the family ever reaches
+/// it): whether each kind of deduction, once in force, collects the instalments — the employer
+/// deducts, the account has funds, the benefit is paid — and how the later steps end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EnforcementLuck {
+    /// A deduction from earnings order collects each instalment.
+    pub earnings_deduction_collects: bool,
+    /// A regular deduction order collects each instalment.
+    pub account_deduction_collects: bool,
+    /// A deduction from benefit collects each instalment.
+    pub benefit_deduction_collects: bool,
+    /// Enforcement agents, once instructed, collect the arrears.
+    pub agents_collect: bool,
+    /// The paying parent, once disqualified, pays the arrears.
+    pub pays_after_disqualification: bool,
 }
 
 /// What share of each instalment a paying parent pays.
@@ -210,6 +246,20 @@ pub enum Action {
         /// Whether child-arrangements proceedings are pending.
         proceedings_pending: bool,
     },
+    /// The CMS notifies the paying parent of the application: the initial effective date. (The
+    /// CMS's processing time is the world's: the agencies' rules decide what a notice does.)
+    NotifyPayingParent,
+    /// The CMS makes the initial calculation (refused, and so skipped, while the CMS waits for
+    /// proceedings under delayed involvement).
+    MakeCalculation,
+    /// A receiving parent waiting for the CMS (delayed involvement, manual route) tells it the
+    /// proceedings ended: with the final order, or without one. Carried out only while the CMS is
+    /// waiting.
+    ReportProceedingsEnded {
+        /// How they ended: `None` with the final order (reported as the order), otherwise
+        /// withdrawn or dismissed.
+        without_order: Option<ProceedingsOutcome>,
+    },
     /// The paying parent reports a change of income.
     ReportIncomeChange {
         /// The new gross weekly income, to the penny.
@@ -252,10 +302,13 @@ impl Action {
             | Action::VariationOrder { .. }
             | Action::CloseCourtCase { .. } => 1,
             Action::OpenCmsApplication { .. } => 2,
-            Action::ReportIncomeChange { .. }
+            Action::NotifyPayingParent
+            | Action::MakeCalculation
+            | Action::ReportIncomeChange { .. }
             | Action::Contact { .. }
             | Action::ClaimSharedCare { .. }
-            | Action::ReportCourtOrderToCms { .. } => 3,
+            | Action::ReportCourtOrderToCms { .. }
+            | Action::ReportProceedingsEnded { .. } => 3,
         }
     }
 }
@@ -405,9 +458,26 @@ pub fn family(scenario: &Scenario, replication: u32, family_index: u64) -> Famil
         Decimal::ONE - p.one_child_share - p.two_children_share,
     ]);
     let child_refs: Vec<String> = (1..=children).map(|i| format!("child-{i}")).collect();
-    let collect_and_pay = household.chance(p.collect_and_pay_share);
     let relevant_other_children = u32::from(household.chance(p.relevant_other_children_share));
-    let flat_rate_benefit = household.chance(p.flat_rate_benefit_share);
+    let flat_rate_benefit = household.chance(p.flat_rate_benefit_share());
+    // Flat-rate benefit parents are collected by deduction from benefit (on Collect and Pay);
+    // the others choose Collect and Pay so that the whole comes to `collect_and_pay_share`.
+    let benefit = p.flat_rate_benefit_share();
+    let others_choosing = if benefit >= Decimal::ONE {
+        Decimal::ONE
+    } else {
+        (p.collect_and_pay_share - benefit) / (Decimal::ONE - benefit)
+    };
+    let chooses_collect_and_pay = household.chance(others_choosing);
+    let collect_and_pay = flat_rate_benefit || chooses_collect_and_pay;
+    let self_employed = household.chance(p.self_employed_share);
+    let employment = if flat_rate_benefit {
+        Employment::NotWorking
+    } else if self_employed {
+        Employment::SelfEmployed
+    } else {
+        Employment::Employed
+    };
     let gross_weekly_income = draw_income(&mut household, p, flat_rate_benefit);
     let window_days =
         (run.month_start(whole(p.application_window).min(u64::from(run.months)) as u32) - start)
@@ -431,14 +501,28 @@ pub fn family(scenario: &Scenario, replication: u32, family_index: u64) -> Famil
                 court_stream.days_between_weeks(Decimal::ZERO, p.weeks_court_to_cms_max),
             )
             .min(sub_days(end, 1));
-            Some(draw_court(&mut court_stream, p, opened_on, true))
+            Some(draw_court(
+                &mut court_stream,
+                p,
+                &scenario.court_durations,
+                opened_on,
+                true,
+            ))
         }
         1 => {
             let opened_on = add_days(
                 application_date,
                 1 + court_stream.days_between_weeks(Decimal::ZERO, p.weeks_cms_to_later_court_max),
             );
-            (opened_on < end).then(|| draw_court(&mut court_stream, p, opened_on, false))
+            (opened_on < end).then(|| {
+                draw_court(
+                    &mut court_stream,
+                    p,
+                    &scenario.court_durations,
+                    opened_on,
+                    false,
+                )
+            })
         }
         _ => None,
     };
@@ -466,16 +550,53 @@ pub fn family(scenario: &Scenario, replication: u32, family_index: u64) -> Famil
         },
     );
 
-    // Payments.
+    // The CMS's processing: the notice to the paying parent (the initial effective date), then
+    // the calculation — within six weeks of the application for most, up to 26 for the rest.
+    let mut processing = stream("processing");
+    let notice_on = add_days(
+        application_date,
+        processing.days_between_weeks(Decimal::ZERO, p.notice_weeks_max),
+    );
+    let six_weeks = add_days(application_date, 42);
+    let calculation_on = if processing.chance(p.calculated_within_6_weeks_share) {
+        add_days(
+            notice_on,
+            processing.below((six_weeks - notice_on).num_days().max(0) as u64 + 1),
+        )
+    } else {
+        add_days(
+            six_weeks,
+            1 + processing.days_between_weeks(Decimal::ZERO, p.calculation_weeks_max - dec!(6)),
+        )
+    };
+    actions.push(notice_on, Action::NotifyPayingParent);
+    actions.push(calculation_on.max(notice_on), Action::MakeCalculation);
+
+    // Payments: one rank places the parent in both services' distributions.
     let mut payment_stream = stream("payment");
-    let pattern = match payment_stream.pick(&[
-        p.pays_in_full_share,
-        p.pays_partly_share,
-        p.pays_nothing_share(),
-    ]) {
-        0 => PaymentPattern::Full,
-        1 => PaymentPattern::Partial(p.partial_payment_fraction),
-        _ => PaymentPattern::Never,
+    let rank = payment_stream.below(CHANCE_SCALE);
+    let placed = |full: Decimal, partly: Decimal| {
+        if rank < Stream::threshold(full) {
+            PaymentPattern::Full
+        } else if rank < Stream::threshold(full + partly) {
+            PaymentPattern::Partial(p.partial_payment_fraction)
+        } else {
+            PaymentPattern::Never
+        }
+    };
+    let collect_and_pay_pattern = placed(
+        p.collect_and_pay_pays_in_full_share,
+        p.collect_and_pay_pays_partly_share,
+    );
+    let direct_pay_pattern = placed(
+        p.direct_pay_pays_in_full_share,
+        p.direct_pay_pays_partly_share,
+    );
+    let late_days = payment_stream.between(1, whole(p.direct_pay_late_days_max)) as u32;
+    let direct_pay_days_late = if rank < Stream::threshold(p.direct_pay_on_time_share) {
+        0
+    } else {
+        late_days
     };
     let first_instalment = if payment_stream.chance(p.late_start_share) {
         2
@@ -483,6 +604,17 @@ pub fn family(scenario: &Scenario, replication: u32, family_index: u64) -> Famil
         1
     };
     let days_before_due = payment_stream.between(0, whole(p.days_before_due_max)) as u32;
+
+    // Later luck: leaving for a family-based arrangement, and enforcement's later steps.
+    let mut luck = stream("luck");
+    let leaves_when_direct_pay_ends = luck.chance(p.leaves_when_direct_pay_ends_share);
+    let enforcement_luck = EnforcementLuck {
+        earnings_deduction_collects: luck.chance(p.earnings_deduction_collects_share),
+        account_deduction_collects: luck.chance(p.account_deduction_collects_share),
+        benefit_deduction_collects: luck.chance(p.benefit_deduction_collects_share),
+        agents_collect: luck.chance(p.enforcement_agents_collect_share),
+        pays_after_disqualification: luck.chance(p.pays_after_disqualification_share),
+    };
 
     // Income change.
     let mut income_stream = stream("income");
@@ -587,6 +719,7 @@ pub fn family(scenario: &Scenario, replication: u32, family_index: u64) -> Famil
     let mut list = actions.list;
     list.sort_by_key(|a| (a.date, a.action.same_day_rank()));
     FamilyPlan {
+        seed: run.seed,
         replication,
         family_index,
         paying_parent_ref: format!("person-r{replication}-{family_index:06}a"),
@@ -600,9 +733,14 @@ pub fn family(scenario: &Scenario, replication: u32, family_index: u64) -> Famil
         collect_and_pay,
         gross_weekly_income,
         flat_rate_benefit,
+        employment,
+        leaves_when_direct_pay_ends,
+        enforcement_luck,
         relevant_other_children,
         payment: PaymentBehaviour {
-            pattern,
+            collect_and_pay: collect_and_pay_pattern,
+            direct_pay: direct_pay_pattern,
+            direct_pay_days_late,
             first_instalment,
             days_before_due,
         },
@@ -620,11 +758,11 @@ fn draw_income(stream: &mut Stream, p: &Population, benefit: bool) -> Option<Dec
     }
     let below_threshold = LOW_INCOME_THRESHOLD_WEEKLY - Decimal::new(1, 2);
     // P(low) = benefit + (1 − benefit) × q, solved for q.
-    let other_low = if p.flat_rate_benefit_share >= Decimal::ONE {
+    let benefit_share = p.flat_rate_benefit_share();
+    let other_low = if benefit_share >= Decimal::ONE {
         Decimal::ONE
     } else {
-        (p.low_income_share - p.flat_rate_benefit_share)
-            / (Decimal::ONE - p.flat_rate_benefit_share)
+        (p.low_income_share - benefit_share) / (Decimal::ONE - benefit_share)
     };
     if benefit || stream.chance(other_low) {
         return Some(stream.pounds(p.low_income_floor, below_threshold));
@@ -646,15 +784,12 @@ fn draw_income(stream: &mut Stream, p: &Population, benefit: bool) -> Option<Dec
 fn draw_court(
     stream: &mut Stream,
     p: &Population,
+    durations: &CourtDurations,
     opened_on: NaiveDate,
     pending_at_application: bool,
 ) -> CourtPlan {
-    // Triangular about the mean: min + U(0, mean−min) + U(0, mean−min), plus a day offset of −3
-    // to +3 so orders fall on any weekday; the mean stays `weeks_to_final_order_mean`.
-    let spread = weeks_to_days(p.weeks_to_final_order_mean - p.weeks_to_final_order_min);
-    let base = weeks_to_days(p.weeks_to_final_order_min);
-    let days = base + stream.between(0, spread) + stream.between(0, spread) + stream.below(7);
-    let ends_on = sub_days(add_days(opened_on, days), 3);
+    // Right-skewed: a lognormal with the published mean and the median (see [`CourtDurations`]).
+    let ends_on = add_days(opened_on, durations.draw(stream));
     let outcome = match stream.pick(&[
         p.proceedings_withdrawn_share,
         p.proceedings_dismissed_share,
@@ -780,6 +915,25 @@ fn plan_court(
             OrderRef::Interim,
         );
     }
+    // A receiving parent waiting for the CMS tells it the proceedings ended (carried out only
+    // while the CMS waits: delayed involvement on the manual route). Drawn whatever the outcome.
+    let reports_end = reporting.chance(p.proceedings_end_reported_share);
+    let end_report_on = add_days(
+        court.ends_on,
+        reporting.days_between_weeks(Decimal::ZERO, p.proceedings_end_report_weeks_max),
+    )
+    .max(application_date);
+    let without_order = match court.outcome {
+        CourtOutcome::FinalOrder => None,
+        CourtOutcome::Withdrawn => Some(ProceedingsOutcome::Withdrawn),
+        CourtOutcome::Dismissed => Some(ProceedingsOutcome::Dismissed),
+    };
+    if reports_end && court.ends_on < actions.end {
+        actions.push(
+            end_report_on,
+            Action::ReportProceedingsEnded { without_order },
+        );
+    }
     match court.outcome {
         CourtOutcome::Withdrawn | CourtOutcome::Dismissed => {
             actions.push(
@@ -839,18 +993,247 @@ fn plan_court(
     }
 }
 
-/// What the paying parent pays towards instalment `instalment` (from 1) when `amount_due` is
-/// due: exact, to the penny (a partial share rounded half away from zero). `None`: nothing.
-pub fn payment_for(plan: &FamilyPlan, instalment: u32, amount_due: Decimal) -> Option<Decimal> {
-    if instalment < plan.payment.first_instalment || amount_due <= Decimal::ZERO {
+/// The service an instalment is paid through, and what collects it at source, as the CMS says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Collection {
+    /// Direct Pay: the parents settle it between them.
+    DirectPay,
+    /// Collect and Pay, paid by the parent.
+    CollectAndPay,
+    /// Collect and Pay with a deduction from earnings order in force.
+    DeductionFromEarnings,
+    /// Collect and Pay with a regular deduction order in force.
+    DeductionFromAccount,
+    /// Collect and Pay by deduction from the paying parent's benefit.
+    DeductionFromBenefit,
+}
+
+/// A payment the world makes towards an instalment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Payment {
+    /// The amount, to the penny.
+    pub amount: Decimal,
+    /// Who pays it.
+    pub source: PaymentSource,
+}
+
+/// What is paid towards instalment `instalment` (from 1) when `amount_due` is asked for, through
+/// `collection`: a deduction in force collects the whole instalment if it works for this family
+/// (its [`EnforcementLuck`]), and otherwise the parent pays as they pay on that service — exact,
+/// to the penny (a partial share rounded half away from zero). `None`: nothing.
+pub fn payment_for(
+    plan: &FamilyPlan,
+    instalment: u32,
+    amount_due: Decimal,
+    collection: Collection,
+) -> Option<Payment> {
+    if amount_due <= Decimal::ZERO {
         return None;
     }
-    let amount = match plan.payment.pattern {
+    let luck = plan.enforcement_luck;
+    let deduction = match collection {
+        Collection::DeductionFromEarnings => Some((
+            luck.earnings_deduction_collects,
+            PaymentSource::DeductionFromEarnings,
+        )),
+        Collection::DeductionFromAccount => Some((
+            luck.account_deduction_collects,
+            PaymentSource::DeductionFromAccount,
+        )),
+        Collection::DeductionFromBenefit => Some((
+            luck.benefit_deduction_collects,
+            PaymentSource::DeductionFromBenefit,
+        )),
+        Collection::DirectPay | Collection::CollectAndPay => None,
+    };
+    if let Some((true, source)) = deduction {
+        return Some(Payment {
+            amount: amount_due,
+            source,
+        });
+    }
+    if instalment < plan.payment.first_instalment {
+        return None;
+    }
+    let pattern = match collection {
+        Collection::DirectPay => plan.payment.direct_pay,
+        _ => plan.payment.collect_and_pay,
+    };
+    let amount = match pattern {
         PaymentPattern::Full => amount_due,
         PaymentPattern::Partial(share) => {
             (amount_due * share).round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
         }
         PaymentPattern::Never => return None,
     };
-    (amount > Decimal::ZERO).then_some(amount)
+    (amount > Decimal::ZERO).then_some(Payment {
+        amount,
+        source: PaymentSource::PayingParent,
+    })
+}
+
+/// Whether the receiving parent reports the missed Direct Pay instalment `instalment` to the CMS.
+pub fn reports_missed_direct_pay(
+    plan: &FamilyPlan,
+    population: &Population,
+    instalment: u32,
+) -> bool {
+    instalment_chance(
+        plan,
+        "direct-pay-report",
+        instalment,
+        population.direct_pay_missed_report_share,
+    )
+}
+
+/// A draw of the family's luck for one instalment: its own stream per (purpose, instalment), so
+/// the draws do not depend on how many instalments came before or in what order they are asked.
+fn instalment_chance(plan: &FamilyPlan, purpose: &str, instalment: u32, share: Decimal) -> bool {
+    Stream::new(
+        plan.seed,
+        plan.replication,
+        plan.family_index,
+        &format!("{purpose}/{instalment}"),
+    )
+    .chance(share)
+}
+
+/// How long proceedings last, in days: a lognormal distribution fitted to the population's mean
+/// and median weeks (σ² = 2 ln(mean / median), μ = ln(median)), held as its quantiles so that a
+/// draw is one integer pick, exact and the same on every machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CourtDurations {
+    /// Days at the quantiles (i + ½) / n, i = 0 … n − 1, in increasing order.
+    quantile_days: Vec<u64>,
+}
+
+/// How finely [`CourtDurations`] holds its distribution.
+const DURATION_QUANTILES: usize = 2048;
+
+/// The shortest and longest proceedings drawn, in days (two weeks; five years).
+const DURATION_DAYS: (u64, u64) = (14, 5 * 365);
+
+impl CourtDurations {
+    /// The distribution for `population`.
+    pub fn new(population: &Population) -> CourtDurations {
+        let mean = population.weeks_to_final_order_mean;
+        let median = population.weeks_to_final_order_median;
+        let sigma = if median > Decimal::ZERO && mean > median {
+            (Decimal::TWO * (mean / median).checked_ln().unwrap_or(Decimal::ZERO))
+                .sqrt()
+                .unwrap_or(Decimal::ZERO)
+        } else {
+            Decimal::ZERO
+        };
+        let quantile_days = standard_normal_quantiles()
+            .iter()
+            .map(|z| {
+                let weeks = median * (sigma * *z).checked_exp().unwrap_or(Decimal::ZERO);
+                weeks_to_days(weeks).clamp(DURATION_DAYS.0, DURATION_DAYS.1)
+            })
+            .collect();
+        CourtDurations { quantile_days }
+    }
+
+    /// One draw, in days.
+    fn draw(&self, stream: &mut Stream) -> u64 {
+        let index = stream.below(self.quantile_days.len() as u64) as usize;
+        self.quantile_days
+            .get(index)
+            .copied()
+            .unwrap_or(DURATION_DAYS.0)
+    }
+}
+
+/// The standard normal quantiles at (i + ½) / n, computed once in exact decimals (Acklam's
+/// rational approximation, relative error under 1.2 × 10⁻⁹).
+fn standard_normal_quantiles() -> &'static [Decimal] {
+    static QUANTILES: OnceLock<Vec<Decimal>> = OnceLock::new();
+    QUANTILES.get_or_init(|| {
+        let n = Decimal::from(DURATION_QUANTILES as u64);
+        (0..DURATION_QUANTILES)
+            .map(|i| inverse_normal((Decimal::from(i as u64) + dec!(0.5)) / n))
+            .collect()
+    })
+}
+
+/// The standard normal quantile of `p` (0 < p < 1).
+fn inverse_normal(p: Decimal) -> Decimal {
+    const A: [Decimal; 6] = [
+        dec!(-39.69683028665376),
+        dec!(220.9460984245205),
+        dec!(-275.9285104469687),
+        dec!(138.3577518672690),
+        dec!(-30.66479806614716),
+        dec!(2.506628277459239),
+    ];
+    const B: [Decimal; 5] = [
+        dec!(-54.47609879822406),
+        dec!(161.5858368580409),
+        dec!(-155.6989798598866),
+        dec!(66.80131188771972),
+        dec!(-13.28068155288572),
+    ];
+    const C: [Decimal; 6] = [
+        dec!(-0.007784894002430293),
+        dec!(-0.3223964580411365),
+        dec!(-2.400758277161838),
+        dec!(-2.549732539343734),
+        dec!(4.374664141464968),
+        dec!(2.938163982698783),
+    ];
+    const D: [Decimal; 4] = [
+        dec!(0.007784695709041462),
+        dec!(0.3224671290700398),
+        dec!(2.445134137142996),
+        dec!(3.754408661907416),
+    ];
+    let tail = |q: Decimal| {
+        let numerator = ((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5];
+        let denominator = (((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + Decimal::ONE;
+        numerator / denominator
+    };
+    let low = dec!(0.02425);
+    if p < low {
+        let q = (dec!(-2) * p.checked_ln().unwrap_or(Decimal::ZERO))
+            .sqrt()
+            .unwrap_or(Decimal::ZERO);
+        tail(q)
+    } else if p > Decimal::ONE - low {
+        let q = (dec!(-2) * (Decimal::ONE - p).checked_ln().unwrap_or(Decimal::ZERO))
+            .sqrt()
+            .unwrap_or(Decimal::ZERO);
+        -tail(q)
+    } else {
+        let q = p - dec!(0.5);
+        let r = q * q;
+        let numerator = (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q;
+        let denominator =
+            ((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + Decimal::ONE;
+        numerator / denominator
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_normal_quantiles_are_right_to_six_places() {
+        // Φ⁻¹(0.975) = 1.959964; Φ⁻¹(0.5) = 0; Φ⁻¹(0.01) = −2.326348.
+        assert_eq!(inverse_normal(dec!(0.975)).round_dp(6), dec!(1.959964));
+        assert_eq!(inverse_normal(dec!(0.5)).round_dp(6), Decimal::ZERO);
+        assert_eq!(inverse_normal(dec!(0.01)).round_dp(6), dec!(-2.326348));
+    }
+
+    #[test]
+    fn court_durations_have_the_published_median_and_come_near_the_mean() {
+        let durations = CourtDurations::new(&Population::default());
+        let days = &durations.quantile_days;
+        // The middle quantile is the median, 30 weeks.
+        assert_eq!(days[DURATION_QUANTILES / 2], 210);
+        let mean = days.iter().sum::<u64>() as f64 / days.len() as f64 / 7.0;
+        assert!((mean - 39.0).abs() < 1.0, "mean {mean} weeks");
+        assert!(days.windows(2).all(|w| w[0] <= w[1]));
+    }
 }

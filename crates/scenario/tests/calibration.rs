@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 use chrono::{Days, NaiveDate};
 use common::small;
 use familybridge_calculation::Money;
-use familybridge_casework::{CaseEvent, Party};
+use familybridge_casework::{CaseEvent, CollectionMethod, Employment, Party, PaymentSource};
 use familybridge_scenario::{
     CourtOrderFact, CourtOutcome, CourtPlan, FamilyPlan, FamilyRecord, Metric,
-    ReplicationAccumulator, ReplicationResult, SystemRecord, Who, calibration_targets, family,
-    family_measures, render_report, summarise, terminal_table,
+    ReplicationAccumulator, ReplicationResult, SystemRecord, TargetKind, Who, calibration_targets,
+    family, family_measures, render_report, summarise, terminal_table,
 };
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -43,6 +43,8 @@ fn opened(date: NaiveDate) -> CaseEvent {
         applicant: Party::ReceivingParent,
         proceedings_pending: false,
         liability_deferred: false,
+        collection: CollectionMethod::CollectAndPay,
+        employment: Employment::Employed,
     }
 }
 
@@ -52,6 +54,9 @@ fn due(date: NaiveDate) -> CaseEvent {
         instalment: 1,
         period_from: date,
         amount: money("100.00"),
+        arrears: money("0.00"),
+        collection_fee: money("0.00"),
+        collected: true,
     }
 }
 
@@ -59,7 +64,10 @@ fn received(date: NaiveDate, amount: &str) -> CaseEvent {
     CaseEvent::PaymentReceived {
         date,
         amount: money(amount),
-        paying_parent_fee: money("0.00"),
+        source: PaymentSource::PayingParent,
+        to_maintenance: money(amount),
+        to_collection_fees: money("0.00"),
+        to_enforcement_fees: money("0.00"),
         receiving_parent_fee: money("0.00"),
         passed_to_receiving_parent: money(amount),
     }
@@ -135,7 +143,7 @@ fn collect_and_pay_share_counts_cms_cases_by_collection_method() {
 }
 
 #[test]
-fn paying_something_share_needs_a_payment_due_and_counts_any_payment() {
+fn paying_something_share_counts_quarters_with_a_collected_instalment_due() {
     let p = plan(true, None);
     let metric = Metric::PayingSomethingShare;
     let paid = record(
@@ -279,6 +287,9 @@ fn every_calibration_metric_has_one_target_in_metric_order() {
             "collect_and_pay_share",
             "paying_something_share",
             "shared_care_share",
+            "deduction_from_earnings_share",
+            "liability_orders_per_100_case_years",
+            "collect_and_pay_unpaid_share",
             "weeks_to_final_order"
         ]
     );
@@ -288,7 +299,32 @@ fn every_calibration_metric_has_one_target_in_metric_order() {
         calibration
     );
     let published: Vec<Decimal> = targets.iter().map(|t| t.published).collect();
-    assert_eq!(published, [dec!(45), dec!(68), dec!(23), dec!(39)]);
+    assert_eq!(
+        published,
+        [
+            dec!(45),
+            dec!(68),
+            dec!(23),
+            dec!(27),
+            dec!(6),
+            dec!(29),
+            dec!(39)
+        ]
+    );
+    // Three of them are figures nothing is drawn from.
+    let independent: Vec<Metric> = targets
+        .iter()
+        .filter(|t| t.kind == TargetKind::IndependentCheck)
+        .map(|t| t.metric)
+        .collect();
+    assert_eq!(
+        independent,
+        [
+            Metric::DeductionFromEarningsShare,
+            Metric::LiabilityOrdersPer100CaseYears,
+            Metric::CollectAndPayUnpaidShare
+        ]
+    );
     for t in &targets {
         assert!(!t.source.is_empty());
         assert!(t.tolerance > Decimal::ZERO);
@@ -304,7 +340,7 @@ fn every_calibration_metric_has_one_target_in_metric_order() {
 }
 
 /// A summary whose base arm ("baseline") has the given calibration means in every replication.
-fn summary_with(values: [Decimal; 4]) -> familybridge_scenario::Summary {
+fn summary_with(values: [Decimal; 7]) -> familybridge_scenario::Summary {
     let s = small();
     let mut results: Vec<ReplicationResult> = Vec::new();
     for arm in &s.arms {
@@ -322,7 +358,15 @@ fn summary_with(values: [Decimal; 4]) -> familybridge_scenario::Summary {
 
 #[test]
 fn the_report_and_terminal_show_the_calibration_group_and_table() {
-    let summary = summary_with([dec!(45.5), dec!(60), dec!(27.25), dec!(39)]);
+    let summary = summary_with([
+        dec!(45.5),
+        dec!(60),
+        dec!(27.25),
+        dec!(30),
+        dec!(6),
+        dec!(29),
+        dec!(39),
+    ]);
     let targets = calibration_targets();
     assert_eq!(targets[0].base_mean(&summary), Some(dec!(45.5)));
     let html = render_report(&summary);
@@ -336,14 +380,17 @@ fn the_report_and_terminal_show_the_calibration_group_and_table() {
         .and_then(|t| t.split("</table>").next())
         .expect("the calibration table");
     assert!(table.contains(
-        "<tr><th scope=\"row\">collect_and_pay_share</th><td>% of CMS cases</td><td class=\"num\">45.00</td><td class=\"num\">±5.00</td>"
+        "<tr><th scope=\"row\">collect_and_pay_share</th><td>input</td><td>% of CMS cases</td><td class=\"num\">45.00</td><td class=\"num\">±5.00</td>"
     ));
     assert!(table.contains("<td class=\"num\">45.50 [45.50, 45.50]</td><td>yes</td></tr>"));
     // 60 is 8 points off 68: outside the tolerance.
     assert!(table.contains("<td class=\"num\">60.00 [60.00, 60.00]</td><td>no</td></tr>"));
     assert!(table.contains("<td class=\"num\">27.25 [27.25, 27.25]</td><td>yes</td></tr>"));
     assert!(table.contains("<td class=\"num\">39.00 [39.00, 39.00]</td><td>yes</td></tr>"));
-    assert_eq!(table.matches("<tr><th scope=\"row\">").count(), 4);
+    assert!(table.contains(
+        "<tr><th scope=\"row\">deduction_from_earnings_share</th><td>independent check</td>"
+    ));
+    assert_eq!(table.matches("<tr><th scope=\"row\">").count(), 7);
     assert_eq!(render_report(&summary), html, "deterministic");
 
     let text = terminal_table(&summary);
@@ -357,10 +404,10 @@ fn the_report_and_terminal_show_the_calibration_group_and_table() {
         .expect("the system heading");
     assert!(heading > system);
     let rows: Vec<&str> = text.lines().skip(heading + 1).collect();
-    assert_eq!(rows.len(), 4);
+    assert_eq!(rows.len(), 7);
     assert!(rows[0].starts_with("collect_and_pay_share"));
-    assert!(rows[3].starts_with("weeks_to_final_order"));
-    assert!(rows[3].contains("39.00 [39.00, 39.00]"));
+    assert!(rows[6].starts_with("weeks_to_final_order"));
+    assert!(rows[6].contains("39.00 [39.00, 39.00]"));
 }
 
 /// The record a family's plan implies, as far as the calibration measures read it: a CMS case,

@@ -9,7 +9,8 @@ use chrono::NaiveDate;
 use common::small;
 use familybridge_calculation::Money;
 use familybridge_casework::{
-    Adjustment, CalculatedRate, CalculationReason, CaseEvent, EnforcementStep, Party,
+    Adjustment, ArrearsReason, CalculatedRate, CalculationReason, CaseEvent, ClosureReason,
+    CollectionChange, CollectionMethod, Employment, EnforcementStep, Party, PaymentSource,
 };
 use familybridge_scenario::{
     CourtOrderFact, FamilyPlan, FamilyRecord, Metric, ReplicationAccumulator, SystemRecord, family,
@@ -54,6 +55,8 @@ fn record() -> FamilyRecord {
             applicant: Party::ReceivingParent,
             proceedings_pending: false,
             liability_deferred: false,
+            collection: CollectionMethod::CollectAndPay,
+            employment: Employment::Employed,
         },
         CaseEvent::CalculationMade {
             date: day(5, 1),
@@ -67,11 +70,17 @@ fn record() -> FamilyRecord {
             instalment: 1,
             period_from: day(5, 1),
             amount: money("100.00"),
+            arrears: money("0.00"),
+            collection_fee: money("20.00"),
+            collected: true,
         },
         CaseEvent::PaymentReceived {
             date: day(6, 10),
-            amount: money("100.00"),
-            paying_parent_fee: money("20.00"),
+            amount: money("120.00"),
+            source: PaymentSource::PayingParent,
+            to_maintenance: money("100.00"),
+            to_collection_fees: money("20.00"),
+            to_enforcement_fees: money("0.00"),
             receiving_parent_fee: money("4.00"),
             passed_to_receiving_parent: money("96.00"),
         },
@@ -108,6 +117,8 @@ fn record() -> FamilyRecord {
     ];
     FamilyRecord {
         cms_history: history,
+        direct_payments: Vec::new(),
+        arrangement_due: Vec::new(),
         // o1 (band 104–155) applied ten days late; o2 (band 0–51) never applied.
         court_orders: vec![order("o1", day(7, 1), 104), order("o2", day(9, 1), 10)],
         referrals: 2,
@@ -127,8 +138,11 @@ fn a_family_record_gives_its_measures() {
     assert_eq!(total(Metric::MaintenancePaid), dec!(100.00));
     assert_eq!(total(Metric::MaintenanceReceived), dec!(96.00));
     assert_eq!(total(Metric::ArrearsEnd), dec!(-30.00));
-    assert_eq!(total(Metric::FeesPaidPayingParent), dec!(70.00));
+    // Charged: the £20 collection fee and the £50 enforcement fee; paid: the £20 only.
+    assert_eq!(total(Metric::FeesChargedPayingParent), dec!(70.00));
+    assert_eq!(total(Metric::FeesPaidPayingParent), dec!(20.00));
     assert_eq!(total(Metric::FeesPaidReceivingParent), dec!(4.00));
+    assert_eq!(total(Metric::CollectedByEnforcement), dec!(0));
     assert_eq!(total(Metric::EnforcementActions), dec!(1));
     assert_eq!(total(Metric::EnforcementActionsWhileDistressed), dec!(1));
     assert_eq!(
@@ -156,6 +170,93 @@ fn a_family_record_gives_its_measures() {
     assert_eq!(m.monthly[&(1, Metric::ArrearsEnd)], dec!(100.00));
     assert_eq!(m.monthly[&(2, Metric::ArrearsEnd)], dec!(0.00));
     assert_eq!(m.monthly[&(11, Metric::ArrearsEnd)], dec!(-30.00));
+}
+
+#[test]
+fn direct_payments_arrears_scheduled_and_enforcement_collections_count() {
+    let s = small();
+    let mut r = record();
+    // Backdated liability scheduled as arrears is maintenance due; Direct Pay arrears taken on at
+    // a move to Collect and Pay are not (they fell due on Direct Pay).
+    r.cms_history.push(CaseEvent::ArrearsScheduled {
+        date: day(11, 2),
+        amount: money("200.00"),
+        reason: ArrearsReason::LiabilityBeforeCalculation,
+        instalments: 26,
+        per_instalment: money("7.70"),
+    });
+    r.cms_history.push(CaseEvent::CollectionChanged {
+        date: day(11, 3),
+        to: CollectionMethod::CollectAndPay,
+        reason: CollectionChange::MissedPaymentsReported,
+    });
+    r.cms_history.push(CaseEvent::ArrearsScheduled {
+        date: day(11, 3),
+        amount: money("50.00"),
+        reason: ArrearsReason::DirectPayMissed,
+        instalments: 26,
+        per_instalment: money("1.93"),
+    });
+    r.cms_history.push(CaseEvent::PaymentReceived {
+        date: day(11, 20),
+        amount: money("60.00"),
+        source: PaymentSource::DeductionFromEarnings,
+        to_maintenance: money("60.00"),
+        to_collection_fees: money("0.00"),
+        to_enforcement_fees: money("0.00"),
+        receiving_parent_fee: money("2.40"),
+        passed_to_receiving_parent: money("57.60"),
+    });
+    r.cms_history.push(CaseEvent::CaseClosed {
+        date: day(12, 1),
+        reason: ClosureReason::FamilyBasedArrangement,
+    });
+    // Paid directly, before the CMS's first payment: the first payment day moves earlier.
+    r.direct_payments = vec![(day(5, 20), dec!(40.00)), (day(12, 29), dec!(25.00))];
+    r.arrangement_due = vec![(day(12, 29), dec!(25.00))];
+    let m = family_measures(&s.run, &plan(), &r);
+    let total = |metric| m.total(metric);
+    // 100 − 30 (adjustment) + 200 (backdated) + 25 (arrangement) = 295.
+    assert_eq!(total(Metric::MaintenanceDue), dec!(295.00));
+    // 100 + 60 to the CMS, 40 + 25 directly.
+    assert_eq!(total(Metric::MaintenancePaid), dec!(225.00));
+    assert_eq!(total(Metric::MaintenanceReceived), dec!(218.60));
+    assert_eq!(total(Metric::ArrearsEnd), dec!(70.00));
+    assert_eq!(total(Metric::CollectedByEnforcement), dec!(60.00));
+    assert_eq!(total(Metric::DaysToFirstPayment), dec!(19));
+    assert_eq!(total(Metric::MovedToCollectAndPay), dec!(1));
+    assert_eq!(total(Metric::FamilyBasedArrangements), dec!(1));
+    assert_eq!(total(Metric::ApplicationsWithoutCalculation), dec!(0));
+}
+
+#[test]
+fn the_independent_calibration_measures_come_from_the_collected_instalments() {
+    let s = small();
+    let m = family_measures(&s.run, &plan(), &record());
+    // One instalment collected in the period, fully paid to maintenance: nothing unpaid; a
+    // deduction from earnings order was made; no liability order over 28/365 of a case-year.
+    let tally = |metric| m.tallies[&metric];
+    assert_eq!(tally(Metric::CollectAndPayUnpaidShare).total, dec!(0.00));
+    assert_eq!(tally(Metric::CollectAndPayUnpaidShare).count, dec!(100.00));
+    assert_eq!(tally(Metric::DeductionFromEarningsShare).total, dec!(1));
+    assert_eq!(tally(Metric::LiabilityOrdersPer100CaseYears).total, dec!(0));
+    assert_eq!(
+        tally(Metric::LiabilityOrdersPer100CaseYears).count,
+        Decimal::from(28) / Decimal::from(365)
+    );
+    // The quarter of the instalment (months 0-2) had a payment: one quarter, paid.
+    assert_eq!(tally(Metric::PayingSomethingShare).total, dec!(1));
+    assert_eq!(tally(Metric::PayingSomethingShare).count, dec!(1));
+}
+
+#[test]
+fn an_application_never_calculated_is_counted() {
+    let s = small();
+    let mut r = record();
+    r.cms_history
+        .retain(|e| !matches!(e, CaseEvent::CalculationMade { .. }));
+    let m = family_measures(&s.run, &plan(), &r);
+    assert_eq!(m.total(Metric::ApplicationsWithoutCalculation), dec!(1));
 }
 
 #[test]
@@ -253,11 +354,10 @@ fn a_replication_sums_and_averages_its_families() {
 #[test]
 fn metric_names_are_unique_snake_case() {
     let mut names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
-    assert!(
-        names
-            .iter()
-            .all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
-    );
+    assert!(names.iter().all(|n| {
+        n.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    }));
     let count = names.len();
     names.sort();
     names.dedup();

@@ -8,9 +8,11 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 use common::{SMALL, small, small_with};
-use familybridge_scenario::{
-    ActsOn, CourtOrderRoute, FeeModel, NightsWithoutEvidence, Scenario, ScenarioError,
+use familybridge_casework::{
+    ActsOn, CaseSettings, CourtOrderRoute, FeeModel, NightsWithoutEvidence,
 };
+use familybridge_referral::HubSettings;
+use familybridge_scenario::{Scenario, ScenarioError};
 use rust_decimal_macros::dec;
 
 #[test]
@@ -31,24 +33,24 @@ fn a_good_file_parses() {
     );
     assert_eq!(s.population.collect_and_pay_share, dec!(0.45));
     assert_eq!(s.arms.len(), 2);
-    let base = &s.arms[0].levers;
-    assert_eq!(base.acts_on, ActsOn::Application);
-    assert_eq!(base.court_orders, CourtOrderRoute::Manual);
+    // An arm that sets nothing has today's rules, as the shipped settings files spell them.
+    let base = &s.arms[0];
+    assert_eq!(base.cms, CaseSettings::default());
+    assert_eq!(base.hub, HubSettings::default());
+    assert_eq!(base.cms.acts_on, ActsOn::Application);
+    assert_eq!(base.cms.court_orders, CourtOrderRoute::Manual);
     assert_eq!(
-        base.nights_without_evidence,
+        base.cms.nights_without_evidence,
         NightsWithoutEvidence::Assume52
     );
-    assert_eq!(base.fee_model, FeeModel::Current);
-    assert_eq!(base.pause_weeks, 8);
-    assert!(!base.joint_reviews && !base.distress_screening && !base.enforcement_pauses);
-    let reform = &s.arms[1].levers;
-    assert_eq!(reform.acts_on, ActsOn::FinalOrderBackdated);
-    assert_eq!(reform.court_orders, CourtOrderRoute::Automatic);
-    assert!(reform.distress_screening && reform.enforcement_pauses);
-    assert_eq!(
-        familybridge_casework::ActsOn::from(reform.acts_on),
-        familybridge_casework::ActsOn::FinalOrder { backdate: true }
-    );
+    assert_eq!(base.cms.fee_model, FeeModel::Current);
+    assert_eq!(base.hub.pauses.weeks, 8);
+    let reform = &s.arms[1];
+    assert_eq!(reform.cms.acts_on, ActsOn::FinalOrderBackdatedToApplication);
+    assert_eq!(reform.cms.court_orders, CourtOrderRoute::Automatic);
+    assert!(reform.hub.screening.enabled && reform.hub.pauses.enabled);
+    // The hub is told the CMS's route.
+    assert_eq!(reform.hub.court_orders, CourtOrderRoute::Automatic);
     // The hash is of the exact text: 64 hex digits, and a one-byte change changes it.
     assert_eq!(s.source_hash.len(), 64);
     let changed = Scenario::from_toml_str(&format!("{SMALL}\n# note")).expect("still valid");
@@ -75,16 +77,52 @@ fn refused(from: &str, to: &str) -> String {
 }
 
 #[test]
-fn an_unknown_lever_value_names_the_arm_and_field() {
-    let message = refused("acts_on = \"final-order-backdated\"", "acts_on = \"final\"");
-    assert_eq!(
-        message,
-        "arms[1].levers.acts_on: unknown value \"final\"; expected application, final-order or final-order-backdated"
+fn an_unknown_lever_value_names_the_lever_and_the_words_it_takes() {
+    let message = refused(
+        "acts_on = \"final-order-backdated-to-application\"",
+        "acts_on = \"final\"",
     );
+    assert!(message.contains("acts_on"), "{message}");
     assert!(
-        refused("court_orders = \"automatic\"", "court_orders = \"fax\"")
-            .starts_with("arms[1].levers.court_orders: unknown value \"fax\"")
+        message.contains("final-order-backdated-to-effective-date"),
+        "{message}"
     );
+    let message = refused("court_orders = \"automatic\"", "court_orders = \"fax\"");
+    assert!(
+        message.contains("court_orders") && message.contains("fax"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_lever_is_spelled_the_same_in_a_scenario_and_the_settings_files() {
+    // The words a scenario's [arm.cms] takes are exactly those case-settings.toml takes: both
+    // are the CMS's own settings type.
+    for words in [
+        "application",
+        "final-order",
+        "final-order-backdated-to-effective-date",
+        "final-order-backdated-to-application",
+    ] {
+        let s = small_with(
+            "acts_on = \"final-order-backdated-to-application\"",
+            &format!("acts_on = \"{words}\""),
+        )
+        .expect("the word is a lever value");
+        let settings: CaseSettings =
+            toml::from_str(&format!("acts_on = \"{words}\"")).expect("and a settings value");
+        assert_eq!(s.arms[1].cms.acts_on, settings.acts_on);
+    }
+    let s = small_with(
+        "court_orders = \"automatic\"",
+        "court_orders = \"automatic\"\nnights_without_evidence = \"equal-care\"\nfee_model = \"fees-2027\"",
+    )
+    .expect("the CMS's levers");
+    assert_eq!(
+        s.arms[1].cms.nights_without_evidence,
+        NightsWithoutEvidence::EqualCare
+    );
+    assert_eq!(s.arms[1].cms.fee_model, FeeModel::Fees2027);
 }
 
 #[test]
@@ -102,9 +140,14 @@ fn each_bad_input_names_its_field() {
         ("name = \"reform\"", "name = \"baseline\"", "arms[1].name"),
         ("name = \"reform\"", "name = \" \"", "arms[1].name"),
         (
-            "distress_screening = true\n",
-            "distress_screening = false\n",
-            "arms[1].levers.enforcement_pauses",
+            "screening.enabled = true\n",
+            "screening.enabled = false\n",
+            "arms[1].hub.pauses.enabled",
+        ),
+        (
+            "court_orders = \"automatic\"",
+            "court_orders = \"automatic\"\n[arm.cms.enforcement]\nliability_order_application_after = 0",
+            "arms[1].cms.enforcement",
         ),
         (
             "collect_and_pay_share = 0.45",
@@ -118,8 +161,8 @@ fn each_bad_input_names_its_field() {
         ),
         (
             "collect_and_pay_share = 0.45",
-            "pays_in_full_share = 0.8\npays_partly_share = 0.3",
-            "population.pays_partly_share",
+            "collect_and_pay_pays_in_full_share = 0.8\ncollect_and_pay_pays_partly_share = 0.3",
+            "population.collect_and_pay_pays_partly_share",
         ),
         ("title = \"Small\"", "title = \"\"", "scenario.title"),
     ];
@@ -140,10 +183,15 @@ fn unknown_and_missing_keys_are_named() {
     );
     assert!(message.contains("collect_and_pay_shar"), "{message}");
     let message = refused(
-        "enforcement_pauses = true",
-        "enforcement_pauses = true\njoint_review = true",
+        "pauses.enabled = true",
+        "pauses.enabled = true\njoint_review.enabled = true",
     );
     assert!(message.contains("joint_review"), "{message}");
+    let message = refused(
+        "court_orders = \"automatic\"",
+        "court_orders = \"automatic\"\ndistress_screening = true",
+    );
+    assert!(message.contains("distress_screening"), "{message}");
     let message = refused("seed = 42\n", "");
     assert!(message.contains("seed"), "{message}");
     let message = refused("[[arm]]\nname = \"reform\"", "[[arm]]\nnom = \"reform\"");

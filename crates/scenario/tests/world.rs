@@ -4,9 +4,10 @@
 mod common;
 
 use common::{small, small_with};
+use familybridge_casework::{Employment, PaymentSource};
 use familybridge_scenario::world::night_band;
 use familybridge_scenario::{
-    Action, CourtOutcome, FamilyPlan, PaymentPattern, family, payment_for,
+    Action, Collection, CourtOutcome, FamilyPlan, Payment, PaymentPattern, family, payment_for,
 };
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -40,7 +41,7 @@ fn families_replications_and_seeds_draw_different_streams() {
 fn plans_do_not_depend_on_the_arms() {
     let s = small();
     let other = small_with(
-        "acts_on = \"final-order-backdated\"",
+        "acts_on = \"final-order-backdated-to-application\"",
         "acts_on = \"final-order\"",
     )
     .expect("valid");
@@ -131,16 +132,51 @@ fn the_caseload_matches_the_published_figures() {
         dec!(0.02),
     );
 
-    let never = plans
-        .iter()
-        .filter(|p| p.payment.pattern == PaymentPattern::Never)
-        .count();
-    let full = plans
-        .iter()
-        .filter(|p| p.payment.pattern == PaymentPattern::Full)
-        .count();
-    assert_near("pays nothing", share(never, n), dec!(0.32), dec!(0.02));
-    assert_near("pays 90% or more", share(full, n), dec!(0.45), dec!(0.02));
+    // Behaviour on each service: on Collect and Pay the parents' own payments, calibrated so that
+    // with enforcement the published shares come out; on Direct Pay the published figures.
+    let count = |pattern: fn(&FamilyPlan) -> bool| plans.iter().filter(|p| pattern(p)).count();
+    assert_near(
+        "pays nothing on Collect and Pay",
+        share(
+            count(|p| p.payment.collect_and_pay == PaymentPattern::Never),
+            n,
+        ),
+        dec!(0.68),
+        dec!(0.02),
+    );
+    assert_near(
+        "pays in full on Collect and Pay of their own accord",
+        share(
+            count(|p| p.payment.collect_and_pay == PaymentPattern::Full),
+            n,
+        ),
+        dec!(0.22),
+        dec!(0.02),
+    );
+    assert_near(
+        "gets all the money on Direct Pay",
+        share(count(|p| p.payment.direct_pay == PaymentPattern::Full), n),
+        dec!(0.60),
+        dec!(0.02),
+    );
+    assert_near(
+        "always on time on Direct Pay",
+        share(
+            count(|p| {
+                p.payment.direct_pay == PaymentPattern::Full && p.payment.direct_pay_days_late == 0
+            }),
+            n,
+        ),
+        dec!(0.40),
+        dec!(0.02),
+    );
+    // One rank places a parent in both: every full payer on Collect and Pay pays in full on
+    // Direct Pay too.
+    assert_eq!(
+        count(|p| p.payment.collect_and_pay == PaymentPattern::Full
+            && p.payment.direct_pay != PaymentPattern::Full),
+        0
+    );
 
     let with_income: Vec<Decimal> = plans.iter().filter_map(|p| p.gross_weekly_income).collect();
     let low = with_income.iter().filter(|i| **i < dec!(241.73)).count();
@@ -150,11 +186,29 @@ fn the_caseload_matches_the_published_figures() {
         dec!(0.43),
         dec!(0.02),
     );
+    // Flat rate: Universal Credit with no earned income (29% × 73%) or another prescribed
+    // benefit (3% of the rest): 0.2117 + 0.7883 × 0.03 = 0.2353.
     let benefit = plans.iter().filter(|p| p.flat_rate_benefit).count();
     assert_near(
-        "on Universal Credit",
+        "on a flat-rate benefit",
         share(benefit, n),
-        dec!(0.29),
+        dec!(0.2353),
+        dec!(0.02),
+    );
+    assert!(
+        plans
+            .iter()
+            .all(|p| !p.flat_rate_benefit || p.employment == Employment::NotWorking)
+    );
+    let working: Vec<_> = plans.iter().filter(|p| !p.flat_rate_benefit).collect();
+    let self_employed = working
+        .iter()
+        .filter(|p| p.employment == Employment::SelfEmployed)
+        .count();
+    assert_near(
+        "self-employed",
+        share(self_employed, working.len()),
+        dec!(0.13),
         dec!(0.02),
     );
 
@@ -192,48 +246,130 @@ fn the_caseload_matches_the_published_figures() {
         dec!(0.01),
     );
 
-    let days: i64 = finals
+    let mut days: Vec<i64> = finals
         .iter()
         .map(|c| (c.ends_on - c.opened_on).num_days())
-        .sum();
-    let mean_weeks = Decimal::from(days) / Decimal::from(finals.len()) / dec!(7);
+        .collect();
+    let mean_weeks =
+        Decimal::from(days.iter().sum::<i64>()) / Decimal::from(finals.len()) / dec!(7);
     assert_near("weeks to final order", mean_weeks, dec!(39), dec!(2));
+    // Right-skewed: the median, 30 weeks, is well below the mean.
+    days.sort_unstable();
+    let median_weeks = Decimal::from(days[days.len() / 2]) / dec!(7);
+    assert_near("median weeks", median_weeks, dec!(30), dec!(1.5));
+
+    // The CMS's processing: 77% calculated within six weeks of the application.
+    let within = plans
+        .iter()
+        .filter(|p| {
+            p.actions.iter().any(|a| {
+                a.action == Action::MakeCalculation
+                    && (a.date - p.application_date).num_days() <= 42
+            })
+        })
+        .count();
+    let calculated = plans
+        .iter()
+        .filter(|p| {
+            p.actions
+                .iter()
+                .any(|a| a.action == Action::MakeCalculation)
+        })
+        .count();
+    assert_near(
+        "calculated within six weeks",
+        share(within, calculated),
+        dec!(0.77),
+        dec!(0.02),
+    );
 }
 
 #[test]
-fn payments_follow_the_behaviour_exactly() {
+fn payments_follow_the_behaviour_on_each_service_exactly() {
     let s = small();
     let mut seen = [false; 3];
     for i in 0..500 {
         let plan = family(&s, 1, i);
         let first = plan.payment.first_instalment;
         assert_eq!(
-            payment_for(&plan, 0, dec!(100)),
-            None,
-            "instalments count from 1"
+            payment_for(&plan, first, Decimal::ZERO, Collection::CollectAndPay),
+            None
         );
-        match plan.payment.pattern {
-            PaymentPattern::Full => {
-                seen[0] = true;
-                assert_eq!(payment_for(&plan, first, dec!(123.45)), Some(dec!(123.45)));
+        let by_parent = |amount| {
+            Some(Payment {
+                amount,
+                source: PaymentSource::PayingParent,
+            })
+        };
+        for (collection, pattern) in [
+            (Collection::CollectAndPay, plan.payment.collect_and_pay),
+            (Collection::DirectPay, plan.payment.direct_pay),
+        ] {
+            let paid = payment_for(&plan, first, dec!(123.45), collection);
+            match pattern {
+                PaymentPattern::Full => {
+                    seen[0] = true;
+                    assert_eq!(paid, by_parent(dec!(123.45)));
+                }
+                PaymentPattern::Partial(fraction) => {
+                    seen[1] = true;
+                    assert_eq!(fraction, dec!(0.50));
+                    // Half of 123.45 is 61.725, rounded half away from zero to the penny.
+                    assert_eq!(paid, by_parent(dec!(61.73)));
+                }
+                PaymentPattern::Never => {
+                    seen[2] = true;
+                    assert_eq!(paid, None);
+                }
             }
-            PaymentPattern::Partial(fraction) => {
-                seen[1] = true;
-                assert_eq!(fraction, dec!(0.50));
-                // Half of 123.45 is 61.725, rounded half away from zero to the penny.
-                assert_eq!(payment_for(&plan, first, dec!(123.45)), Some(dec!(61.73)));
+            if first == 2 {
+                assert_eq!(payment_for(&plan, 1, dec!(50), collection), None);
             }
-            PaymentPattern::Never => {
-                seen[2] = true;
-                assert_eq!(payment_for(&plan, first, dec!(123.45)), None);
-            }
-        }
-        assert_eq!(payment_for(&plan, first + 1, Decimal::ZERO), None);
-        if first == 2 {
-            assert_eq!(payment_for(&plan, 1, dec!(50)), None);
         }
     }
     assert_eq!(seen, [true; 3]);
+}
+
+#[test]
+fn a_deduction_that_works_collects_every_instalment_whatever_the_parent_would_pay() {
+    let s = small();
+    let plans: Vec<FamilyPlan> = (0..4000).map(|i| family(&s, 1, i)).collect();
+    for plan in &plans {
+        let works = plan.enforcement_luck.earnings_deduction_collects;
+        for instalment in 1..=13 {
+            let paid = payment_for(
+                plan,
+                instalment,
+                dec!(100.00),
+                Collection::DeductionFromEarnings,
+            );
+            if works {
+                assert_eq!(
+                    paid,
+                    Some(Payment {
+                        amount: dec!(100.00),
+                        source: PaymentSource::DeductionFromEarnings
+                    })
+                );
+            } else {
+                // It fails: the parent pays as they pay on Collect and Pay.
+                assert_eq!(
+                    paid,
+                    payment_for(plan, instalment, dec!(100.00), Collection::CollectAndPay)
+                );
+            }
+        }
+    }
+    let working = plans
+        .iter()
+        .filter(|p| p.enforcement_luck.earnings_deduction_collects)
+        .count();
+    assert_near(
+        "deductions from earnings that collect",
+        share(working, plans.len()),
+        dec!(0.70),
+        dec!(0.02),
+    );
 }
 
 #[test]

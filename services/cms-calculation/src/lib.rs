@@ -142,32 +142,29 @@ pub async fn serve(
     )
     .await?;
     let feed = Feed::new(database.clone(), AgencyId::Cms);
-    let due = CaseDueWork::new(
-        feed.clone(),
-        config.case_settings,
-        parameters.clone(),
-    );
+    let due = CaseDueWork::new(feed.clone(), config.case_settings, parameters.clone());
     // Background work (following the court's feed) stops when shutdown begins; subscriptions to
     // our own feed never end by themselves, so the feed ends them then too.
     let background = CancellationToken::new();
     let mut following = Following::new(feed.clone(), AgencyId::Cms);
-    let court_orders = (config.case_settings.court_orders == CourtOrderRoute::Automatic).then(|| {
-        let wake = Arc::new(Notify::new());
-        let subscription = following.follow(
-            "court-registry",
-            &config.court_registry_url,
-            CourtOrderInbox::new(wake.clone()),
-            background.clone(),
-        );
-        let applier = CourtOrderApplier::new(
-            feed.clone(),
-            config.case_settings,
-            parameters.clone(),
-            wake,
-        );
-        let running = tokio::spawn(applier.clone().run(background.clone()));
-        (subscription, running, applier)
-    });
+    let court_orders =
+        (config.case_settings.court_orders == CourtOrderRoute::Automatic).then(|| {
+            let wake = Arc::new(Notify::new());
+            let subscription = following.follow(
+                "court-registry",
+                &config.court_registry_url,
+                CourtOrderInbox::new(wake.clone()),
+                background.clone(),
+            );
+            let applier = CourtOrderApplier::new(
+                feed.clone(),
+                config.case_settings,
+                parameters.clone(),
+                wake,
+            );
+            let running = tokio::spawn(applier.clone().run(background.clone()));
+            (subscription, running, applier)
+        });
     let intake = CmsIntake::new(
         following,
         court_orders.as_ref().map(|(_, _, applier)| applier.clone()),

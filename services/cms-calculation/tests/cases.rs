@@ -333,7 +333,10 @@ async fn a_final_order_reported_late_applies_from_the_week_it_is_reported(databa
     // Direct Pay: two instalments of £384.00 charged, unseen by the CMS.
     assert_eq!(account.direct_pay_due, "768.00");
     // The instalment due 31 March covers 3 Mar (£96.00) and three weeks at £58.14: £270.42.
-    assert_eq!(case.next_instalment.expect("an instalment").maintenance, "270.42");
+    assert_eq!(
+        case.next_instalment.expect("an instalment").maintenance,
+        "270.42"
+    );
     server.stop().await;
 }
 

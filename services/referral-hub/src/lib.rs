@@ -27,8 +27,8 @@ use tokio::net::TcpListener;
 use crate::api::HubQueries;
 use crate::inbox::{HubInbox, HubIntake};
 use crate::peers::Peers;
-pub use familybridge_referral::HubSettings;
 use crate::work::HubWork;
+pub use familybridge_referral::HubSettings;
 
 /// The service's name: its binary, its default database file, its log target.
 pub const SERVICE_NAME: &str = "referral-hub";

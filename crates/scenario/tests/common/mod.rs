@@ -28,11 +28,12 @@ description = "Today"
 [[arm]]
 name = "reform"
 description = "A reform"
-[arm.levers]
-acts_on = "final-order-backdated"
+[arm.cms]
+acts_on = "final-order-backdated-to-application"
 court_orders = "automatic"
-distress_screening = true
-enforcement_pauses = true
+[arm.hub]
+screening.enabled = true
+pauses.enabled = true
 "#;
 
 /// The small scenario, parsed.

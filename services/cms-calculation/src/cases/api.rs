@@ -153,10 +153,8 @@ fn view(case: &StoredCase, book: &ParameterBook, history: History) -> Result<pro
         awaiting_final_order: file.is_deferred(),
         liability_from: file.liability_start().map(iso).unwrap_or_default(),
         calculation,
-        next_instalment: file
-            .schedule(book)
-            .map_err(case_status)?
-            .map(|instalment| proto::Instalment {
+        next_instalment: file.schedule(book).map_err(case_status)?.map(|instalment| {
+            proto::Instalment {
                 due: iso(instalment.due),
                 amount: instalment.total.to_string(),
                 maintenance: instalment.maintenance.to_string(),
@@ -164,7 +162,8 @@ fn view(case: &StoredCase, book: &ParameterBook, history: History) -> Result<pro
                 collection_fee: instalment.collection_fee.to_string(),
                 collected: instalment.collected,
                 number: instalment.number,
-            }),
+            }
+        }),
         account: Some(proto::Account {
             maintenance_due: account.maintenance_due.to_string(),
             maintenance_paid: account.maintenance_paid.to_string(),
