@@ -82,7 +82,7 @@ enum NightsArg {
 }
 
 fn main() -> ExitCode {
-    run_main(async {
+    run_main(SERVICE_NAME, async {
         let args = Args::parse();
         let data_sharing = match &args.data_sharing {
             None => default_agreements()?,

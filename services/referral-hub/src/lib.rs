@@ -32,8 +32,9 @@ use crate::peers::Peers;
 pub use crate::settings::{DEFAULT_HUB_SETTINGS, HubSettings};
 use crate::work::HubWork;
 
-/// The service's name: its binary, its default database file, its log target.
-pub const SERVICE_NAME: &str = "referral-hub";
+/// The service's name: its binary, its default database file, its log target, and the
+/// `service.name` of its telemetry.
+pub const SERVICE_NAME: &str = AgencyId::ReferralHub.service_name();
 
 /// Where the hub listens unless told otherwise.
 pub const DEFAULT_ADDRESS: SocketAddr =
@@ -137,7 +138,7 @@ pub async fn serve(
             background.cancel();
         })
     };
-    GrpcHost::new()
+    GrpcHost::new(SERVICE_NAME)
         .add_service(ReferralHubServer::new(HubQueries::new(
             feed.clone(),
             simulated,
