@@ -311,7 +311,11 @@ pub struct NotReceived {
 impl OtlpSink {
     /// Starts a sink on a free loopback port.
     pub async fn start() -> Result<Self, SinkError> {
-        let address = "127.0.0.1:0";
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    /// Starts a sink on `address` (e.g. `127.0.0.1:4317`, the standard OTLP/gRPC port).
+    pub async fn start_on(address: &str) -> Result<Self, SinkError> {
         let listener = TcpListener::bind(address)
             .await
             .map_err(|source| SinkError::Bind {
