@@ -20,9 +20,9 @@ const SMALL: &[&str] = &[
     "--arm",
     "automatic-with-reviews",
     "--families",
-    "6",
+    "4",
     "--replications",
-    "1",
+    "2",
 ];
 
 /// `familybridge run` into `out` with every OTEL_ variable of this environment removed and then
@@ -61,11 +61,18 @@ async fn the_runner_exports_every_service_it_hosts_only_when_asked_and_the_resul
     let default_port = OtlpSink::start_on("127.0.0.1:4317").await.ok();
 
     let traced = tempfile::tempdir().expect("a folder");
-    let output = run_with(traced.path(), &[("OTEL_EXPORTER_OTLP_ENDPOINT", sink.url())]).await;
+    let output = run_with(
+        traced.path(),
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", sink.url())],
+    )
+    .await;
     assert_succeeded(&output, "the traced run");
     // No waiting: the runner exported what it still held before it exited.
     let spans = sink.spans();
-    let services: BTreeSet<&str> = spans.iter().map(|span| span.service_name.as_str()).collect();
+    let services: BTreeSet<&str> = spans
+        .iter()
+        .map(|span| span.service_name.as_str())
+        .collect();
     for service in [
         "familybridge",
         "court-registry",
@@ -83,8 +90,10 @@ async fn the_runner_exports_every_service_it_hosts_only_when_asked_and_the_resul
         .map(|span| span.span_id.as_str())
         .collect();
     assert!(
-        spans.iter().any(|span| span.service_name == "court-registry"
-            && actions.contains(span.parent_span_id.as_str())),
+        spans
+            .iter()
+            .any(|span| span.service_name == "court-registry"
+                && actions.contains(span.parent_span_id.as_str())),
         "no court call is the child of a family's action in the runner"
     );
     let metrics = sink.metrics();
@@ -118,9 +127,9 @@ async fn the_runner_exports_every_service_it_hosts_only_when_asked_and_the_resul
             );
             default_port.stop().await.expect("the sink stops");
         }
-        None => eprintln!(
-            "127.0.0.1:4317 is in use here: the absence of exports there was not checked"
-        ),
+        None => {
+            eprintln!("127.0.0.1:4317 is in use here: the absence of exports there was not checked")
+        }
     }
 
     let refused = tempfile::tempdir().expect("a folder");
