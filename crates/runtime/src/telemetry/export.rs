@@ -174,6 +174,11 @@ pub(crate) struct Instruments {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct HostedService(pub(crate) &'static str);
 
+/// Whether anything is being exported.
+pub(crate) fn exporting() -> bool {
+    EXPORT.get().is_some()
+}
+
 /// Whether spans are being exported (the OpenTelemetry layer is installed).
 pub(crate) fn tracing_enabled() -> bool {
     EXPORT
@@ -247,9 +252,15 @@ impl Export {
         }
     }
 
+    /// Every provider set once (a hosted service that could not have its own shares the
+    /// process's).
     fn all(&self) -> Vec<Arc<Providers>> {
         let mut all = vec![Arc::clone(&self.own)];
-        all.extend(self.read_hosted().values().cloned());
+        for providers in self.read_hosted().values() {
+            if !all.iter().any(|seen| Arc::ptr_eq(seen, providers)) {
+                all.push(Arc::clone(providers));
+            }
+        }
         all
     }
 }
