@@ -257,11 +257,11 @@ async fn run_phase(
         })
         .map(|(index, _)| index)
         .collect();
-    let phase_span = batch(
-        trace_span!("run.phase", otel.name = %format!("{phase:?} phase"), families = busy.len()),
-        crate::BINARY,
-        busy.len(),
-    );
+    let name = match phase {
+        Phase::Court => "run.court_phase",
+        Phase::Cms => "run.cms_phase",
+    };
+    let phase_span = batch(name, crate::BINARY, busy.len());
     for index in busy {
         let Some(mut family) = families[index].take() else {
             continue;

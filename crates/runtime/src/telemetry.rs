@@ -29,7 +29,7 @@
 //! # use familybridge_runtime::{TraceContext, batch, family_span, trace_span};
 //! # use tracing::Instrument;
 //! # async fn execute(commands: Vec<(String, TraceContext)>) {
-//! let step = batch(trace_span!("court.batch"), "court-registry", commands.len());
+//! let step = batch("court.commands", "court-registry", commands.len());
 //! for (case, caller) in commands {
 //!     let span = family_span(trace_span!("court.command", case = %case), &caller, &step);
 //!     async {

@@ -689,11 +689,7 @@ impl HubWork {
         if due.is_empty() {
             return Ok(());
         }
-        let reviewing = batch(
-            trace_span!("hub.review_pauses", on = %on, pauses = due.len()),
-            SERVICE,
-            due.len(),
-        );
+        let reviewing = batch("hub.review_pauses", SERVICE, due.len());
         for (id, case, person_ref, review_on) in due {
             let span = family_span(
                 trace_span!("hub.review_pause", case = %case),
@@ -753,11 +749,7 @@ impl DueWork for HubWork {
             if entries.is_empty() {
                 break;
             }
-            let acting = batch(
-                trace_span!("hub.act", on = %to, events = entries.len()),
-                SERVICE,
-                entries.len(),
-            );
+            let acting = batch("hub.act", SERVICE, entries.len());
             for entry in entries {
                 let span = family_span(
                     trace_span!(

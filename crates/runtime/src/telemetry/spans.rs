@@ -26,14 +26,13 @@ pub fn continue_trace(span: &Span, service: &'static str, parent: &TraceContext)
     adopt(span, parent.to_otel().with_value(HostedService(service)));
 }
 
-/// Makes `span` — just created, not yet entered — the span of a batch of `size` pieces of work in
-/// `service` (the families a clock move visits, the inbox events handled together): a child of the
-/// current span, or a trace of its own when there is none (a background task). Records the batch's
-/// size, by the span's name, in `familybridge.batch.size`.
-pub fn batch(span: Span, service: &'static str, size: usize) -> Span {
-    if let Some(name) = span.metadata().map(|metadata| metadata.name()) {
-        record_batch_size(service, name, size);
-    }
+/// The span of a batch named `name` (e.g. "hub.act") of `size` pieces of work in `service` — the
+/// cases a clock move visits, the inbox events handled together: a child of the current span, or a
+/// trace of its own when there is none (a background task). Records the batch's size, by name, in
+/// `familybridge.batch.size`. Pass it to [`family_span`] for each family's part.
+pub fn batch(name: &'static str, service: &'static str, size: usize) -> Span {
+    record_batch_size(service, name, size);
+    let span = crate::trace_span!("batch", otel.name = name, batch.size = size);
     if export::tracing_enabled() {
         adopt(
             &span,

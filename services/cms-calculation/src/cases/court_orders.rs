@@ -183,7 +183,7 @@ impl CourtOrderApplier {
             return Ok(());
         }
         let applying = batch(
-            trace_span!("cms.apply_court_orders", entries = pending.len()),
+            "cms.apply_court_orders",
             self.feed.publisher().service_name(),
             pending.len(),
         );

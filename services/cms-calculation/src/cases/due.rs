@@ -48,7 +48,7 @@ impl DueWork for CaseDueWork {
             .await
             .map_err(internal_error)?;
         let advancing = batch(
-            trace_span!("cms.due_work", to = %to, cases = references.len()),
+            "cms.due_work",
             self.feed.publisher().service_name(),
             references.len(),
         );
