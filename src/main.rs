@@ -4,10 +4,16 @@
 //! embedded SQLite databases, for demonstrations and for clients exploring the APIs.
 //! `familybridge calc` works out child maintenance for one case, with its explanation.
 //! `familybridge run SCENARIO` runs a reform scenario through the services and reports it.
+//! With the OpenTelemetry variables set, each exports its traces and metrics (see the README's
+//! "Tracing").
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// The binary's name: the `service.name` of the runner's own telemetry (the services it hosts
+/// are exported under theirs).
+const BINARY: &str = "familybridge";
 
 mod calc;
 mod run;
@@ -39,7 +45,7 @@ fn main() -> ExitCode {
         Command::Run(args) => args.threads(),
         Command::Up(_) | Command::Calc(_) => None,
     };
-    familybridge_runtime::run_main_on(threads, async {
+    familybridge_runtime::run_main_on(BINARY, threads, async {
         match cli.command {
             Command::Up(args) => up::run(args).await,
             Command::Calc(args) => calc::run(args),

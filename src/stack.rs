@@ -3,15 +3,17 @@
 //!
 //! Each service gets its own SQLite database in the data directory, exactly as it would running
 //! alone, and they reach each other over loopback gRPC, so what a client sees here is what it would
-//! see with the services deployed separately. [`Stack::start`] returns once every service answers
-//! SERVING through `grpc.health.v1`; [`Stack::stop`] stops them all and reports any failure.
+//! see with the services deployed separately — and each exports its telemetry under its own
+//! service name. [`Stack::start`] returns once every service answers SERVING through
+//! `grpc.health.v1`; [`Stack::stop`] stops them all, exports their last spans and reports any
+//! failure.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use familybridge_runtime::{CancellationToken, bind, wait_until_serving};
+use familybridge_runtime::{CancellationToken, bind, flush_telemetry, wait_until_serving};
 use familybridge_storage::DatabaseUrl;
 use tokio::task::JoinSet;
 
@@ -170,14 +172,18 @@ impl Stack {
         }
     }
 
-    /// Stops every service and waits for them.
+    /// Stops every service, waits for them, and exports what telemetry they still buffer.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         self.shutdown.cancel();
+        let mut outcome = Ok(());
         while let Some(stopped) = self.services.join_next().await {
-            stopped
-                .context("a service panicked")?
-                .context("a service failed while stopping")?;
+            if outcome.is_ok() {
+                outcome = stopped
+                    .context("a service panicked")
+                    .and_then(|stopped| stopped.context("a service failed while stopping"));
+            }
         }
-        Ok(())
+        flush_telemetry().await;
+        outcome
     }
 }

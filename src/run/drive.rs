@@ -15,6 +15,10 @@
 //! them, as the family's own record, and a receiving parent may report a miss, which moves the
 //! case to Collect and Pay. A family that leaves the CMS for a family-based arrangement goes on
 //! paying its last amount directly.
+//!
+//! Traced, each step is a span, each phase a batch within it, and each family action a span
+//! beginning that action's own trace (linked to its phase), which the court's and the CMS's
+//! handling of it, and the other agencies' reactions, continue.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -28,6 +32,9 @@ use familybridge_proto::court::v1 as court;
 use familybridge_proto::court::v1::court_registry_client::CourtRegistryClient;
 use familybridge_proto::simulation::v1::clock_client::ClockClient;
 use familybridge_proto::simulation::v1::{AdvanceToRequest, CurrentDateRequest, SettleRequest};
+use familybridge_runtime::{
+    TraceContext, TracedChannel, batch, continue_trace, family_span, trace_span, traced,
+};
 use familybridge_scenario::{
     Action, Collection, CourtOrderFact, FamilyPlan, OrderRef, Population, Scenario, world,
 };
@@ -36,6 +43,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
+use tracing::{Instrument, Span};
 
 use crate::stack::Urls;
 
@@ -53,15 +61,15 @@ const REPORT_AFTER_DAYS: u64 = 7;
 #[derive(Debug, Clone)]
 pub struct Clients {
     /// The court registry.
-    pub court: CourtRegistryClient<Channel>,
+    pub court: CourtRegistryClient<TracedChannel>,
     /// The CMS's cases.
-    pub cms: CaseServiceClient<Channel>,
+    pub cms: CaseServiceClient<TracedChannel>,
     /// The court registry's clock.
-    pub court_clock: ClockClient<Channel>,
+    pub court_clock: ClockClient<TracedChannel>,
     /// The CMS's clock.
-    pub cms_clock: ClockClient<Channel>,
+    pub cms_clock: ClockClient<TracedChannel>,
     /// The hub's clock.
-    pub hub_clock: ClockClient<Channel>,
+    pub hub_clock: ClockClient<TracedChannel>,
 }
 
 impl Clients {
@@ -92,10 +100,12 @@ impl Clients {
 
     /// Clients of the services at `urls`, connecting lazily.
     pub fn new(urls: &Urls) -> anyhow::Result<Self> {
-        let channel = |url: &str| -> anyhow::Result<Channel> {
-            Ok(Channel::from_shared(url.to_owned())
-                .with_context(|| format!("{url:?} is not a gRPC address"))?
-                .connect_lazy())
+        let channel = |url: &str| -> anyhow::Result<TracedChannel> {
+            Ok(traced(
+                Channel::from_shared(url.to_owned())
+                    .with_context(|| format!("{url:?} is not a gRPC address"))?
+                    .connect_lazy(),
+            ))
         };
         let court = channel(&urls.court_registry)?;
         let cms = channel(&urls.cms)?;
@@ -224,36 +234,43 @@ pub async fn drive(
             .checked_add_days(Days::new(STEP_DAYS))
             .context("the period runs off the calendar")?
             .min(last_day);
-        for phase in [Phase::Court, Phase::Cms] {
-            run_phase(
-                &mut families,
-                clients,
-                &scenario.population,
-                &gate,
-                phase,
-                reporting,
-                previous,
-                step_end,
-            )
-            .await?;
-            // The CMS takes in the court's events before the families deal with it, and the hub
-            // takes in both before it acts.
-            settle(&mut clients.cms_clock.clone(), "the CMS").await?;
+        let step = trace_span!("run.step", otel.name = %format!("step to {step_end}"));
+        continue_trace(&step, crate::BINARY, &TraceContext::default());
+        async {
+            for phase in [Phase::Court, Phase::Cms] {
+                run_phase(
+                    &mut families,
+                    clients,
+                    &scenario.population,
+                    &gate,
+                    phase,
+                    reporting,
+                    previous,
+                    step_end,
+                )
+                .await?;
+                // The CMS takes in the court's events before the families deal with it, and the
+                // hub takes in both before it acts.
+                settle(&mut clients.cms_clock.clone(), "the CMS").await?;
+            }
+            settle(&mut clients.hub_clock.clone(), "the referral hub").await?;
+            for (clock, name) in [
+                (&clients.hub_clock, "the referral hub"),
+                (&clients.cms_clock, "the CMS"),
+                (&clients.court_clock, "the court registry"),
+            ] {
+                clock
+                    .clone()
+                    .advance_to(AdvanceToRequest {
+                        date: iso(step_end),
+                    })
+                    .await
+                    .with_context(|| format!("{name} could not move its clock to {step_end}"))?;
+            }
+            anyhow::Ok(())
         }
-        settle(&mut clients.hub_clock.clone(), "the referral hub").await?;
-        for (clock, name) in [
-            (&clients.hub_clock, "the referral hub"),
-            (&clients.cms_clock, "the CMS"),
-            (&clients.court_clock, "the court registry"),
-        ] {
-            clock
-                .clone()
-                .advance_to(AdvanceToRequest {
-                    date: iso(step_end),
-                })
-                .await
-                .with_context(|| format!("{name} could not move its clock to {step_end}"))?;
-        }
+        .instrument(step)
+        .await?;
         previous = step_end;
         on_step();
     }
@@ -273,14 +290,22 @@ async fn run_phase(
     through: NaiveDate,
 ) -> anyhow::Result<()> {
     let mut running: JoinSet<anyhow::Result<(usize, Family)>> = JoinSet::new();
-    for (index, slot) in families.iter_mut().enumerate() {
-        let busy = slot
-            .as_ref()
-            .is_some_and(|family| has_work(family, phase, after, through));
-        if !busy {
-            continue;
-        }
-        let Some(mut family) = slot.take() else {
+    let busy: Vec<usize> = families
+        .iter()
+        .enumerate()
+        .filter(|(_, slot)| {
+            slot.as_ref()
+                .is_some_and(|family| has_work(family, phase, after, through))
+        })
+        .map(|(index, _)| index)
+        .collect();
+    let name = match phase {
+        Phase::Court => "run.court_phase",
+        Phase::Cms => "run.cms_phase",
+    };
+    let phase_span = batch(name, crate::BINARY, busy.len());
+    for index in busy {
+        let Some(mut family) = families[index].take() else {
             continue;
         };
         let clients = clients.clone();
@@ -289,6 +314,7 @@ async fn run_phase(
             .acquire_owned()
             .await
             .context("the driver's gate closed")?;
+        let phase_span = phase_span.clone();
         running.spawn(async move {
             let _permit = permit;
             act(
@@ -299,6 +325,7 @@ async fn run_phase(
                 reporting,
                 after,
                 through,
+                &phase_span,
             )
             .await?;
             Ok((index, family))
@@ -340,7 +367,41 @@ fn has_work(family: &Family, phase: Phase, after: NaiveDate, through: NaiveDate)
                 || payment_date(family).is_some_and(|date| date <= through)))
 }
 
-/// One family's calls in one phase of a step, in date order.
+/// The name of an action, as its span is called.
+fn action_name(action: &Action) -> &'static str {
+    match action {
+        Action::OpenCourtCase { .. } => "OpenCourtCase",
+        Action::InterimOrder { .. } => "InterimOrder",
+        Action::FinalOrder { .. } => "FinalOrder",
+        Action::ApplyToVary { .. } => "ApplyToVary",
+        Action::VariationOrder { .. } => "VariationOrder",
+        Action::CloseCourtCase { .. } => "CloseCourtCase",
+        Action::OpenCmsApplication { .. } => "OpenCmsApplication",
+        Action::NotifyPayingParent => "NotifyPayingParent",
+        Action::MakeCalculation => "MakeCalculation",
+        Action::ReportProceedingsEnded { .. } => "ReportProceedingsEnded",
+        Action::ReportIncomeChange { .. } => "ReportIncomeChange",
+        Action::Contact { .. } => "Contact",
+        Action::ClaimSharedCare { .. } => "ClaimSharedCare",
+        Action::ReportCourtOrderToCms { .. } => "ReportCourtOrderToCms",
+    }
+}
+
+/// A span beginning the trace of one of a family's actions (`action`, e.g. "FinalOrder"), linked
+/// to the phase of the step it is part of.
+fn action_span(family: &Family, action: &'static str, phase: &Span) -> Span {
+    family_span(
+        trace_span!(
+            "family.action",
+            otel.name = action,
+            case = %family.plan.cms_case_reference,
+        ),
+        &TraceContext::default(),
+        phase,
+    )
+}
+
+/// One family's calls in one phase of a step, in date order, each action in a span of its own.
 async fn act(
     family: &mut Family,
     clients: &Clients,
@@ -349,6 +410,7 @@ async fn act(
     reporting: Reporting,
     after: NaiveDate,
     through: NaiveDate,
+    phase_span: &Span,
 ) -> anyhow::Result<()> {
     let actions: Vec<(usize, NaiveDate, Action)> = family
         .plan
@@ -363,14 +425,18 @@ async fn act(
         .collect();
     if phase == Phase::Court {
         for (index, date, action) in actions {
-            court_action(family, &mut clients.court.clone(), index, date, &action).await?;
+            let span = action_span(family, action_name(&action), phase_span);
+            court_action(family, &mut clients.court.clone(), index, date, &action)
+                .instrument(span)
+                .await?;
         }
         return Ok(());
     }
     let mut cms_client = clients.cms.clone();
     if family.cms_open && !family.closed && family.next_due.is_none() {
         // Liability may have started without a call of ours (a final order from the court's feed).
-        refresh(family, &mut cms_client).await?;
+        let span = action_span(family, "ReadCase", phase_span);
+        refresh(family, &mut cms_client).instrument(span).await?;
     }
     let mut pending = actions.into_iter().peekable();
     loop {
@@ -386,12 +452,21 @@ async fn act(
         let Some(day) = earliest else { break };
         if next_action == Some(day) {
             if let Some((index, date, action)) = pending.next() {
-                cms_action(family, &mut cms_client, reporting, index, date, &action).await?;
+                let span = action_span(family, action_name(&action), phase_span);
+                cms_action(family, &mut cms_client, reporting, index, date, &action)
+                    .instrument(span)
+                    .await?;
             }
         } else if report_on == Some(day) {
-            report_missed_direct_pay(family, &mut cms_client, day).await?;
+            let span = action_span(family, "ReportMissedDirectPay", phase_span);
+            report_missed_direct_pay(family, &mut cms_client, day)
+                .instrument(span)
+                .await?;
         } else {
-            settle_instalment(family, &mut cms_client, population, day).await?;
+            let span = action_span(family, "Payment", phase_span);
+            settle_instalment(family, &mut cms_client, population, day)
+                .instrument(span)
+                .await?;
         }
     }
     keep_arrangement(family, through);
@@ -479,7 +554,7 @@ fn paying_is_applicant(family: &Family) -> bool {
 
 async fn court_action(
     family: &mut Family,
-    client: &mut CourtRegistryClient<Channel>,
+    client: &mut CourtRegistryClient<TracedChannel>,
     index: usize,
     date: NaiveDate,
     action: &Action,
@@ -646,7 +721,7 @@ fn observe(family: &mut Family, case: Option<&cms::Case>) {
 
 async fn refresh(
     family: &mut Family,
-    client: &mut CaseServiceClient<Channel>,
+    client: &mut CaseServiceClient<TracedChannel>,
 ) -> anyhow::Result<cms::Case> {
     let case = client
         .get_case(cms::GetCaseRequest {
@@ -685,7 +760,7 @@ async fn cms_command(
 /// Records a payment with the CMS.
 async fn record_payment(
     family: &mut Family,
-    client: &mut CaseServiceClient<Channel>,
+    client: &mut CaseServiceClient<TracedChannel>,
     id: String,
     on: NaiveDate,
     amount: Decimal,
@@ -719,7 +794,7 @@ fn payment_source(source: PaymentSource) -> cms::PaymentSource {
 /// that service has it — to the CMS on Collect and Pay, directly on Direct Pay.
 async fn settle_instalment(
     family: &mut Family,
-    client: &mut CaseServiceClient<Channel>,
+    client: &mut CaseServiceClient<TracedChannel>,
     population: &Population,
     on: NaiveDate,
 ) -> anyhow::Result<()> {
@@ -817,7 +892,7 @@ fn direct_payment_date(plan: &FamilyPlan, due_on: NaiveDate) -> NaiveDate {
 /// The receiving parent reports the Direct Pay shortfall to the CMS.
 async fn report_missed_direct_pay(
     family: &mut Family,
-    client: &mut CaseServiceClient<Channel>,
+    client: &mut CaseServiceClient<TracedChannel>,
     on: NaiveDate,
 ) -> anyhow::Result<()> {
     let Some((_, unpaid)) = family.pending_report.take() else {
@@ -851,7 +926,7 @@ fn leaves_for_arrangement(family: &Family, case: &cms::Case) -> bool {
 /// The family closes its CMS case for a family-based arrangement and keeps to the last amount.
 async fn leave_for_arrangement(
     family: &mut Family,
-    client: &mut CaseServiceClient<Channel>,
+    client: &mut CaseServiceClient<TracedChannel>,
     case: &cms::Case,
     on: NaiveDate,
 ) -> anyhow::Result<()> {
@@ -897,7 +972,7 @@ fn keep_arrangement(family: &mut Family, through: NaiveDate) {
 /// arrears, and a disqualified parent may pay them.
 async fn play_enforcement_outcomes(
     family: &mut Family,
-    client: &mut CaseServiceClient<Channel>,
+    client: &mut CaseServiceClient<TracedChannel>,
     case: &cms::Case,
     on: NaiveDate,
 ) -> anyhow::Result<()> {
@@ -932,7 +1007,7 @@ async fn play_enforcement_outcomes(
 
 async fn cms_action(
     family: &mut Family,
-    client: &mut CaseServiceClient<Channel>,
+    client: &mut CaseServiceClient<TracedChannel>,
     reporting: Reporting,
     index: usize,
     date: NaiveDate,
@@ -1111,7 +1186,7 @@ fn court_order_report(
     }
 }
 
-async fn settle(clock: &mut ClockClient<Channel>, name: &str) -> anyhow::Result<()> {
+async fn settle(clock: &mut ClockClient<TracedChannel>, name: &str) -> anyhow::Result<()> {
     clock
         .settle(SettleRequest {})
         .await

@@ -42,6 +42,16 @@ impl AgencyId {
             AgencyId::ReferralHub => "referral-hub",
         }
     }
+
+    /// The name of the service that acts as this agency — its binary, and the `service.name` its
+    /// telemetry is exported under: "court-registry", "cms-calculation" or "referral-hub".
+    pub const fn service_name(self) -> &'static str {
+        match self {
+            AgencyId::CourtRegistry => "court-registry",
+            AgencyId::Cms => "cms-calculation",
+            AgencyId::ReferralHub => "referral-hub",
+        }
+    }
 }
 
 impl fmt::Display for AgencyId {

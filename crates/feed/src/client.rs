@@ -4,7 +4,9 @@
 //! subscriber's own transaction together with the cursor that resumes after it, so that an event is
 //! either handled and remembered, or neither. Delivery from the publisher is at least once (a
 //! dropped connection resends what was in flight); resuming from the stored cursor makes it exactly
-//! once in effect. [`FeedClient`] is the bare client beneath it.
+//! once in effect. Each event is handled in a span that continues the event's trace, so the
+//! subscriber's taking it in shows in the journey it belongs to. [`FeedClient`] is the bare client
+//! beneath it.
 
 use std::error::Error;
 use std::future::Future;
@@ -17,9 +19,11 @@ use familybridge_proto::common::v1::{
     Event, FeedMessage, HighWaterMarkRequest, ListDisclosuresRequest, ListDisclosuresResponse,
     SubscribeRequest,
 };
+use familybridge_runtime::{TraceContext, TracedChannel, continue_trace, trace_span, traced};
 use tonic::metadata::MetadataValue;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 use tonic::{Code, Request, Status, Streaming};
+use tracing::Instrument;
 
 use crate::outbox::store_cursor;
 use crate::{AGENCY_HEADER, AgencyId, Feed, FeedError, FeedTransaction, HandlerError};
@@ -32,7 +36,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// A client of one agency's EventFeed, identified as one agency.
 #[derive(Debug, Clone)]
 pub struct FeedClient {
-    client: EventFeedClient<Channel>,
+    client: EventFeedClient<TracedChannel>,
     agency: AgencyId,
 }
 
@@ -49,7 +53,7 @@ impl FeedClient {
             .await
             .map_err(connect_error)?;
         Ok(Self {
-            client: EventFeedClient::new(channel),
+            client: EventFeedClient::new(traced(channel)),
             agency: as_agency,
         })
     }
@@ -244,6 +248,32 @@ impl From<Status> for Interruption {
     }
 }
 
+/// Applies one event and stores the cursor after it, in one transaction of the subscriber's feed.
+async fn take_in<H: EventHandler>(
+    own_feed: &Feed,
+    name: &str,
+    handler: &H,
+    event: &Event,
+) -> Result<(), Interruption> {
+    let streams = handler.streams(event);
+    let streams: Vec<&str> = streams.iter().map(String::as_str).collect();
+    let mut transaction = own_feed.begin(&streams).await?;
+    handler
+        .handle(&mut transaction, event)
+        .await
+        .map_err(|source| {
+            Interruption::Failed(Box::new(HandlingFailed {
+                event_id: event.event_id.clone(),
+                source,
+            }))
+        })?;
+    store_cursor(transaction.connection(), name, &event.cursor)
+        .await
+        .map_err(FeedError::from)?;
+    transaction.commit().await?;
+    Ok(())
+}
+
 /// Connects once and handles events until the stream stops; every message handled resets
 /// `backoff`, so that only consecutive failures slow reconnection down.
 async fn follow<H: EventHandler>(
@@ -264,22 +294,21 @@ async fn follow<H: EventHandler>(
         while let Some(message) = stream.message().await? {
             match message.message {
                 Some(Message::Event(event)) => {
-                    let streams = handler.streams(&event);
-                    let streams: Vec<&str> = streams.iter().map(String::as_str).collect();
-                    let mut transaction = own_feed.begin(&streams).await?;
-                    handler
-                        .handle(&mut transaction, &event)
-                        .await
-                        .map_err(|source| {
-                            Interruption::Failed(Box::new(HandlingFailed {
-                                event_id: event.event_id.clone(),
-                                source,
-                            }))
-                        })?;
-                    store_cursor(transaction.connection(), name, &event.cursor)
-                        .await
-                        .map_err(FeedError::from)?;
-                    transaction.commit().await?;
+                    let span = trace_span!(
+                        "feed.receive",
+                        otel.name = %format!("receive {}", event.event_type),
+                        otel.kind = "consumer",
+                        subscription = name,
+                        event_id = %event.event_id,
+                    );
+                    continue_trace(
+                        &span,
+                        own_feed.publisher().service_name(),
+                        &TraceContext::from_event(&event),
+                    );
+                    take_in(own_feed, name, handler, &event)
+                        .instrument(span)
+                        .await?;
                     cursor = event.cursor;
                 }
                 // Nothing to apply, but the subscriber need not rescan what it skipped.

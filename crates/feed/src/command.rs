@@ -41,7 +41,8 @@ pub struct CaseCommand<R, A> {
     pub request: R,
     /// Its effective date.
     pub date: NaiveDate,
-    /// The W3C trace context of the call, for the events the command publishes.
+    /// The W3C trace context for the events the command publishes: the command's span, or the
+    /// caller's context where nothing is exported.
     pub trace: TraceContext,
     /// Answered before, or new and ready for its work.
     pub begun: Begun<A>,
@@ -112,7 +113,9 @@ impl Feed {
         command: &'static str,
         request: Request<R>,
     ) -> Result<CaseCommand<R, A>, Status> {
-        let trace = TraceContext::from_metadata(request.metadata());
+        // The events carry the command's own span (a child of the caller's); a process that
+        // exports nothing passes on the caller's context as it came.
+        let trace = TraceContext::current().or(TraceContext::from_metadata(request.metadata()));
         let request = request.into_inner();
         let reference = request.case_reference();
         if reference.is_empty() {

@@ -5,11 +5,13 @@
 //! commands, so between steps it asks each service to settle: [`Following::caught_up`] asks every
 //! publisher for its high-water mark — the newest event it has committed — and waits until the
 //! service's stored cursor for that feed has reached it. What the service does with an event is
-//! then in its own database (or its inbox), and the simulation may go on.
+//! then in its own database (or its inbox), and the simulation may go on. How far behind each
+//! subscription was when asked is recorded as the feed's lag (`familybridge.feed.lag`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use familybridge_runtime::record_feed_lag;
 use tokio::sync::OnceCell;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -84,6 +86,7 @@ impl Following {
         for feed in &self.feeds {
             let mark = self.publisher_mark(feed).await?;
             let started = Instant::now();
+            let mut lag_recorded = false;
             loop {
                 let stored = self
                     .own_feed
@@ -91,7 +94,20 @@ impl Following {
                     .await?
                     .unwrap_or_default();
                 // A cursor this service stored came from the same publisher, so it parses.
-                if Cursor::parse(&stored).is_ok_and(|stored| stored >= mark) {
+                let parsed = Cursor::parse(&stored);
+                if !lag_recorded {
+                    // Positions count events (roughly, on PostgreSQL, where they are handed out
+                    // at insert): how many the subscription had yet to take in.
+                    let from = parsed.as_ref().map_or(0, |stored| stored.position);
+                    let behind = mark.position.saturating_sub(from).max(0);
+                    record_feed_lag(
+                        self.own_feed.publisher().service_name(),
+                        &feed.subscription_name,
+                        u64::try_from(behind).unwrap_or_default(),
+                    );
+                    lag_recorded = true;
+                }
+                if parsed.is_ok_and(|stored| stored >= mark) {
                     break;
                 }
                 if started.elapsed() > SETTLE_LIMIT {

@@ -18,6 +18,10 @@
 //! A service follows other agencies' feeds through [`Following`], which also tells a simulation
 //! when the service has caught up with them (the `Settle` barrier between simulation steps).
 //!
+//! Each event carries the trace context of the span that caused it ([`TraceContext`]), and the
+//! subscriber opens a span continuing it for each event it takes in, so a family's journey stays
+//! one trace across the feed.
+//!
 //! The outbox tables come with [`MIGRATIONS`] (versions 2001 onwards), which every service using
 //! the feed adds to its own.
 
@@ -31,17 +35,17 @@ mod error;
 mod following;
 mod outbox;
 mod server;
-mod trace;
 
 pub use agency::{AgencyId, UnknownAgency};
 pub use agreements::{Agreement, AgreementError, DataSharingAgreements};
 pub use client::{EventHandler, FeedClient, run_subscription, spawn_subscription};
 pub use command::{Begun, CaseCommand, NewCommand, internal_error, parse_date};
 pub use error::{FeedError, HandlerError};
+/// The W3C trace context each event carries, from the shared telemetry.
+pub use familybridge_runtime::TraceContext;
 pub use following::Following;
 pub use outbox::{Appended, Feed, FeedTransaction};
 pub use server::{AGENCY_HEADER, FeedOptions, FeedService};
-pub use trace::TraceContext;
 
 use familybridge_storage::MigrationSet;
 

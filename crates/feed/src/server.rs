@@ -7,7 +7,8 @@
 //! up, it sends a heartbeat carrying the cursor of the last event it scanned, whether or not the
 //! subscriber was entitled to it, so that a subscriber entitled to little does not rescan the feed
 //! from far back; then it waits for a commit in this process, or the poll interval, since other
-//! processes may write to the same database.
+//! processes may write to the same database. The size of each batch sent is recorded
+//! (`familybridge.batch.size`, batch `feed.deliver`).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use familybridge_proto::common::v1::{
     Agency, Event, FeedMessage, Heartbeat, HighWaterMarkRequest, HighWaterMarkResponse,
     ListDisclosuresRequest, ListDisclosuresResponse, SubscribeRequest,
 };
+use familybridge_runtime::record_batch_size;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
@@ -70,7 +72,7 @@ impl FeedOptions {
     /// # ) -> Result<(), HostError> {
     /// let options = FeedOptions::default();
     /// let shutdown = options.end_subscriptions_on(shutdown);
-    /// GrpcHost::new()
+    /// GrpcHost::new("court-registry")
     ///     .add_service(feed.service(agreements, options))
     ///     .serve(listener, shutdown)
     ///     .await
@@ -346,6 +348,13 @@ impl Subscription {
         disclosures::record(self.feed.database(), &pending)
             .await
             .map_err(|error| End::Failed(unavailable(error)))?;
+        if !outgoing.is_empty() {
+            record_batch_size(
+                self.feed.publisher().service_name(),
+                "feed.deliver",
+                outgoing.len(),
+            );
+        }
 
         let publisher: i32 = Agency::from(self.feed.publisher()).into();
         for (event, minimised) in outgoing {

@@ -2,7 +2,8 @@
 //!
 //! Every familybridge server answers `grpc.health.v1` (so that grpcurl, Kubernetes probes and
 //! `familybridge up` can tell it is ready) and server reflection in both versions clients use:
-//! v1, and v1alpha, the only one Python's grpcio-reflection speaks.
+//! v1, and v1alpha, the only one Python's grpcio-reflection speaks. Every call goes through the
+//! telemetry layer, which continues the caller's trace and counts and times the call.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -15,6 +16,8 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
+
+use crate::telemetry::ServerTelemetryLayer;
 
 /// Why a server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -29,23 +32,29 @@ pub enum HostError {
 
 /// A gRPC server being assembled: add the agency's services, then [`serve`](GrpcHost::serve).
 pub struct GrpcHost {
+    telemetry_name: &'static str,
     routes: RoutesBuilder,
     service_names: Vec<&'static str>,
-}
-
-impl Default for GrpcHost {
-    fn default() -> Self {
-        Self::new()
-    }
+    descriptor_sets: Vec<&'static [u8]>,
 }
 
 impl GrpcHost {
-    /// A server with no services yet.
-    pub fn new() -> Self {
+    /// A server with no services yet, of the service named `telemetry_name` (its binary's name,
+    /// e.g. "court-registry"): the name its calls' spans and metrics are exported under.
+    pub fn new(telemetry_name: &'static str) -> Self {
         Self {
+            telemetry_name,
             routes: RoutesBuilder::default(),
             service_names: Vec::new(),
+            descriptor_sets: Vec::new(),
         }
+    }
+
+    /// Lets reflection describe services from an encoded descriptor set other than familybridge's
+    /// own (a third-party API this server also answers).
+    pub fn with_descriptors(mut self, encoded_file_descriptor_set: &'static [u8]) -> Self {
+        self.descriptor_sets.push(encoded_file_descriptor_set);
+        self
     }
 
     /// Adds one generated tonic service; health will report it by its full name.
@@ -91,9 +100,14 @@ impl GrpcHost {
                 "grpc.reflection.v1alpha.ServerReflection",
             ])
             .collect();
+        let descriptor_sets = &self.descriptor_sets;
         let reflection = || {
+            let builder = descriptor_sets.iter().fold(
+                tonic_reflection::server::Builder::configure(),
+                |builder, set| builder.register_encoded_file_descriptor_set(set),
+            );
             served.iter().fold(
-                tonic_reflection::server::Builder::configure()
+                builder
                     .register_encoded_file_descriptor_set(familybridge_proto::FILE_DESCRIPTOR_SET)
                     .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
                     .register_encoded_file_descriptor_set(
@@ -114,6 +128,7 @@ impl GrpcHost {
         tracing::info!(?address, services = ?self.service_names, "serving gRPC");
         let names = self.service_names;
         Server::builder()
+            .layer(ServerTelemetryLayer::new(self.telemetry_name))
             .add_routes(self.routes.routes())
             .serve_with_incoming_shutdown(
                 // Without TCP_NODELAY a small response waits for the peer's delayed ACK (tens of

@@ -3,7 +3,9 @@
 //! The three agency services differ in their rules and storage but are hosted alike: a tonic server
 //! that also answers `grpc.health.v1` and server reflection (v1 and v1alpha), the
 //! `familybridge.simulation.v1.Clock` service over the service's own persisted date, graceful
-//! shutdown on SIGINT or SIGTERM, and logging through `tracing`. This crate holds each of those once.
+//! shutdown on SIGINT or SIGTERM, and logging and OpenTelemetry export through `tracing`
+//! ([`Telemetry`]: the trace of a family's journey across the agencies). This crate holds each of
+//! those once.
 
 mod clock;
 mod health;
@@ -17,7 +19,15 @@ pub use health::{NotReady, wait_until_serving};
 pub use host::{GrpcHost, HostError};
 pub use service::{ServiceArgs, ServiceError, bind, report, run_main, run_main_on};
 pub use shutdown::{Shutdown, termination_signal};
-pub use telemetry::init_logging;
+pub use telemetry::{
+    PropagateTrace, SPAN_TARGET, Telemetry, TelemetryConfig, TelemetryError, TraceContext,
+    TracedChannel, batch, continue_trace, family_span, flush_telemetry, init_logging,
+    record_batch_size, record_feed_lag, traced,
+};
+
+/// Re-exported for [`trace_span!`], so that its callers need not name `tracing`'s version.
+#[doc(hidden)]
+pub use tracing as __tracing;
 
 /// Re-exported so that services, their callers and tests share one cancellation type.
 pub use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};

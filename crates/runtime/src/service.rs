@@ -1,6 +1,7 @@
 //! What a service binary shares with the others: its command-line and environment settings, the
-//! errors that stop it starting, and `main` itself — bind, serve until a signal, report failures
-//! with their causes and a non-zero exit.
+//! errors that stop it starting, and `main` itself — logging and telemetry, bind, serve until a
+//! signal, export what telemetry is still buffered, report failures with their causes and a
+//! non-zero exit.
 
 use std::error::Error;
 use std::future::Future;
@@ -11,7 +12,7 @@ use std::process::ExitCode;
 use familybridge_storage::{DatabaseUrl, StorageError};
 use tokio::net::TcpListener;
 
-use crate::HostError;
+use crate::{HostError, Telemetry};
 
 /// Settings every service takes, from flags or the environment.
 #[derive(Debug, Clone, clap::Args)]
@@ -74,23 +75,24 @@ pub async fn bind(address: SocketAddr) -> Result<TcpListener, ServiceError> {
         .map_err(|source| ServiceError::Bind { address, source })
 }
 
-/// Runs a binary's asynchronous main on a multi-threaded runtime with logging set up, and turns an
-/// error into a message with its chain of causes and a failing exit code.
-pub fn run_main<F, E>(main: F) -> ExitCode
+/// Runs the asynchronous main of the binary `binary` (its name: "court-registry", …) on a
+/// multi-threaded runtime with logging and telemetry set up from the environment (see
+/// [`Telemetry::from_env`]), exports what telemetry is still buffered when main returns, and turns
+/// an error into a message with its chain of causes and a failing exit code.
+pub fn run_main<F, E>(binary: &'static str, main: F) -> ExitCode
 where
     F: Future<Output = Result<(), E>>,
     E: Into<Box<dyn Error + Send + Sync>>,
 {
-    run_main_on(None, main)
+    run_main_on(binary, None, main)
 }
 
 /// [`run_main`] on a runtime with `worker_threads` threads (`None`: one per core).
-pub fn run_main_on<F, E>(worker_threads: Option<usize>, main: F) -> ExitCode
+pub fn run_main_on<F, E>(binary: &'static str, worker_threads: Option<usize>, main: F) -> ExitCode
 where
     F: Future<Output = Result<(), E>>,
     E: Into<Box<dyn Error + Send + Sync>>,
 {
-    crate::init_logging();
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all();
     if let Some(threads) = worker_threads {
@@ -99,11 +101,24 @@ where
     let runtime = match builder.build() {
         Ok(runtime) => runtime,
         Err(error) => {
+            crate::init_logging();
             report(&error);
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(main) {
+    // The exporters' connections run on the runtime, so they are built inside it.
+    let telemetry = match runtime.block_on(async { Telemetry::from_env(binary) }) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            crate::init_logging();
+            report(&error);
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(main);
+    // Outside the runtime's tasks, while it still runs the exporters' connections.
+    telemetry.shutdown();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             report(error.into().as_ref());

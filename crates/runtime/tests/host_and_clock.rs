@@ -33,7 +33,7 @@ impl DueWork for RecordedWork {
 async fn start(database: &TestDatabase, work: RecordedWork) -> TestServer {
     let connected = database.connect(&[]).await;
     TestServer::start(|listener, shutdown| {
-        GrpcHost::new()
+        GrpcHost::new("clock-test")
             .add_service(ClockServer::new(ClockService::new(
                 SimulatedClock::new(connected),
                 work,

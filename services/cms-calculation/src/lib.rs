@@ -30,8 +30,9 @@ use crate::cases::api::Cases;
 use crate::cases::court_orders::{CmsIntake, CourtOrderApplier, CourtOrderInbox};
 use crate::cases::due::CaseDueWork;
 
-/// The service's name: its binary, its default database file, its log target.
-pub const SERVICE_NAME: &str = "cms-calculation";
+/// The service's name: its binary, its default database file, its log target, and the
+/// `service.name` of its telemetry.
+pub const SERVICE_NAME: &str = AgencyId::Cms.service_name();
 
 /// Where the CMS listens unless told otherwise.
 pub const DEFAULT_ADDRESS: SocketAddr =
@@ -178,7 +179,7 @@ pub async fn serve(
             background.cancel();
         })
     };
-    GrpcHost::new()
+    GrpcHost::new(SERVICE_NAME)
         .add_service(CalculationServiceServer::new(calculator))
         .add_service(CaseServiceServer::new(Cases::new(
             feed.clone(),

@@ -23,8 +23,9 @@ use tokio::net::TcpListener;
 
 use crate::api::Registry;
 
-/// The service's name: its binary, its default database file, its log target.
-pub const SERVICE_NAME: &str = "court-registry";
+/// The service's name: its binary, its default database file, its log target, and the
+/// `service.name` of its telemetry.
+pub const SERVICE_NAME: &str = AgencyId::CourtRegistry.service_name();
 
 /// Where the registry listens unless told otherwise.
 pub const DEFAULT_ADDRESS: SocketAddr =
@@ -76,7 +77,7 @@ pub async fn serve(
     // must end them when shutdown begins.
     let options = FeedOptions::default();
     let shutdown = options.end_subscriptions_on(shutdown);
-    GrpcHost::new()
+    GrpcHost::new(SERVICE_NAME)
         .add_service(CourtRegistryServer::new(Registry::new(feed.clone())))
         .add_service(feed.service(config.data_sharing, options))
         .add_service(ClockServer::new(clock))

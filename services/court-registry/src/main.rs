@@ -21,7 +21,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    run_main(async {
+    run_main(SERVICE_NAME, async {
         let args = Args::parse();
         let data_sharing = match &args.data_sharing {
             None => default_agreements()?,

@@ -30,8 +30,9 @@ use crate::peers::Peers;
 use crate::work::HubWork;
 pub use familybridge_referral::HubSettings;
 
-/// The service's name: its binary, its default database file, its log target.
-pub const SERVICE_NAME: &str = "referral-hub";
+/// The service's name: its binary, its default database file, its log target, and the
+/// `service.name` of its telemetry.
+pub const SERVICE_NAME: &str = AgencyId::ReferralHub.service_name();
 
 /// Where the hub listens unless told otherwise.
 pub const DEFAULT_ADDRESS: SocketAddr =
@@ -138,7 +139,7 @@ pub async fn serve(
             background.cancel();
         })
     };
-    GrpcHost::new()
+    GrpcHost::new(SERVICE_NAME)
         .add_service(ReferralHubServer::new(HubQueries::new(
             feed.clone(),
             simulated,

@@ -49,7 +49,7 @@ fn read(path: &PathBuf) -> Result<String, ServiceError> {
 }
 
 fn main() -> ExitCode {
-    run_main(async {
+    run_main(SERVICE_NAME, async {
         let args = Args::parse();
         let mut settings = match &args.hub_settings {
             None => settings_from_toml(DEFAULT_HUB_SETTINGS)?,

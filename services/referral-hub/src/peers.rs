@@ -1,21 +1,23 @@
 //! The hub's calls to the other agencies: the CMS (pauses, projections, reported decisions) and
 //! the court registry (review findings). Every call is an idempotent command whose client request
 //! id is derived from the inbox event that caused it, so a hub that crashes after calling and
-//! before recording calls again and is answered as the first time.
+//! before recording calls again and is answered as the first time. Each call carries the trace
+//! context of the span it is made in (the handling of the event), through the shared traced
+//! channel.
 
-use familybridge_feed::TraceContext;
 use familybridge_proto::cms::v1 as cms;
 use familybridge_proto::cms::v1::case_service_client::CaseServiceClient;
 use familybridge_proto::court::v1 as court;
 use familybridge_proto::court::v1::court_registry_client::CourtRegistryClient;
-use tonic::transport::{Channel, Endpoint};
-use tonic::{Request, Status};
+use familybridge_runtime::{TracedChannel, traced};
+use tonic::Status;
+use tonic::transport::Endpoint;
 
 /// The agencies the hub calls.
 #[derive(Debug, Clone)]
 pub struct Peers {
-    cms: CaseServiceClient<Channel>,
-    court: CourtRegistryClient<Channel>,
+    cms: CaseServiceClient<TracedChannel>,
+    court: CourtRegistryClient<TracedChannel>,
 }
 
 /// A peer's address is not a URL.
@@ -29,21 +31,15 @@ pub struct BadPeerUrl {
     source: tonic::transport::Error,
 }
 
-fn lazy(setting: &'static str, url: &str) -> Result<Channel, BadPeerUrl> {
+fn lazy(setting: &'static str, url: &str) -> Result<TracedChannel, BadPeerUrl> {
     // Lazily: the hub may start before its peers, and reconnects by itself if one restarts.
     Endpoint::from_shared(url.to_owned())
-        .map(|endpoint| endpoint.connect_lazy())
+        .map(|endpoint| traced(endpoint.connect_lazy()))
         .map_err(|source| BadPeerUrl {
             setting,
             url: url.to_owned(),
             source,
         })
-}
-
-fn traced<T>(message: T, trace: &TraceContext) -> Request<T> {
-    let mut request = Request::new(message);
-    trace.inject(request.metadata_mut());
-    request
 }
 
 impl Peers {
@@ -59,11 +55,10 @@ impl Peers {
     pub async fn request_pause(
         &self,
         request: cms::RequestEnforcementPauseRequest,
-        trace: &TraceContext,
     ) -> Result<(), Status> {
         self.cms
             .clone()
-            .request_enforcement_pause(traced(request, trace))
+            .request_enforcement_pause(request)
             .await
             .map(|_| ())
     }
@@ -72,12 +67,11 @@ impl Peers {
     pub async fn project_liability(
         &self,
         request: cms::ProjectLiabilityRequest,
-        trace: &TraceContext,
     ) -> Result<cms::ProjectLiabilityResponse, Status> {
         Ok(self
             .cms
             .clone()
-            .project_liability(traced(request, trace))
+            .project_liability(request)
             .await?
             .into_inner())
     }
@@ -86,11 +80,10 @@ impl Peers {
     pub async fn report_court_order(
         &self,
         request: cms::ReportCourtOrderRequest,
-        trace: &TraceContext,
     ) -> Result<(), Status> {
         self.cms
             .clone()
-            .report_court_order(traced(request, trace))
+            .report_court_order(request)
             .await
             .map(|_| ())
     }
@@ -99,11 +92,10 @@ impl Peers {
     pub async fn attach_review_findings(
         &self,
         request: court::AttachReviewFindingsRequest,
-        trace: &TraceContext,
     ) -> Result<(), Status> {
         self.court
             .clone()
-            .attach_review_findings(traced(request, trace))
+            .attach_review_findings(request)
             .await
             .map(|_| ())
     }

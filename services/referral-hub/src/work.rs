@@ -8,20 +8,29 @@
 //! together: a hub killed mid-way handles the rest on the next move of its clock, and its calls to
 //! other agencies are idempotent commands named after the event, so a repeated call changes
 //! nothing.
+//!
+//! A clock move is a batch with a span of its own; each event is acted on in a span continuing the
+//! event's trace (the court's order, the CMS's recalculation), linked to the batch's span, and what
+//! the hub publishes or asks of the others carries that span's context: the hub's reaction is part
+//! of the family's journey. The reviews of pauses are time-driven and begin traces of their own.
 
 use chrono::NaiveDate;
 use familybridge_feed::{Feed, FeedError, FeedTransaction, TraceContext, internal_error};
 use familybridge_proto::cms::v1 as cms;
 use familybridge_proto::court::v1 as court;
 use familybridge_proto::referral::v1 as proto;
-use familybridge_runtime::DueWork;
+use familybridge_runtime::{DueWork, batch, family_span, trace_span};
 use familybridge_storage::sqlx::{self, AnyConnection};
 use prost::{Message, Name};
 use tonic::{Code, Status};
+use tracing::Instrument;
 
 use crate::peers::Peers;
 use familybridge_referral::rules::{self, Circumstances};
 use familybridge_referral::{HubSettings, Pathway};
+
+/// The hub's service name, under which its work is traced.
+const SERVICE: &str = crate::SERVICE_NAME;
 
 /// How many inbox events are read at a time.
 const BATCH: i64 = 500;
@@ -42,8 +51,21 @@ struct Entry {
     event_type: String,
     stream: String,
     effective_date: String,
+    /// The context what the hub does about the event carries: the event's own as it arrived, then
+    /// the span acting on it ([`Entry::acted_on_in`]).
     trace: TraceContext,
     payload: Vec<u8>,
+}
+
+impl Entry {
+    /// The entry as acted on in `span`: what it causes carries the span's context (or, when
+    /// nothing is exported, the event's own).
+    fn acted_on_in(self, span: &tracing::Span) -> Self {
+        Self {
+            trace: TraceContext::of(span).or(self.trace),
+            ..self
+        }
+    }
 }
 
 /// Why the hub could not act on an event (the clock move fails, and is retried by the caller).
@@ -428,7 +450,7 @@ impl HubWork {
             weeks,
             reason: "referral hub: distress screening flagged the paying parent".to_owned(),
         };
-        match self.peers.request_pause(request, &entry.trace).await {
+        match self.peers.request_pause(request).await {
             Ok(()) => {}
             // A pause already in force: escalation is held anyway.
             Err(status) if status.code() == Code::FailedPrecondition => {
@@ -490,25 +512,22 @@ impl HubWork {
         let arrangements = &application.proposed_arrangements;
         let projection = self
             .peers
-            .project_liability(
-                cms::ProjectLiabilityRequest {
-                    case_reference: case.case_reference.clone(),
-                    effective_date: iso(on),
-                    proposed_nights: rules::nights_with_paying_parent(
-                        arrangements,
-                        paying_is_applicant,
-                    )
-                    .into_iter()
-                    .map(|(child_ref, nights)| cms::ChildNights { child_ref, nights })
-                    .collect(),
-                    flip_residence: rules::moves_children_to_paying_parent(
-                        arrangements,
-                        paying_is_applicant,
-                    ),
-                    receiving_parent_income: String::new(),
-                },
-                &entry.trace,
-            )
+            .project_liability(cms::ProjectLiabilityRequest {
+                case_reference: case.case_reference.clone(),
+                effective_date: iso(on),
+                proposed_nights: rules::nights_with_paying_parent(
+                    arrangements,
+                    paying_is_applicant,
+                )
+                .into_iter()
+                .map(|(child_ref, nights)| cms::ChildNights { child_ref, nights })
+                .collect(),
+                flip_residence: rules::moves_children_to_paying_parent(
+                    arrangements,
+                    paying_is_applicant,
+                ),
+                receiving_parent_income: String::new(),
+            })
             .await
             .map_err(|status| WorkError::Peer {
                 agency: "the CMS",
@@ -532,24 +551,21 @@ impl HubWork {
         .await?;
         let review_id = u64::try_from(id).unwrap_or_default();
         self.peers
-            .attach_review_findings(
-                court::AttachReviewFindingsRequest {
-                    client_request_id: format!("referral-hub/review/{}", entry.event_id),
-                    case_reference: applied.case_reference.clone(),
-                    effective_date: iso(on),
-                    findings: Some(court::ReviewFindings {
-                        review_id: format!("review-{review_id}"),
-                        cms_case_reference: case.case_reference.clone(),
-                        current_weekly_amount: projection.current_weekly_amount.clone(),
-                        projected_weekly_amount: projection.weekly_amount.clone(),
-                        projected_payer_ref: projection.payer_ref.clone(),
-                        roles_flip: projection.roles_flip,
-                        notes: projection.notes.clone(),
-                        attached_on: String::new(),
-                    }),
-                },
-                &entry.trace,
-            )
+            .attach_review_findings(court::AttachReviewFindingsRequest {
+                client_request_id: format!("referral-hub/review/{}", entry.event_id),
+                case_reference: applied.case_reference.clone(),
+                effective_date: iso(on),
+                findings: Some(court::ReviewFindings {
+                    review_id: format!("review-{review_id}"),
+                    cms_case_reference: case.case_reference.clone(),
+                    current_weekly_amount: projection.current_weekly_amount.clone(),
+                    projected_weekly_amount: projection.weekly_amount.clone(),
+                    projected_payer_ref: projection.payer_ref.clone(),
+                    roles_flip: projection.roles_flip,
+                    notes: projection.notes.clone(),
+                    attached_on: String::new(),
+                }),
+            })
             .await
             .map_err(|status| WorkError::Peer {
                 agency: "the court registry",
@@ -608,24 +624,21 @@ impl HubWork {
             .await?;
             let paying_is_applicant = applicant.as_deref() == Some(case.paying_parent_ref.as_str());
             self.peers
-                .report_court_order(
-                    cms::ReportCourtOrderRequest {
-                        client_request_id: format!("referral-hub/decision/{}", entry.event_id),
-                        case_reference: case.case_reference.clone(),
-                        effective_date: iso(on),
-                        order_id: order.order_id.clone(),
-                        made_on: iso(made_on),
-                        is_final: true,
-                        nights: rules::nights_with_paying_parent(
-                            &order.arrangements,
-                            paying_is_applicant,
-                        )
-                        .into_iter()
-                        .map(|(child_ref, nights)| cms::ChildNights { child_ref, nights })
-                        .collect(),
-                    },
-                    &entry.trace,
-                )
+                .report_court_order(cms::ReportCourtOrderRequest {
+                    client_request_id: format!("referral-hub/decision/{}", entry.event_id),
+                    case_reference: case.case_reference.clone(),
+                    effective_date: iso(on),
+                    order_id: order.order_id.clone(),
+                    made_on: iso(made_on),
+                    is_final: true,
+                    nights: rules::nights_with_paying_parent(
+                        &order.arrangements,
+                        paying_is_applicant,
+                    )
+                    .into_iter()
+                    .map(|(child_ref, nights)| cms::ChildNights { child_ref, nights })
+                    .collect(),
+                })
                 .await
                 .map_err(|status| WorkError::Peer {
                     agency: "the CMS",
@@ -673,36 +686,58 @@ impl HubWork {
         .bind(iso(on))
         .fetch_all(self.feed.database().pool())
         .await?;
-        for (id, case, person_ref, review_on) in due {
-            let review_date: NaiveDate = review_on.parse().map_err(|_| WorkError::Date {
-                event_id: format!("pause {id}"),
-                date: review_on.clone(),
-            })?;
-            let mut tx = self.feed.begin(&[&case]).await?;
-            let window_from =
-                rules::window_start(review_date, self.settings.screening.window_weeks);
-            let still_distressed =
-                !distressed_contacts(tx.connection(), &person_ref, window_from, review_date)
-                    .await?
-                    .is_empty();
-            sqlx::query("UPDATE hub_pauses SET reviewed = 1, still_distressed = $1 WHERE id = $2")
-                .bind(i32::from(still_distressed))
-                .bind(id)
-                .execute(tx.connection())
-                .await?;
-            tx.append(
-                &case,
-                review_date,
-                &TraceContext::default(),
-                &proto::PauseReviewed {
-                    cms_case_reference: case.clone(),
-                    person_ref: person_ref.clone(),
-                    still_distressed,
-                },
-            )
-            .await?;
-            tx.commit().await?;
+        if due.is_empty() {
+            return Ok(());
         }
+        let reviewing = batch("hub.review_pauses", SERVICE, due.len());
+        for (id, case, person_ref, review_on) in due {
+            let span = family_span(
+                trace_span!("hub.review_pause", case = %case),
+                &TraceContext::default(),
+                &reviewing,
+            );
+            self.review_pause(id, &case, &person_ref, &review_on)
+                .instrument(span)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Holds the review of one pause, in one transaction.
+    async fn review_pause(
+        &self,
+        id: i64,
+        case: &str,
+        person_ref: &str,
+        review_on: &str,
+    ) -> Result<(), WorkError> {
+        let review_date: NaiveDate = review_on.parse().map_err(|_| WorkError::Date {
+            event_id: format!("pause {id}"),
+            date: review_on.to_owned(),
+        })?;
+        let mut tx = self.feed.begin(&[case]).await?;
+        let window_from = rules::window_start(review_date, self.settings.screening.window_weeks);
+        let still_distressed =
+            !distressed_contacts(tx.connection(), person_ref, window_from, review_date)
+                .await?
+                .is_empty();
+        sqlx::query("UPDATE hub_pauses SET reviewed = 1, still_distressed = $1 WHERE id = $2")
+            .bind(i32::from(still_distressed))
+            .bind(id)
+            .execute(tx.connection())
+            .await?;
+        tx.append(
+            case,
+            review_date,
+            &TraceContext::current(),
+            &proto::PauseReviewed {
+                cms_case_reference: case.to_owned(),
+                person_ref: person_ref.to_owned(),
+                still_distressed,
+            },
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 }
@@ -714,8 +749,22 @@ impl DueWork for HubWork {
             if entries.is_empty() {
                 break;
             }
-            for entry in &entries {
-                self.handle(entry, to).await.map_err(internal_error)?;
+            let acting = batch("hub.act", SERVICE, entries.len());
+            for entry in entries {
+                let span = family_span(
+                    trace_span!(
+                        "hub.handle_event",
+                        otel.name = %format!("act on {}", entry.event_type),
+                        event_id = %entry.event_id,
+                    ),
+                    &entry.trace,
+                    &acting,
+                );
+                let entry = entry.acted_on_in(&span);
+                self.handle(&entry, to)
+                    .instrument(span)
+                    .await
+                    .map_err(internal_error)?;
             }
         }
         self.review_pauses(to).await.map_err(internal_error)

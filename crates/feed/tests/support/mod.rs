@@ -101,7 +101,7 @@ fn host(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> impl Future<Output = Result<(), familybridge_runtime::HostError>> + Send + 'static {
     let shutdown = options.end_subscriptions_on(shutdown);
-    GrpcHost::new()
+    GrpcHost::new("feed-test")
         .add_service(feed.service(agreements, options))
         .serve(listener, shutdown)
 }

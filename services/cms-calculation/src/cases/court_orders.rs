@@ -9,6 +9,11 @@
 //! arrival, each to every CMS case of the same two parents, in that case's own locked transaction,
 //! recording the application there too, so that a restart never applies an event twice.
 //!
+//! Each entry keeps the trace context its event came with, and is applied in a span continuing it,
+//! linked to the span of the batch of entries applied together; the CMS's own events carry that
+//! span's context. So the court's final order, the CMS's recalculation and the hub's reaction to it
+//! are one trace.
+//!
 //! What the CMS does with them: `SharedCareDetermined` becomes court-order evidence of each child's
 //! nights with the paying parent (interim or final, as the court said); `CaseClosed` without a final
 //! order ends the proceedings a delayed case was waiting for; `CaseOpened` links the court case to
@@ -26,11 +31,12 @@ use familybridge_feed::{
 };
 use familybridge_proto::common::v1::Event;
 use familybridge_proto::court::v1 as court;
-use familybridge_runtime::{CancellationToken, Intake};
+use familybridge_runtime::{CancellationToken, Intake, batch, family_span, trace_span};
 use familybridge_storage::sqlx;
 use prost::{Message, Name};
 use tokio::sync::{Mutex, Notify};
 use tonic::Status;
+use tracing::Instrument;
 
 use crate::cases::publish::publish;
 use crate::cases::store::{self, StoredCase};
@@ -73,14 +79,18 @@ impl EventHandler for CourtOrderInbox {
             .as_ref()
             .map(|payload| payload.value.clone())
             .unwrap_or_default();
+        let trace = TraceContext::from_event(event);
         sqlx::query(
-            "INSERT INTO court_order_inbox (event_id, event_type, effective_date, payload) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
+            "INSERT INTO court_order_inbox (event_id, event_type, effective_date, payload, \
+             traceparent, tracestate) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (event_id) DO NOTHING",
         )
         .bind(&event.event_id)
         .bind(&event.event_type)
         .bind(&event.effective_date)
         .bind(payload)
+        .bind(trace.traceparent)
+        .bind(trace.tracestate)
         .execute(tx.connection())
         .await
         .map_err(HandlerError::other)?;
@@ -97,6 +107,8 @@ struct Entry {
     event_type: String,
     effective_date: String,
     payload: Vec<u8>,
+    /// The trace context the court's event came with.
+    trace: TraceContext,
 }
 
 /// Applies inbox entries to CMS cases.
@@ -161,26 +173,47 @@ impl CourtOrderApplier {
     /// Applies every pending entry, oldest first.
     async fn apply_pending(&self) -> Result<(), ApplyError> {
         let _applying = self.applying.lock().await;
-        let pending: Vec<(i64, String, String, String, Vec<u8>)> = sqlx::query_as(
-            "SELECT arrival, event_id, event_type, effective_date, payload FROM court_order_inbox \
-             WHERE applied = 0 ORDER BY arrival LIMIT 500",
+        type Row = (i64, String, String, String, Vec<u8>, String, String);
+        let pending: Vec<Row> = sqlx::query_as(
+            "SELECT arrival, event_id, event_type, effective_date, payload, traceparent, \
+             tracestate FROM court_order_inbox WHERE applied = 0 ORDER BY arrival LIMIT 500",
         )
         .fetch_all(self.feed.database().pool())
         .await?;
-        let pending =
-            pending
-                .into_iter()
-                .map(
-                    |(arrival, event_id, event_type, effective_date, payload)| Entry {
-                        arrival,
-                        event_id,
-                        event_type,
-                        effective_date,
-                        payload,
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let applying = batch(
+            "cms.apply_court_orders",
+            self.feed.publisher().service_name(),
+            pending.len(),
+        );
+        let pending = pending.into_iter().map(
+            |(arrival, event_id, event_type, effective_date, payload, traceparent, tracestate)| {
+                Entry {
+                    arrival,
+                    event_id,
+                    event_type,
+                    effective_date,
+                    payload,
+                    trace: TraceContext {
+                        traceparent,
+                        tracestate,
                     },
-                );
+                }
+            },
+        );
         for entry in pending {
-            self.apply(&entry).await?;
+            let span = family_span(
+                trace_span!(
+                    "cms.apply_court_event",
+                    otel.name = %format!("apply {}", entry.event_type),
+                    event_id = %entry.event_id,
+                ),
+                &entry.trace,
+                &applying,
+            );
+            self.apply(&entry).instrument(span).await?;
             sqlx::query("UPDATE court_order_inbox SET applied = 1 WHERE arrival = $1")
                 .bind(entry.arrival)
                 .execute(self.feed.database().pool())
@@ -219,40 +252,35 @@ impl CourtOrderApplier {
                 )
                 .await?
             {
-                self.on_case(
-                    &entry.event_id,
-                    &reference,
-                    date,
-                    |case, on, settings, book| {
-                        let paying_is_applicant =
-                            applicant.as_deref() == Some(case.paying_parent_ref.as_str());
-                        let nights: BTreeMap<String, Nights> = care
-                            .arrangements
-                            .iter()
-                            .filter(|child| case.child_refs.contains(&child.child_ref))
-                            .filter_map(|child| {
-                                let nights = if paying_is_applicant {
-                                    child.nights_with_applicant
-                                } else {
-                                    child.nights_with_respondent
-                                };
-                                Nights::new(nights)
-                                    .ok()
-                                    .map(|n| (child.child_ref.clone(), n))
-                            })
-                            .collect();
-                        if nights.is_empty() {
-                            return Ok(Vec::new());
-                        }
-                        let order = CourtOrder {
-                            order_id: care.order_id.clone(),
-                            made_on: date,
-                            is_final: care.is_final,
-                            nights,
-                        };
-                        case.file.apply_court_order(on, order, settings, book)
-                    },
-                )
+                self.on_case(entry, &reference, date, |case, on, settings, book| {
+                    let paying_is_applicant =
+                        applicant.as_deref() == Some(case.paying_parent_ref.as_str());
+                    let nights: BTreeMap<String, Nights> = care
+                        .arrangements
+                        .iter()
+                        .filter(|child| case.child_refs.contains(&child.child_ref))
+                        .filter_map(|child| {
+                            let nights = if paying_is_applicant {
+                                child.nights_with_applicant
+                            } else {
+                                child.nights_with_respondent
+                            };
+                            Nights::new(nights)
+                                .ok()
+                                .map(|n| (child.child_ref.clone(), n))
+                        })
+                        .collect();
+                    if nights.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let order = CourtOrder {
+                        order_id: care.order_id.clone(),
+                        made_on: date,
+                        is_final: care.is_final,
+                        nights,
+                    };
+                    case.file.apply_court_order(on, order, settings, book)
+                })
                 .await?;
             }
         } else if entry.event_type == court::CaseClosed::full_name() {
@@ -268,18 +296,13 @@ impl CourtOrderApplier {
                 }
             };
             for reference in self.linked(&closed.case_reference).await? {
-                self.on_case(
-                    &entry.event_id,
-                    &reference,
-                    date,
-                    |case, on, settings, book| {
-                        if case.file.proceedings_pending() {
-                            case.file.end_proceedings(on, outcome, settings, book)
-                        } else {
-                            Ok(Vec::new())
-                        }
-                    },
-                )
+                self.on_case(entry, &reference, date, |case, on, settings, book| {
+                    if case.file.proceedings_pending() {
+                        case.file.end_proceedings(on, outcome, settings, book)
+                    } else {
+                        Ok(Vec::new())
+                    }
+                })
                 .await?;
             }
         }
@@ -323,13 +346,14 @@ impl CourtOrderApplier {
         .await?)
     }
 
-    /// Applies event `event_id` to CMS case `reference` with `rule`, once: in the case's locked
-    /// transaction, recording the application. The rule runs on the later of the event's date and
-    /// the latest date the case has dealt with. A refusal by the case rules is logged and the event
-    /// counted as applied: retrying cannot change the rules' answer.
+    /// Applies the entry's event to CMS case `reference` with `rule`, once: in the case's locked
+    /// transaction, recording the application, in a span of its own (the recalculation). The rule
+    /// runs on the later of the event's date and the latest date the case has dealt with. A refusal
+    /// by the case rules is logged and the event counted as applied: retrying cannot change the
+    /// rules' answer.
     async fn on_case<F>(
         &self,
-        event_id: &str,
+        entry: &Entry,
         reference: &str,
         date: NaiveDate,
         rule: F,
@@ -345,33 +369,40 @@ impl CourtOrderApplier {
             familybridge_casework::CaseError,
         >,
     {
-        let mut tx = self.feed.begin(&[reference]).await?;
-        let recorded = sqlx::query(
-            "INSERT INTO court_order_applications (event_id, cms_case_reference) VALUES ($1, $2) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(event_id)
-        .bind(reference)
-        .execute(tx.connection())
-        .await?;
-        if recorded.rows_affected() == 0 {
-            return Ok(());
-        }
-        let Some(mut case) = store::load(tx.connection(), reference).await? else {
-            return Ok(());
-        };
-        let on = date.max(case.file.as_of());
-        match rule(&mut case, on, &self.settings, &self.book) {
-            Ok(events) => {
-                store::save(tx.connection(), &case).await?;
-                publish(&mut tx, &case, &events, &TraceContext::default()).await?;
+        let span = trace_span!("cms.apply_to_case", case = reference);
+        async {
+            let event_id = entry.event_id.as_str();
+            let mut tx = self.feed.begin(&[reference]).await?;
+            let recorded = sqlx::query(
+                "INSERT INTO court_order_applications (event_id, cms_case_reference) \
+                 VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(event_id)
+            .bind(reference)
+            .execute(tx.connection())
+            .await?;
+            if recorded.rows_affected() == 0 {
+                return Ok(());
             }
-            Err(error) => {
-                tracing::warn!(%error, event_id, case = reference, "court event not applied");
+            let Some(mut case) = store::load(tx.connection(), reference).await? else {
+                return Ok(());
+            };
+            let on = date.max(case.file.as_of());
+            match rule(&mut case, on, &self.settings, &self.book) {
+                Ok(events) => {
+                    store::save(tx.connection(), &case).await?;
+                    let trace = TraceContext::current().or(entry.trace.clone());
+                    publish(&mut tx, &case, &events, &trace).await?;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, event_id, case = reference, "court event not applied");
+                }
             }
+            tx.commit().await?;
+            Ok(())
         }
-        tx.commit().await?;
-        Ok(())
+        .instrument(span)
+        .await
     }
 }
 

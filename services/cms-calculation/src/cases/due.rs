@@ -3,6 +3,10 @@
 //! (unless paused), pauses end, annual reviews happen — each case in its own transaction, in case
 //! reference order so that every run is the same. A case already advanced (say, before a crash)
 //! does nothing more, so the work can safely be run again.
+//!
+//! The clock move is a batch: it has a span of its own, and each case that has something fall due
+//! gets a span beginning a trace of its own (a missed payment is the start of that family's next
+//! journey, to the hub's reaction), linked to the batch's span.
 
 use std::sync::Arc;
 
@@ -10,8 +14,9 @@ use chrono::NaiveDate;
 use familybridge_calculation::ParameterBook;
 use familybridge_casework::CaseSettings;
 use familybridge_feed::{Feed, TraceContext, internal_error};
-use familybridge_runtime::DueWork;
+use familybridge_runtime::{DueWork, batch, family_span, trace_span};
 use tonic::Status;
+use tracing::Instrument;
 
 use crate::cases::api::case_status;
 use crate::cases::publish::publish;
@@ -42,6 +47,11 @@ impl DueWork for CaseDueWork {
         let references = store::all_references(self.feed.database())
             .await
             .map_err(internal_error)?;
+        let advancing = batch(
+            "cms.due_work",
+            self.feed.publisher().service_name(),
+            references.len(),
+        );
         for reference in references {
             let mut transaction = self
                 .feed
@@ -61,13 +71,22 @@ impl DueWork for CaseDueWork {
             if events.is_empty() {
                 continue;
             }
-            store::save(transaction.connection(), &case)
-                .await
-                .map_err(internal_error)?;
-            publish(&mut transaction, &case, &events, &TraceContext::default())
-                .await
-                .map_err(internal_error)?;
-            transaction.commit().await.map_err(internal_error)?;
+            let span = family_span(
+                trace_span!("cms.advance_case", case = %reference, events = events.len()),
+                &TraceContext::default(),
+                &advancing,
+            );
+            async {
+                store::save(transaction.connection(), &case)
+                    .await
+                    .map_err(internal_error)?;
+                publish(&mut transaction, &case, &events, &TraceContext::current())
+                    .await
+                    .map_err(internal_error)?;
+                transaction.commit().await.map_err(internal_error)
+            }
+            .instrument(span)
+            .await?;
         }
         Ok(())
     }

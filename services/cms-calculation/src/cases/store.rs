@@ -7,8 +7,11 @@ use familybridge_storage::{Database, MigrationSet, StorageError};
 use serde::{Deserialize, Serialize};
 
 /// The CMS's own tables.
-pub const MIGRATIONS: MigrationSet =
-    familybridge_storage::embed_migrations!(3001 "cms_cases", 3002 "court_order_inbox");
+pub const MIGRATIONS: MigrationSet = familybridge_storage::embed_migrations!(
+    3001 "cms_cases",
+    3002 "court_order_inbox",
+    3003 "court_order_inbox_trace",
+);
 
 /// A case as stored: who it is about, and the rules' state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

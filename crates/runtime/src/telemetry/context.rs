@@ -1,8 +1,16 @@
-//! The W3C trace context an event carries, so that one family's journey (a court order, the CMS
-//! recalculation it causes, the hub's referral) is one trace even across the asynchronous feed.
+//! The W3C trace context a call or an event carries, so that one family's journey (a court order,
+//! the CMS recalculation it causes, the hub's referral) is one trace even across the asynchronous
+//! feed: its `traceparent`/`tracestate` text, as stored with each event in the outbox, and its
+//! conversions to and from the OpenTelemetry context of a span.
+
+use std::collections::HashMap;
 
 use familybridge_proto::common::v1 as proto;
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::TraceContextExt;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tonic::metadata::MetadataMap;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// The W3C Trace Context of the command that caused an event.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -27,21 +35,77 @@ impl TraceContext {
     /// call carries none. A malformed `traceparent` is dropped with its `tracestate`, as the W3C
     /// recommendation asks: a broken parent must not be passed on to other agencies.
     pub fn from_metadata(metadata: &MetadataMap) -> Self {
-        let header = |name: &str| {
-            metadata
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-                .map(str::trim)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let traceparent = header("traceparent");
+        Self::from_header_values(|name| metadata.get(name).and_then(|value| value.to_str().ok()))
+    }
+
+    /// The context of an HTTP/2 request, from its headers, as [`TraceContext::from_metadata`].
+    pub fn from_headers(headers: &http::HeaderMap) -> Self {
+        Self::from_header_values(|name| headers.get(name).and_then(|value| value.to_str().ok()))
+    }
+
+    fn from_header_values<'a>(header: impl Fn(&str) -> Option<&'a str>) -> Self {
+        let value = |name: &str| header(name).map(str::trim).unwrap_or_default().to_owned();
+        let traceparent = value("traceparent");
         if !is_valid_traceparent(&traceparent) {
             return Self::default();
         }
         Self {
             traceparent,
-            tracestate: header("tracestate"),
+            tracestate: value("tracestate"),
+        }
+    }
+
+    /// The context of the current span: what an event appended now, or a call made now, should
+    /// carry. Empty when nothing is exported (no span then has a context).
+    pub fn current() -> Self {
+        Self::of(&tracing::Span::current())
+    }
+
+    /// The context of `span`; empty when nothing is exported or the span is disabled.
+    pub fn of(span: &tracing::Span) -> Self {
+        if !crate::telemetry::export::tracing_enabled() {
+            return Self::default();
+        }
+        Self::from_otel(&span.context())
+    }
+
+    /// This context, or `other` when this one is empty. An event caused by handling another takes
+    /// `TraceContext::current().or(cause)`: the handling span's context, or — in a process that
+    /// exports nothing, where there is none — the context the cause came with, so that a journey
+    /// through an agency that does not trace is still one trace wherever the others export.
+    pub fn or(self, other: TraceContext) -> Self {
+        if self.is_empty() { other } else { self }
+    }
+
+    /// Whether there is no context (the cause was not traced).
+    pub fn is_empty(&self) -> bool {
+        self.traceparent.is_empty()
+    }
+
+    /// The OpenTelemetry context with this one as its remote parent; the empty context when this
+    /// one is empty.
+    pub(crate) fn to_otel(&self) -> opentelemetry::Context {
+        if self.is_empty() {
+            return opentelemetry::Context::new();
+        }
+        let mut carrier = HashMap::with_capacity(2);
+        carrier.insert("traceparent".to_owned(), self.traceparent.clone());
+        if !self.tracestate.is_empty() {
+            carrier.insert("tracestate".to_owned(), self.tracestate.clone());
+        }
+        TraceContextPropagator::new().extract(&carrier)
+    }
+
+    /// The W3C form of an OpenTelemetry context's span; empty when it has no valid span.
+    pub(crate) fn from_otel(context: &opentelemetry::Context) -> Self {
+        if !context.span().span_context().is_valid() {
+            return Self::default();
+        }
+        let mut carrier: HashMap<String, String> = HashMap::with_capacity(2);
+        TraceContextPropagator::new().inject_context(context, &mut carrier);
+        Self {
+            traceparent: carrier.remove("traceparent").unwrap_or_default(),
+            tracestate: carrier.remove("tracestate").unwrap_or_default(),
         }
     }
 }
@@ -133,6 +197,39 @@ mod tests {
             TraceContext::from_metadata(&metadata(&[])),
             TraceContext::default()
         );
+    }
+
+    #[test]
+    fn converts_to_an_opentelemetry_parent_and_back() {
+        let context = TraceContext {
+            traceparent: PARENT.to_owned(),
+            tracestate: "a=1".to_owned(),
+        };
+        let otel = context.to_otel();
+        let span = otel.span();
+        let parent = span.span_context();
+        assert!(parent.is_remote() && parent.is_sampled());
+        assert_eq!(
+            parent.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(TraceContext::from_otel(&otel), context);
+        assert_eq!(
+            TraceContext::from_otel(&TraceContext::default().to_otel()),
+            TraceContext::default()
+        );
+    }
+
+    #[test]
+    fn an_empty_context_gives_way() {
+        let given = TraceContext {
+            traceparent: PARENT.to_owned(),
+            tracestate: String::new(),
+        };
+        assert_eq!(TraceContext::default().or(given.clone()), given);
+        assert_eq!(given.clone().or(TraceContext::default()), given);
+        // Nothing is exported in unit tests, so no span has a context.
+        assert!(TraceContext::current().is_empty());
     }
 
     #[test]
