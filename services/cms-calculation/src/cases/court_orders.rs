@@ -16,8 +16,9 @@
 //!
 //! What the CMS does with them: `SharedCareDetermined` becomes court-order evidence of each child's
 //! nights with the paying parent (interim or final, as the court said); `CaseClosed` without a final
-//! order ends the proceedings a delayed case was waiting for; `CaseOpened` links the court case to
-//! the family's CMS cases.
+//! order ends the proceedings a delayed case was waiting for; `CaseOpened` records the court case's
+//! parties, by which every event of that court case reaches the family's CMS cases, including CMS
+//! cases opened after the court case.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -295,7 +296,7 @@ impl CourtOrderApplier {
                     ProceedingsOutcome::Withdrawn
                 }
             };
-            for reference in self.linked(&closed.case_reference).await? {
+            for reference in self.link(&closed.case_reference, None, None).await? {
                 self.on_case(entry, &reference, date, |case, on, settings, book| {
                     if case.file.proceedings_pending() {
                         case.file.end_proceedings(on, outcome, settings, book)
@@ -309,28 +310,40 @@ impl CourtOrderApplier {
         Ok(())
     }
 
-    /// Links the court case to every CMS case of the same two parents; returns all CMS cases linked
-    /// to it.
+    /// Links the court case to every CMS case of its two parents, and returns all CMS cases linked
+    /// to it. The parties are remembered from the first event that names them, so an event that
+    /// names none (a closure) still reaches CMS cases opened after the court case.
     async fn link(
         &self,
         court_case: &str,
         applicant: Option<&court::Party>,
         respondent: Option<&court::Party>,
     ) -> Result<Vec<String>, ApplyError> {
-        let (Some(applicant), Some(respondent)) = (applicant, respondent) else {
-            return self.linked(court_case).await;
-        };
+        let pool = self.feed.database().pool();
+        if let (Some(applicant), Some(respondent)) = (applicant, respondent) {
+            sqlx::query(
+                "INSERT INTO court_case_parties (court_case_reference, applicant_ref, \
+                 respondent_ref) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(court_case)
+            .bind(&applicant.person_ref)
+            .bind(&respondent.person_ref)
+            .execute(pool)
+            .await?;
+        }
         sqlx::query(
             "INSERT INTO court_case_links (court_case_reference, cms_case_reference) \
-             SELECT $1, case_reference FROM cms_cases \
-             WHERE (paying_parent_ref = $2 AND receiving_parent_ref = $3) \
-                OR (paying_parent_ref = $3 AND receiving_parent_ref = $2) \
+             SELECT parties.court_case_reference, cases.case_reference \
+             FROM court_case_parties parties JOIN cms_cases cases \
+               ON (cases.paying_parent_ref = parties.applicant_ref \
+                   AND cases.receiving_parent_ref = parties.respondent_ref) \
+               OR (cases.paying_parent_ref = parties.respondent_ref \
+                   AND cases.receiving_parent_ref = parties.applicant_ref) \
+             WHERE parties.court_case_reference = $1 \
              ON CONFLICT DO NOTHING",
         )
         .bind(court_case)
-        .bind(&applicant.person_ref)
-        .bind(&respondent.person_ref)
-        .execute(self.feed.database().pool())
+        .execute(pool)
         .await?;
         self.linked(court_case).await
     }
