@@ -3,7 +3,7 @@
 //! distress window).
 //!
 //! Each lever is one type, spelled one way everywhere: the same words in a scenario file's
-//! `[arm.levers]`, in `case-settings.toml`, in the CMS's command-line flags and here (serde and
+//! `[arm.cms]`, in `case-settings.toml`, in the CMS's command-line flags and here (serde and
 //! clap derive from these enums, so there is no second list of names to fall out of step).
 //! `Default` is today's rules. A scenario passes the same settings for every command on a case;
 //! the case itself stores only what was decided under them (for example that its liability was

@@ -2,7 +2,7 @@
 //! decide and tells the other agencies.
 //!
 //! - [`settings`]: everything a scenario sets for the hub — distress screening, referral pathways,
-//!   pause points, joint case reviews — as one set of types, so a scenario's `[arm.levers]`, the
+//!   pause points, joint case reviews — as one set of types, so a scenario's `[arm.hub]`, the
 //!   hub's `hub-settings.toml` and the code spell each lever the same way.
 //! - [`rules`]: when screening flags a parent, which pathways a flagged parent is referred to, and
 //!   when a variation application calls for a joint case review.

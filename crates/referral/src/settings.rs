@@ -1,6 +1,6 @@
 //! The hub's rules for a scenario: distress screening, referral pathways, pause points and joint
 //! case reviews, read from a commented TOML file (the service's `hub-settings.toml`, every lever
-//! off as shipped) or from a scenario's `[arm.levers]`, which uses the same keys.
+//! off as shipped) or from a scenario's `[arm.hub]`, which uses the same keys.
 //!
 //! `Default` is the shipped file: every lever off, the assumptions at their shipped values. Every
 //! key may be left out, so a scenario names only what it changes (`screening.enabled = true`).
