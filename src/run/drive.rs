@@ -402,6 +402,7 @@ fn action_span(family: &Family, action: &'static str, phase: &Span) -> Span {
 }
 
 /// One family's calls in one phase of a step, in date order, each action in a span of its own.
+#[allow(clippy::too_many_arguments)]
 async fn act(
     family: &mut Family,
     clients: &Clients,

@@ -126,8 +126,11 @@ fn scheduled(events: &[CaseEvent]) -> Vec<(Money, ArrearsReason, Money)> {
         .collect()
 }
 
-/// The next instalment's (number, due date, maintenance, arrears part, fee, total).
-fn next(case: &CaseFile) -> Result<(u32, NaiveDate, Money, Money, Money, Money), Box<dyn Error>> {
+/// An instalment as (number, due date, maintenance, arrears part, fee, total).
+type InstalmentParts = (u32, NaiveDate, Money, Money, Money, Money);
+
+/// The next instalment's parts.
+fn next(case: &CaseFile) -> Result<InstalmentParts, Box<dyn Error>> {
     let i = case.schedule(book())?.ok_or("no schedule")?;
     Ok((
         i.number,
