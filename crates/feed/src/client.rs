@@ -186,7 +186,7 @@ pub async fn run_subscription<H: EventHandler>(
             Interruption::Failed(error) => {
                 tracing::warn!(
                     subscription = subscription_name,
-                    error = %with_causes(error.as_ref()),
+                    error = %familybridge_runtime::error_chain(error.as_ref()),
                     ?backoff,
                     "subscription interrupted"
                 );
@@ -198,18 +198,6 @@ pub async fn run_subscription<H: EventHandler>(
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
-}
-
-/// An error and its chain of causes on one line, for the log.
-fn with_causes(error: &(dyn Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(error) = cause {
-        text.push_str(": ");
-        text.push_str(&error.to_string());
-        cause = error.source();
-    }
-    text
 }
 
 /// The handler could not apply an event.

@@ -61,10 +61,11 @@ pub fn parse_date(field: &str, text: &str) -> Result<NaiveDate, Status> {
     })
 }
 
-/// Logs a failure of the agency's own machinery and hides its detail behind `INTERNAL`.
+/// Logs a failure of the agency's own machinery and answers `INTERNAL`, naming its chain of causes.
 pub fn internal_error(error: impl std::error::Error) -> Status {
-    tracing::error!(error = %error, "command failed");
-    Status::internal(error.to_string())
+    let described = familybridge_runtime::error_chain(&error);
+    tracing::error!(error = %described, "command failed");
+    Status::internal(described)
 }
 
 impl Feed {

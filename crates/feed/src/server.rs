@@ -159,8 +159,9 @@ impl FeedService {
 
 /// A failure of the feed's database, as the subscriber sees it: worth retrying.
 fn unavailable(error: FeedError) -> Status {
-    tracing::error!(error = %error, "event feed failed");
-    Status::unavailable(format!("the event feed is unavailable: {error}"))
+    let described = familybridge_runtime::error_chain(&error);
+    tracing::error!(error = %described, "event feed failed");
+    Status::unavailable(format!("the event feed is unavailable: {described}"))
 }
 
 #[tonic::async_trait]

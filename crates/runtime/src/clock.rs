@@ -96,8 +96,9 @@ fn clock_status(error: ClockError) -> Status {
     match error {
         ClockError::Backwards { .. } => Status::failed_precondition(error.to_string()),
         ClockError::Corrupt(_) | ClockError::Storage(_) => {
-            tracing::error!(error = %error, "simulated clock failed");
-            Status::internal(error.to_string())
+            let described = crate::error_chain(&error);
+            tracing::error!(error = %described, "simulated clock failed");
+            Status::internal(described)
         }
     }
 }

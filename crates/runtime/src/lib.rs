@@ -15,9 +15,11 @@ mod shutdown;
 mod telemetry;
 
 pub use clock::{ClockService, DueWork, Intake, NoIntake, NothingDue};
-pub use health::{NotReady, wait_until_serving};
+pub use health::{
+    NotReady, PROBE_TIMEOUT, check_serving, probe, probe_address, wait_until_serving,
+};
 pub use host::{GrpcHost, HostError};
-pub use service::{ServiceArgs, ServiceError, bind, report, run_main, run_main_on};
+pub use service::{ServiceArgs, ServiceError, bind, error_chain, report, run_main, run_main_on};
 pub use shutdown::{Shutdown, termination_signal};
 pub use telemetry::{
     PropagateTrace, SPAN_TARGET, Telemetry, TelemetryConfig, TelemetryError, TraceContext,

@@ -27,12 +27,24 @@ pub struct ServiceArgs {
     /// Folder for the embedded SQLite database, created on first start.
     #[arg(long, env = "FAMILYBRIDGE_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
+    /// Do not serve: ask the service already running on the listen address whether it is SERVING
+    /// (grpc.health.v1), print the answer and exit 0 if it is, 1 if not. The containers' health
+    /// check, which needs nothing in the image but this binary.
+    #[arg(long)]
+    pub probe: bool,
 }
 
 impl ServiceArgs {
     /// The address to listen on: the flag, or the service's default.
     pub fn listen_address(&self, default: SocketAddr) -> SocketAddr {
         self.listen.unwrap_or(default)
+    }
+
+    /// With `--probe`, runs the health check against the running service and returns its exit code
+    /// (see [`probe`](crate::probe)); without, `None`: the binary goes on to serve.
+    pub fn probe_if_asked(&self, service: &str, default: SocketAddr) -> Option<ExitCode> {
+        self.probe
+            .then(|| crate::probe(service, self.listen_address(default)))
     }
 
     /// The database to use: the URL given, or `DATA_DIR/SERVICE.db`.
@@ -125,6 +137,19 @@ where
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its chain of causes on one line ("cannot connect …: transport error: Connection
+/// refused"), for logs and status messages: most errors' own message names only the outermost.
+pub fn error_chain(error: &dyn Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 /// Prints an error and each of its causes on standard error.

@@ -10,20 +10,26 @@
 //! - [`ServiceProcess`]: a service binary in its own process, killed when the test ends.
 //! - [`TestServer`]: a real gRPC server on a free loopback port, stopped through its shutdown
 //!   future as production stops it.
+//! - [`require_tool`]: a command-line tool from the machine, or a failure naming what to install.
+//! - [`podman`]: the project's images built and its compose file run with podman, offline, and
+//!   everything removed afterwards.
 //! - [`check_page`]: a generated page opened in Debian's headless Chromium, as a person would see
 //!   it — its DOM, its console messages and a screenshot.
 
 mod browser;
 mod database;
 mod migrations;
+pub mod podman;
 mod process;
 mod server;
+mod tools;
 
 pub use browser::{BrowserError, PageCheck, check_page};
 pub use database::{TestBackend, TestDatabase};
 pub use migrations::assert_embeds_every_migration;
 pub use process::ServiceProcess;
 pub use server::TestServer;
+pub use tools::{require_tool, run_checked, tail};
 
 /// Declares, for each named `async fn NAME(database: TestDatabase)`, a module `NAME` with two tests,
 /// `sqlite` and `postgres`, that run it on a fresh database of each backend.

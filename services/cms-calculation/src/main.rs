@@ -56,8 +56,11 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    run_main(SERVICE_NAME, async {
-        let args = Args::parse();
+    let args = Args::parse();
+    if let Some(probed) = args.service.probe_if_asked(SERVICE_NAME, DEFAULT_ADDRESS) {
+        return probed;
+    }
+    run_main(SERVICE_NAME, async move {
         let data_sharing = match &args.data_sharing {
             None => default_agreements()?,
             Some(path) => DataSharingAgreements::from_toml_file(path)

@@ -49,8 +49,11 @@ fn read(path: &PathBuf) -> Result<String, ServiceError> {
 }
 
 fn main() -> ExitCode {
-    run_main(SERVICE_NAME, async {
-        let args = Args::parse();
+    let args = Args::parse();
+    if let Some(probed) = args.service.probe_if_asked(SERVICE_NAME, DEFAULT_ADDRESS) {
+        return probed;
+    }
+    run_main(SERVICE_NAME, async move {
         let mut settings = match &args.hub_settings {
             None => settings_from_toml(DEFAULT_HUB_SETTINGS)?,
             Some(path) => settings_from_toml(&read(path)?)?,

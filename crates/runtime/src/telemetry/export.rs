@@ -233,7 +233,7 @@ impl Export {
                 Err(error) => {
                     tracing::error!(
                         service,
-                        error = %with_causes(&error),
+                        error = %crate::error_chain(&error),
                         "cannot export this service's telemetry apart; it goes out as the process's"
                     );
                     Arc::clone(&self.own)
@@ -458,7 +458,11 @@ impl Telemetry {
                 .with_target(false)
                 .with_filter(exported_spans())
         });
-        let installed = Registry::default().with(log_layer()).with(layer).try_init();
+        let installed = Registry::default()
+            .with(log_layer())
+            .with(layer)
+            .with(FreshFilterState)
+            .try_init();
         if installed.is_err() {
             tracing::warn!("a subscriber was already installed: spans are not exported");
         }
@@ -533,24 +537,84 @@ where
 
 /// Installs the log subscriber alone; a second call leaves the first subscriber in place.
 pub(crate) fn install_logging() {
-    let _already_installed = Registry::default().with(log_layer()).try_init();
+    let _already_installed = Registry::default()
+        .with(log_layer())
+        .with(FreshFilterState)
+        .try_init();
 }
 
-/// An error and its causes on one line, for the log.
-fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(error) = cause {
-        text.push_str(": ");
-        text.push_str(&error.to_string());
-        cause = error.source();
+/// Makes the per-layer filters decide afresh for every span and event.
+///
+/// Why: each per-layer filter leaves its decision in a thread-local for the span or event that
+/// follows, and a callsite every filter accepts is cached as "always", so its next use reads that
+/// thread-local without asking the filters again. A bare `enabled` query with no event after it —
+/// what the `log` crate's `log_enabled!` does through `tracing-log`, and sqlx's query logger does
+/// after every PostgreSQL statement — leaves a stale "disabled" there, and the next event or span
+/// on that thread vanished from the log and from the export (tokio-rs/tracing#2519, #2704; the
+/// fix proposed upstream, #3572, caps interest the same way). Answering "sometimes" for every
+/// callsite makes the filters run each time, overwriting what a bare query left.
+struct FreshFilterState;
+
+impl<S: tracing::Subscriber> Layer<S> for FreshFilterState {
+    fn register_callsite(
+        &self,
+        _metadata: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
     }
-    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A log written to memory.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::Error::other("poisoned"))?
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_enabled_query_from_the_log_crate_does_not_swallow_the_next_event() {
+        // Log records reach tracing as sqlx's do (the subscriber's `try_init` does this too).
+        let _ = tracing_log::LogTracer::init();
+        let captured = Captured::default();
+        let writer = captured.clone();
+        // As installed when exporting: the log's filter and a second per-layer filter.
+        let subscriber = Registry::default()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(move || writer.clone())
+                    .with_ansi(false)
+                    .with_filter(EnvFilter::new("info")),
+            )
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::sink)
+                    .with_filter(exported_spans()),
+            )
+            .with(FreshFilterState);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!("first event");
+            // sqlx's query logger asks this after every statement, and logs nothing.
+            let _ = log::log_enabled!(log::Level::Debug);
+            tracing::info!("the event after the query");
+        });
+        let log = String::from_utf8(captured.0.lock().expect("the log").clone()).expect("UTF-8");
+        assert!(log.contains("first event"), "{log}");
+        assert!(log.contains("the event after the query"), "{log}");
+    }
 
     fn config(variables: &[(&str, &str)]) -> Result<Option<TelemetryConfig>, TelemetryError> {
         let variables: HashMap<String, String> = variables
