@@ -323,7 +323,8 @@ async fn a_final_order_the_cms_recalculation_and_the_hubs_reaction_are_one_trace
         "the test's call was not traced, so the court's span begins the trace"
     );
 
-    // The CMS took the court's event in, then applied it (a batch of the inbox) and recalculated.
+    // The CMS took the court's event in, then applied it when its clock reached the order's date
+    // (part of the clock move's batch of due work), recalculating and publishing in that span.
     let received = find(
         &spans,
         CMS,
@@ -334,16 +335,11 @@ async fn a_final_order_the_cms_recalculation_and_the_hubs_reaction_are_one_trace
     assert_parent(&spans, received, order);
     let applied = find(&spans, CMS, APPLY_CARE, trace).expect("found above");
     assert_parent(&spans, applied, order);
-    assert_linked_to(&spans, applied, CMS, "cms.apply_court_orders");
-    let recalculated = spans
-        .iter()
-        .find(|span| span.name == "cms.apply_to_case" && span.parent_span_id == applied.span_id)
-        .expect("the recalculation of the CMS case, under the application of the order");
-    assert_eq!(recalculated.service_name, CMS);
+    assert_linked_to(&spans, applied, CMS, "cms.due_work");
 
     // The hub acted on the recalculation the CMS published, and on the court's final order.
     let reacted = find(&spans, HUB, ACT_ON_CALCULATION, trace).expect("found above");
-    assert_parent(&spans, reacted, recalculated);
+    assert_parent(&spans, reacted, applied);
     assert_linked_to(&spans, reacted, HUB, "hub.act");
     let ended = find(
         &spans,

@@ -150,6 +150,10 @@ pub struct Family {
     arrangement: Option<(u32, NaiveDate, Decimal)>,
     /// Enforcement steps whose outcome for the family has been played out.
     steps_played: Vec<String>,
+    /// Instalment payments sent to the CMS so far: numbers each one's request id.
+    payments_sent: u32,
+    /// The latest day the family dealt with the CMS: nothing it does later is dated earlier.
+    last_cms_day: Option<NaiveDate>,
 }
 
 impl Family {
@@ -169,6 +173,8 @@ impl Family {
             reported_missed: false,
             arrangement: None,
             steps_played: Vec::new(),
+            payments_sent: 0,
+            last_cms_day: None,
         }
     }
 
@@ -274,6 +280,11 @@ pub async fn drive(
         previous = step_end;
         on_step();
     }
+    // The last clock moves published events too (instalments falling due, the hub's reviews):
+    // every agency takes them in before anything is read back, or what the audit logs hold at the
+    // end would depend on how fast delivery happened to be.
+    settle(&mut clients.cms_clock.clone(), "the CMS").await?;
+    settle(&mut clients.hub_clock.clone(), "the referral hub").await?;
     Ok(families.into_iter().flatten().collect())
 }
 
@@ -458,17 +469,23 @@ async fn act(
                     .instrument(span)
                     .await?;
             }
-        } else if report_on == Some(day) {
-            let span = action_span(family, "ReportMissedDirectPay", phase_span);
-            report_missed_direct_pay(family, &mut cms_client, day)
-                .instrument(span)
-                .await?;
         } else {
-            let span = action_span(family, "Payment", phase_span);
-            settle_instalment(family, &mut cms_client, population, day)
-                .instrument(span)
-                .await?;
+            // A recalculation can move the schedule back to a day the family has already passed:
+            // it then pays, or reports, on the day it is at.
+            let on = family.last_cms_day.map_or(day, |last| day.max(last));
+            if report_on == Some(day) {
+                let span = action_span(family, "ReportMissedDirectPay", phase_span);
+                report_missed_direct_pay(family, &mut cms_client, on)
+                    .instrument(span)
+                    .await?;
+            } else {
+                let span = action_span(family, "Payment", phase_span);
+                settle_instalment(family, &mut cms_client, population, on)
+                    .instrument(span)
+                    .await?;
+            }
         }
+        family.last_cms_day = Some(family.last_cms_day.map_or(day, |last| day.max(last)));
     }
     keep_arrangement(family, through);
     // Instalments whose payment day was before this step (paid or not) are behind the family.
@@ -842,7 +859,13 @@ async fn settle_instalment(
             payment,
         );
     } else if let Some(payment) = payment {
-        let id = format!("{}/payment-{}", family.plan.cms_case_reference, iso(due_on));
+        // Numbered, not named by the due date: a recalculation can restart the schedule on a date
+        // already paid against.
+        family.payments_sent += 1;
+        let id = format!(
+            "{}/payment-{}",
+            family.plan.cms_case_reference, family.payments_sent
+        );
         record_payment(family, client, id, on, payment.amount, payment.source).await?;
     }
     // This instalment is behind the family, paid or not.

@@ -27,7 +27,7 @@ use tokio::sync::Notify;
 
 use crate::calculation::{CalculateError, Calculator};
 use crate::cases::api::Cases;
-use crate::cases::court_orders::{CmsIntake, CourtOrderApplier, CourtOrderInbox};
+use crate::cases::court_orders::{CmsIntake, CourtOrderInbox, CourtOrderRouter};
 use crate::cases::due::CaseDueWork;
 
 /// The service's name: its binary, its default database file, its log target, and the
@@ -157,18 +157,13 @@ pub async fn serve(
                 CourtOrderInbox::new(wake.clone()),
                 background.clone(),
             );
-            let applier = CourtOrderApplier::new(
-                feed.clone(),
-                config.case_settings,
-                parameters.clone(),
-                wake,
-            );
-            let running = tokio::spawn(applier.clone().run(background.clone()));
-            (subscription, running, applier)
+            let router = CourtOrderRouter::new(feed.clone(), wake);
+            let running = tokio::spawn(router.clone().run(background.clone()));
+            (subscription, running, router)
         });
     let intake = CmsIntake::new(
         following,
-        court_orders.as_ref().map(|(_, _, applier)| applier.clone()),
+        court_orders.as_ref().map(|(_, _, router)| router.clone()),
     );
     let clock = ClockService::new(SimulatedClock::new(database.clone()), due).with_intake(intake);
     let options = FeedOptions::default();
@@ -191,13 +186,13 @@ pub async fn serve(
         .serve(listener, shutdown)
         .await?;
     background.cancel();
-    if let Some((subscription, applier, _)) = court_orders {
+    if let Some((subscription, router, _)) = court_orders {
         match subscription.await {
             Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::error!(%error, "the court registry's feed refused the CMS"),
+            Ok(Err(error)) => tracing::error!(error = %familybridge_runtime::error_chain(&error), "the court registry's feed refused the CMS"),
             Err(error) => tracing::error!(%error, "following the court registry's feed panicked"),
         }
-        if let Err(error) = applier.await {
+        if let Err(error) = router.await {
             tracing::error!(%error, "applying court orders panicked");
         }
     }

@@ -1,8 +1,7 @@
 //! Court orders by automatic exchange, across two real services: the CMS follows the court
 //! registry's feed and applies the final order's care pattern from the maintenance period in which
-//! the order reaches it, with no parent reporting anything.
-
-use std::time::Duration;
+//! the order reaches it (its own date, once the CMS's clock gets there), with no parent reporting
+//! anything.
 
 use cms_calculation::{Config, serve};
 use familybridge_casework::{ActsOn, CaseSettings, CourtOrderRoute};
@@ -12,6 +11,8 @@ use familybridge_proto::court::v1::court_registry_client::CourtRegistryClient;
 use familybridge_proto::court::v1::{
     ChildArrangement, MakeOrderRequest, OpenCaseRequest, Party, Residence,
 };
+use familybridge_proto::simulation::v1::clock_client::ClockClient;
+use familybridge_proto::simulation::v1::{AdvanceToRequest, SettleRequest};
 use familybridge_testing::{TestDatabase, TestServer, on_both_backends};
 
 fn order(id: &str, date: &str, nights_with_respondent: u32) -> MakeOrderRequest {
@@ -97,7 +98,12 @@ async fn the_cms_applies_the_final_order_from_the_courts_feed(database: TestData
         .await
         .expect("final order");
 
-    // The CMS learns of the final order through the feed alone (bounded wait, not a timing claim).
+    // The CMS learns of the final order through the feed alone: once it has taken in the court's
+    // feed (Settle), it applies the order when the case reaches the order's date.
+    let mut clock = ClockClient::connect(cms.url().to_owned())
+        .await
+        .expect("connect to the CMS's clock");
+    clock.settle(SettleRequest {}).await.expect("settle");
     let read = || {
         let mut cases = cases.clone();
         async move {
@@ -111,12 +117,23 @@ async fn the_cms_applies_the_final_order_from_the_courts_feed(database: TestData
                 .into_inner()
         }
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let mut case = read().await;
-    while case.awaiting_final_order && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        case = read().await;
-    }
+    clock
+        .advance_to(AdvanceToRequest {
+            date: "2025-07-06".to_owned(),
+        })
+        .await
+        .expect("advance to the day before the order");
+    assert!(
+        read().await.awaiting_final_order,
+        "an order is not applied before its date"
+    );
+    clock
+        .advance_to(AdvanceToRequest {
+            date: "2025-07-07".to_owned(),
+        })
+        .await
+        .expect("advance to the order's day");
+    let case = read().await;
     assert!(
         !case.awaiting_final_order,
         "the final order reached the CMS"

@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use familybridge_calculation::{Money, Nights, ParameterBook};
 use familybridge_casework::{
     Application, CaseError, CaseEvent, CaseFile, CaseSettings, ClosureReason, CollectionMethod,
-    ContactKind, CourtOrder, Deduction, Employment, EvidenceSource, IncomeSource, Party,
+    ContactKind, CourtOrder, CourtOrderRoute, Deduction, Employment, EvidenceSource, IncomeSource, Party,
     PaymentSource, ProceedingsOutcome, ProposedCare, Stage,
 };
 use familybridge_feed::{Begun, CaseCommand, Feed, internal_error, parse_date};
@@ -21,8 +21,10 @@ use familybridge_proto::CommandRequest;
 use familybridge_proto::cms::v1 as proto;
 use familybridge_proto::cms::v1::case_service_server::CaseService;
 use tonic::{Request, Response, Status};
+use tracing::Span;
 
 use crate::calculation::response as calculation_response;
+use crate::cases::court_orders::apply_pending_to_case;
 use crate::cases::publish::publish;
 use crate::cases::store::{self, StoredCase};
 
@@ -230,9 +232,24 @@ impl Cases {
         };
         let reference = request.case_reference();
         let transaction = command.transaction();
-        let stored = store::load(transaction.connection(), reference)
+        let mut stored = store::load(transaction.connection(), reference)
             .await
             .map_err(internal_error)?;
+        // Court events dated up to the command's date come first, so the case decides on what the
+        // court did by then (automatic exchange only: there are none on the manual route).
+        if let Some(case) = stored.as_mut()
+            && self.settings.court_orders == CourtOrderRoute::Automatic
+        {
+            apply_pending_to_case(
+                transaction,
+                case,
+                date,
+                &self.settings,
+                &self.book,
+                &Span::current(),
+            )
+            .await?;
+        }
         let (case, events) = change(&request, stored, date)?;
         store::save(transaction.connection(), &case)
             .await

@@ -1,24 +1,35 @@
 //! Court orders by automatic exchange: the CMS follows the court registry's feed and applies each
-//! order's care pattern to the family's CMS case on the day the event reaches it (the maintenance
-//! period in which the CMS is told, as for an order a parent reports).
+//! event to the family's CMS cases when the case reaches the event's date — the maintenance period
+//! in which the CMS is told, as for an order a parent reports (CSA 1991 s.17(4); SI 1999/991
+//! Sch 3D).
 //!
 //! A court event names a court case and its parties, not a CMS case, and the CMS's feed locks a
-//! case's stream before its transaction begins. So events are taken in two steps. The subscription
-//! ([`CourtOrderInbox`]) only records each event in an inbox, in the same transaction as its feed
-//! cursor: it arrives exactly once. The [`CourtOrderApplier`] then applies inbox entries in order of
-//! arrival, each to every CMS case of the same two parents, in that case's own locked transaction,
-//! recording the application there too, so that a restart never applies an event twice.
+//! case's stream before its transaction begins. So events are taken in three steps:
+//!
+//! 1. The subscription ([`CourtOrderInbox`]) records each event in an inbox, in the same
+//!    transaction as its feed cursor: it arrives exactly once.
+//! 2. The [`CourtOrderRouter`] routes inbox entries, in order of arrival, to the CMS cases of the
+//!    court case's two parents (remembered from the first event that names them, so that a closure,
+//!    which names none, still reaches CMS cases opened after the court case), as pending rows.
+//! 3. Each case applies its pending events in date order with its other work, in its own locked
+//!    transaction ([`apply_pending_to_case`]): before a command dated on or after them, and when
+//!    the clock reaches them (the due work). Applying an event deletes its row there too, so a
+//!    restart never applies one twice.
+//!
+//! Why not apply on arrival: within a simulated week the court acts first, and a court event dated
+//! Saturday applied at once would make a payment the family made to the CMS on Thursday "too late"
+//! for the case, and lost. Applied in date order, every action counts, and nothing depends on how
+//! fast an event travelled.
 //!
 //! Each entry keeps the trace context its event came with, and is applied in a span continuing it,
-//! linked to the span of the batch of entries applied together; the CMS's own events carry that
-//! span's context. So the court's final order, the CMS's recalculation and the hub's reaction to it
-//! are one trace.
+//! linked to the span of the work it is part of (a command, a clock move); the CMS's own events
+//! carry that span's context. So the court's final order, the CMS's recalculation and the hub's
+//! reaction to it are one trace.
 //!
 //! What the CMS does with them: `SharedCareDetermined` becomes court-order evidence of each child's
 //! nights with the paying parent (interim or final, as the court said); `CaseClosed` without a final
 //! order ends the proceedings a delayed case was waiting for; `CaseOpened` records the court case's
-//! parties, by which every event of that court case reaches the family's CMS cases, including CMS
-//! cases opened after the court case.
+//! parties.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,7 +37,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use familybridge_calculation::{Nights, ParameterBook};
-use familybridge_casework::{CaseSettings, CourtOrder, ProceedingsOutcome};
+use familybridge_casework::{CaseError, CaseEvent, CaseSettings, CourtOrder, ProceedingsOutcome};
 use familybridge_feed::{
     EventHandler, Feed, FeedTransaction, Following, HandlerError, TraceContext, internal_error,
 };
@@ -37,12 +48,12 @@ use familybridge_storage::sqlx;
 use prost::{Message, Name};
 use tokio::sync::{Mutex, Notify};
 use tonic::Status;
-use tracing::Instrument;
+use tracing::{Instrument, Span};
 
 use crate::cases::publish::publish;
-use crate::cases::store::{self, StoredCase};
+use crate::cases::store::StoredCase;
 
-/// How often the applier looks at the inbox without being woken (a wake-up can be missed when it
+/// How often the router looks at the inbox without being woken (a wake-up can be missed when it
 /// comes before the event's transaction commits).
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -100,68 +111,109 @@ impl EventHandler for CourtOrderInbox {
     }
 }
 
-/// One inbox entry.
+/// Why an inbox entry could not be routed (it is tried again).
+#[derive(Debug, thiserror::Error)]
+enum RouteError {
+    #[error("the court-order inbox could not be read or routed")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Feed(#[from] familybridge_feed::FeedError),
+}
+
+/// A court event as the inbox keeps it.
 #[derive(Debug)]
 struct Entry {
+    /// Its place in the order of arrival.
     arrival: i64,
     event_id: String,
     event_type: String,
     effective_date: String,
     payload: Vec<u8>,
-    /// The trace context the court's event came with.
-    trace: TraceContext,
+    traceparent: String,
+    tracestate: String,
 }
 
-/// Applies inbox entries to CMS cases.
-#[derive(Debug, Clone)]
-pub struct CourtOrderApplier {
-    feed: Feed,
-    settings: CaseSettings,
-    book: Arc<ParameterBook>,
-    wake: Arc<Notify>,
-    /// Held while applying, so that the applier's own loop and a settling simulation never apply
-    /// the inbox side by side.
-    applying: Arc<Mutex<()>>,
-}
+/// An inbox row: arrival, event id, type, effective date, payload, traceparent, tracestate.
+type EntryRow = (i64, String, String, String, Vec<u8>, String, String);
 
-/// Why an inbox entry could not be applied (it is tried again).
-#[derive(Debug, thiserror::Error)]
-enum ApplyError {
-    #[error(transparent)]
-    Database(#[from] sqlx::Error),
-    #[error(transparent)]
-    Store(#[from] store::StoreError),
-    #[error(transparent)]
-    Feed(#[from] familybridge_feed::FeedError),
-    #[error("court event {0} does not decode")]
-    Decode(String, #[source] prost::DecodeError),
-    #[error("court event {event_id} has the effective date {date:?}, not YYYY-MM-DD")]
-    Date { event_id: String, date: String },
-}
-
-impl CourtOrderApplier {
-    /// The applier for the CMS cases in `feed`'s database, under `settings` and the parameters in
-    /// `book`, woken by `wake`.
-    pub fn new(
-        feed: Feed,
-        settings: CaseSettings,
-        book: Arc<ParameterBook>,
-        wake: Arc<Notify>,
+impl From<EntryRow> for Entry {
+    fn from(
+        (arrival, event_id, event_type, effective_date, payload, traceparent, tracestate): EntryRow,
     ) -> Self {
         Self {
+            arrival,
+            event_id,
+            event_type,
+            effective_date,
+            payload,
+            traceparent,
+            tracestate,
+        }
+    }
+}
+
+impl Entry {
+    /// The trace context the court's event came with.
+    fn trace(&self) -> TraceContext {
+        TraceContext {
+            traceparent: self.traceparent.clone(),
+            tracestate: self.tracestate.clone(),
+        }
+    }
+}
+
+/// A court event decoded: what routing and applying need of it.
+#[derive(Debug)]
+enum CourtEvent {
+    Opened(court::CaseOpened),
+    Care(court::SharedCareDetermined),
+    Closed(court::CaseClosed),
+}
+
+impl CourtEvent {
+    /// Decodes an inbox entry; `None` for a type the CMS does not act on.
+    fn decode(entry: &Entry) -> Result<Option<Self>, prost::DecodeError> {
+        let payload = entry.payload.as_slice();
+        Ok(if entry.event_type == court::CaseOpened::full_name() {
+            Some(Self::Opened(court::CaseOpened::decode(payload)?))
+        } else if entry.event_type == court::SharedCareDetermined::full_name() {
+            Some(Self::Care(court::SharedCareDetermined::decode(payload)?))
+        } else if entry.event_type == court::CaseClosed::full_name() {
+            Some(Self::Closed(court::CaseClosed::decode(payload)?))
+        } else {
+            None
+        })
+    }
+}
+
+/// Routes inbox entries to the CMS cases they concern.
+#[derive(Debug, Clone)]
+pub struct CourtOrderRouter {
+    feed: Feed,
+    wake: Arc<Notify>,
+    /// Held while routing, so that the router's own loop and a settling simulation never route the
+    /// inbox side by side.
+    routing: Arc<Mutex<()>>,
+}
+
+impl CourtOrderRouter {
+    /// The router for the CMS cases in `feed`'s database, woken by `wake`.
+    pub fn new(feed: Feed, wake: Arc<Notify>) -> Self {
+        Self {
             feed,
-            settings,
-            book,
             wake,
-            applying: Arc::new(Mutex::new(())),
+            routing: Arc::new(Mutex::new(())),
         }
     }
 
-    /// Applies entries as they arrive until `stop` is cancelled.
+    /// Routes entries as they arrive until `stop` is cancelled.
     pub async fn run(self, stop: CancellationToken) {
         loop {
-            if let Err(error) = self.apply_pending().await {
-                tracing::error!(%error, "applying court orders failed; trying again");
+            if let Err(error) = self.route_pending().await {
+                tracing::error!(
+                    error = %familybridge_runtime::error_chain(&error),
+                    "routing court orders failed; trying again"
+                );
             }
             tokio::select! {
                 () = stop.cancelled() => return,
@@ -171,276 +223,313 @@ impl CourtOrderApplier {
         }
     }
 
-    /// Applies every pending entry, oldest first.
-    async fn apply_pending(&self) -> Result<(), ApplyError> {
-        let _applying = self.applying.lock().await;
-        type Row = (i64, String, String, String, Vec<u8>, String, String);
-        let pending: Vec<Row> = sqlx::query_as(
-            "SELECT arrival, event_id, event_type, effective_date, payload, traceparent, \
-             tracestate FROM court_order_inbox WHERE applied = 0 ORDER BY arrival LIMIT 500",
-        )
-        .fetch_all(self.feed.database().pool())
-        .await?;
-        if pending.is_empty() {
-            return Ok(());
-        }
-        let applying = batch(
-            "cms.apply_court_orders",
-            self.feed.publisher().service_name(),
-            pending.len(),
-        );
-        let pending = pending.into_iter().map(
-            |(arrival, event_id, event_type, effective_date, payload, traceparent, tracestate)| {
-                Entry {
-                    arrival,
-                    event_id,
-                    event_type,
-                    effective_date,
-                    payload,
-                    trace: TraceContext {
-                        traceparent,
-                        tracestate,
-                    },
-                }
-            },
-        );
-        for entry in pending {
-            let span = family_span(
-                trace_span!(
-                    "cms.apply_court_event",
-                    otel.name = %format!("apply {}", entry.event_type),
-                    event_id = %entry.event_id,
-                ),
-                &entry.trace,
-                &applying,
-            );
-            self.apply(&entry).instrument(span).await?;
-            sqlx::query("UPDATE court_order_inbox SET applied = 1 WHERE arrival = $1")
-                .bind(entry.arrival)
-                .execute(self.feed.database().pool())
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn apply(&self, entry: &Entry) -> Result<(), ApplyError> {
-        let date: NaiveDate = entry.effective_date.parse().map_err(|_| ApplyError::Date {
-            event_id: entry.event_id.clone(),
-            date: entry.effective_date.clone(),
-        })?;
-        let decode_error = |error| ApplyError::Decode(entry.event_id.clone(), error);
-        if entry.event_type == court::CaseOpened::full_name() {
-            let opened =
-                court::CaseOpened::decode(entry.payload.as_slice()).map_err(decode_error)?;
-            self.link(
-                &opened.case_reference,
-                opened.applicant.as_ref(),
-                opened.respondent.as_ref(),
+    /// Routes every entry not yet routed, oldest first. Routing changes no case: it only decides
+    /// which cases an event waits on.
+    async fn route_pending(&self) -> Result<(), RouteError> {
+        let _routing = self.routing.lock().await;
+        loop {
+            let entries: Vec<Entry> = sqlx::query_as::<_, EntryRow>(
+                "SELECT inbox.arrival, inbox.event_id, inbox.event_type, inbox.effective_date, \
+                 inbox.payload, inbox.traceparent, inbox.tracestate \
+                 FROM court_order_inbox inbox WHERE inbox.routed = 0 \
+                 ORDER BY inbox.arrival LIMIT 500",
             )
-            .await?;
-        } else if entry.event_type == court::SharedCareDetermined::full_name() {
-            let care = court::SharedCareDetermined::decode(entry.payload.as_slice())
-                .map_err(decode_error)?;
-            let applicant = care
-                .applicant
-                .as_ref()
-                .map(|party| party.person_ref.clone());
-            for reference in self
-                .link(
-                    &care.case_reference,
-                    care.applicant.as_ref(),
-                    care.respondent.as_ref(),
-                )
-                .await?
-            {
-                self.on_case(entry, &reference, date, |case, on, settings, book| {
-                    let paying_is_applicant =
-                        applicant.as_deref() == Some(case.paying_parent_ref.as_str());
-                    let nights: BTreeMap<String, Nights> = care
-                        .arrangements
-                        .iter()
-                        .filter(|child| case.child_refs.contains(&child.child_ref))
-                        .filter_map(|child| {
-                            let nights = if paying_is_applicant {
-                                child.nights_with_applicant
-                            } else {
-                                child.nights_with_respondent
-                            };
-                            Nights::new(nights)
-                                .ok()
-                                .map(|n| (child.child_ref.clone(), n))
-                        })
-                        .collect();
-                    if nights.is_empty() {
-                        return Ok(Vec::new());
-                    }
-                    let order = CourtOrder {
-                        order_id: care.order_id.clone(),
-                        made_on: date,
-                        is_final: care.is_final,
-                        nights,
-                    };
-                    case.file.apply_court_order(on, order, settings, book)
-                })
-                .await?;
-            }
-        } else if entry.event_type == court::CaseClosed::full_name() {
-            let closed =
-                court::CaseClosed::decode(entry.payload.as_slice()).map_err(decode_error)?;
-            if closed.final_order_stands {
+            .fetch_all(self.feed.database().pool())
+            .await?
+            .into_iter()
+            .map(Entry::from)
+            .collect();
+            if entries.is_empty() {
                 return Ok(());
             }
+            let routing = batch(
+                "cms.route_court_orders",
+                self.feed.publisher().service_name(),
+                entries.len(),
+            );
+            async {
+                for entry in entries {
+                    // A writing transaction that locks no case: routing changes none.
+                    let mut tx = self.feed.begin(&[]).await?;
+                    route(&mut tx, &entry).await?;
+                    sqlx::query("UPDATE court_order_inbox SET routed = 1 WHERE arrival = $1")
+                        .bind(entry.arrival)
+                        .execute(tx.connection())
+                        .await?;
+                    tx.commit().await?;
+                }
+                Ok::<(), RouteError>(())
+            }
+            .instrument(routing)
+            .await?;
+        }
+    }
+}
+
+/// Routes one entry: records the court case's parties, links the court case to every CMS case of
+/// those parents, and leaves the event pending on each linked case it changes. An entry that does
+/// not decode, or whose date is not a date, is logged and left unrouted to any case: retrying
+/// cannot mend it.
+async fn route(tx: &mut FeedTransaction, entry: &Entry) -> Result<(), sqlx::Error> {
+    let event = match CourtEvent::decode(entry) {
+        Ok(Some(event)) => event,
+        Ok(None) => return Ok(()),
+        Err(error) => {
+            tracing::error!(event_id = %entry.event_id, %error, "court event does not decode");
+            return Ok(());
+        }
+    };
+    if entry.effective_date.parse::<NaiveDate>().is_err() {
+        tracing::error!(
+            event_id = %entry.event_id,
+            date = %entry.effective_date,
+            "court event's effective date is not YYYY-MM-DD"
+        );
+        return Ok(());
+    }
+    let (court_case, parties, acts) = match &event {
+        CourtEvent::Opened(opened) => (
+            &opened.case_reference,
+            opened.applicant.as_ref().zip(opened.respondent.as_ref()),
+            false,
+        ),
+        CourtEvent::Care(care) => (
+            &care.case_reference,
+            care.applicant.as_ref().zip(care.respondent.as_ref()),
+            true,
+        ),
+        CourtEvent::Closed(closed) => (&closed.case_reference, None, !closed.final_order_stands),
+    };
+    if let Some((applicant, respondent)) = parties {
+        sqlx::query(
+            "INSERT INTO court_case_parties (court_case_reference, applicant_ref, \
+             respondent_ref) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(court_case)
+        .bind(&applicant.person_ref)
+        .bind(&respondent.person_ref)
+        .execute(tx.connection())
+        .await?;
+    }
+    sqlx::query(
+        "INSERT INTO court_case_links (court_case_reference, cms_case_reference) \
+         SELECT parties.court_case_reference, cases.case_reference \
+         FROM court_case_parties parties JOIN cms_cases cases \
+           ON (cases.paying_parent_ref = parties.applicant_ref \
+               AND cases.receiving_parent_ref = parties.respondent_ref) \
+           OR (cases.paying_parent_ref = parties.respondent_ref \
+               AND cases.receiving_parent_ref = parties.applicant_ref) \
+         WHERE parties.court_case_reference = $1 \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(court_case)
+    .execute(tx.connection())
+    .await?;
+    if acts {
+        sqlx::query(
+            "INSERT INTO court_events_pending (cms_case_reference, event_id, effective_date) \
+             SELECT cms_case_reference, $2, $3 FROM court_case_links \
+             WHERE court_case_reference = $1 \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(court_case)
+        .bind(&entry.event_id)
+        .bind(&entry.effective_date)
+        .execute(tx.connection())
+        .await?;
+    }
+    Ok(())
+}
+
+/// Why a case's pending court events could not be applied (the case's transaction fails, and
+/// they are tried again).
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The pending events could not be read or cleared.
+    #[error("the case's pending court events could not be read or cleared")]
+    Database(#[from] sqlx::Error),
+    /// The case's events could not be published.
+    #[error(transparent)]
+    Feed(#[from] familybridge_feed::FeedError),
+}
+
+impl From<ApplyError> for Status {
+    fn from(error: ApplyError) -> Self {
+        internal_error(error)
+    }
+}
+
+/// Applies to `case`, in its locked transaction `tx`, every court event pending on it dated up to
+/// `through`, in date order (and order of arrival within a day), each in a span continuing the
+/// court's trace and linked to `work`; publishes what each changes. A refusal by the case rules is
+/// logged and the event cleared: retrying cannot change the rules' answer. Returns whether the
+/// case changed.
+pub(crate) async fn apply_pending_to_case(
+    tx: &mut FeedTransaction,
+    case: &mut StoredCase,
+    through: NaiveDate,
+    settings: &CaseSettings,
+    book: &ParameterBook,
+    work: &Span,
+) -> Result<bool, ApplyError> {
+    let pending: Vec<Entry> = sqlx::query_as::<_, EntryRow>(
+        "SELECT inbox.arrival, inbox.event_id, inbox.event_type, inbox.effective_date, \
+         inbox.payload, inbox.traceparent, inbox.tracestate \
+         FROM court_events_pending pending \
+         JOIN court_order_inbox inbox ON inbox.event_id = pending.event_id \
+         WHERE pending.cms_case_reference = $1 AND pending.effective_date <= $2 \
+         ORDER BY pending.effective_date, inbox.arrival",
+    )
+    .bind(&case.case_reference)
+    .bind(through.format("%Y-%m-%d").to_string())
+    .fetch_all(tx.connection())
+    .await?
+    .into_iter()
+    .map(Entry::from)
+    .collect();
+    let mut changed = false;
+    for entry in pending {
+        let span = family_span(
+            trace_span!(
+                "cms.apply_court_event",
+                otel.name = %format!("apply {}", entry.event_type),
+                event_id = %entry.event_id,
+                case = %case.case_reference,
+            ),
+            &entry.trace(),
+            work,
+        );
+        changed |= apply_one(tx, case, &entry, settings, book)
+            .instrument(span)
+            .await?;
+        sqlx::query(
+            "DELETE FROM court_events_pending WHERE cms_case_reference = $1 AND event_id = $2",
+        )
+        .bind(&case.case_reference)
+        .bind(&entry.event_id)
+        .execute(tx.connection())
+        .await?;
+    }
+    Ok(changed)
+}
+
+/// Applies one pending event to the case and publishes what it changed; whether it did.
+async fn apply_one(
+    tx: &mut FeedTransaction,
+    case: &mut StoredCase,
+    entry: &Entry,
+    settings: &CaseSettings,
+    book: &ParameterBook,
+) -> Result<bool, ApplyError> {
+    // Both were checked when the entry was routed.
+    let (Ok(Some(event)), Ok(date)) = (
+        CourtEvent::decode(entry),
+        entry.effective_date.parse::<NaiveDate>(),
+    ) else {
+        return Ok(false);
+    };
+    // A command dated earlier in the same day may have moved the case on: the event applies then.
+    let on = date.max(case.file.as_of());
+    let outcome = match event {
+        CourtEvent::Opened(_) => Ok(Vec::new()),
+        CourtEvent::Care(care) => apply_care(case, &care, date, on, settings, book),
+        CourtEvent::Closed(closed) => {
             let outcome = match closed.reason() {
                 court::ClosureReason::Dismissed => ProceedingsOutcome::Dismissed,
                 court::ClosureReason::Withdrawn | court::ClosureReason::Unspecified => {
                     ProceedingsOutcome::Withdrawn
                 }
             };
-            for reference in self.link(&closed.case_reference, None, None).await? {
-                self.on_case(entry, &reference, date, |case, on, settings, book| {
-                    if case.file.proceedings_pending() {
-                        case.file.end_proceedings(on, outcome, settings, book)
-                    } else {
-                        Ok(Vec::new())
-                    }
-                })
-                .await?;
+            if case.file.proceedings_pending() {
+                case.file.end_proceedings(on, outcome, settings, book)
+            } else {
+                Ok(Vec::new())
             }
         }
-        Ok(())
-    }
-
-    /// Links the court case to every CMS case of its two parents, and returns all CMS cases linked
-    /// to it. The parties are remembered from the first event that names them, so an event that
-    /// names none (a closure) still reaches CMS cases opened after the court case.
-    async fn link(
-        &self,
-        court_case: &str,
-        applicant: Option<&court::Party>,
-        respondent: Option<&court::Party>,
-    ) -> Result<Vec<String>, ApplyError> {
-        let pool = self.feed.database().pool();
-        if let (Some(applicant), Some(respondent)) = (applicant, respondent) {
-            sqlx::query(
-                "INSERT INTO court_case_parties (court_case_reference, applicant_ref, \
-                 respondent_ref) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            )
-            .bind(court_case)
-            .bind(&applicant.person_ref)
-            .bind(&respondent.person_ref)
-            .execute(pool)
-            .await?;
+    };
+    let events = match outcome {
+        Ok(events) => events,
+        Err(error) => {
+            tracing::warn!(
+                %error,
+                event_id = %entry.event_id,
+                case = %case.case_reference,
+                "court event not applied"
+            );
+            return Ok(false);
         }
-        sqlx::query(
-            "INSERT INTO court_case_links (court_case_reference, cms_case_reference) \
-             SELECT parties.court_case_reference, cases.case_reference \
-             FROM court_case_parties parties JOIN cms_cases cases \
-               ON (cases.paying_parent_ref = parties.applicant_ref \
-                   AND cases.receiving_parent_ref = parties.respondent_ref) \
-               OR (cases.paying_parent_ref = parties.respondent_ref \
-                   AND cases.receiving_parent_ref = parties.applicant_ref) \
-             WHERE parties.court_case_reference = $1 \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(court_case)
-        .execute(pool)
-        .await?;
-        self.linked(court_case).await
+    };
+    if events.is_empty() {
+        return Ok(false);
     }
+    let trace = TraceContext::current().or(entry.trace());
+    publish(tx, case, &events, &trace).await?;
+    Ok(true)
+}
 
-    /// The CMS cases linked to a court case, in order.
-    async fn linked(&self, court_case: &str) -> Result<Vec<String>, ApplyError> {
-        Ok(sqlx::query_scalar(
-            "SELECT cms_case_reference FROM court_case_links WHERE court_case_reference = $1 \
-             ORDER BY cms_case_reference",
-        )
-        .bind(court_case)
-        .fetch_all(self.feed.database().pool())
-        .await?)
-    }
-
-    /// Applies the entry's event to CMS case `reference` with `rule`, once: in the case's locked
-    /// transaction, recording the application, in a span of its own (the recalculation). The rule
-    /// runs on the later of the event's date and the latest date the case has dealt with. A refusal
-    /// by the case rules is logged and the event counted as applied: retrying cannot change the
-    /// rules' answer.
-    async fn on_case<F>(
-        &self,
-        entry: &Entry,
-        reference: &str,
-        date: NaiveDate,
-        rule: F,
-    ) -> Result<(), ApplyError>
-    where
-        F: FnOnce(
-            &mut StoredCase,
-            NaiveDate,
-            &CaseSettings,
-            &ParameterBook,
-        ) -> Result<
-            Vec<familybridge_casework::CaseEvent>,
-            familybridge_casework::CaseError,
-        >,
-    {
-        let span = trace_span!("cms.apply_to_case", case = reference);
-        async {
-            let event_id = entry.event_id.as_str();
-            let mut tx = self.feed.begin(&[reference]).await?;
-            let recorded = sqlx::query(
-                "INSERT INTO court_order_applications (event_id, cms_case_reference) \
-                 VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            )
-            .bind(event_id)
-            .bind(reference)
-            .execute(tx.connection())
-            .await?;
-            if recorded.rows_affected() == 0 {
-                return Ok(());
-            }
-            let Some(mut case) = store::load(tx.connection(), reference).await? else {
-                return Ok(());
+/// A shared-care determination as court-order evidence of each of the case's children's nights
+/// with its paying parent.
+fn apply_care(
+    case: &mut StoredCase,
+    care: &court::SharedCareDetermined,
+    made_on: NaiveDate,
+    on: NaiveDate,
+    settings: &CaseSettings,
+    book: &ParameterBook,
+) -> Result<Vec<CaseEvent>, CaseError> {
+    let paying_is_applicant = care
+        .applicant
+        .as_ref()
+        .is_some_and(|party| party.person_ref == case.paying_parent_ref);
+    let nights: BTreeMap<String, Nights> = care
+        .arrangements
+        .iter()
+        .filter(|child| case.child_refs.contains(&child.child_ref))
+        .filter_map(|child| {
+            let nights = if paying_is_applicant {
+                child.nights_with_applicant
+            } else {
+                child.nights_with_respondent
             };
-            let on = date.max(case.file.as_of());
-            match rule(&mut case, on, &self.settings, &self.book) {
-                Ok(events) => {
-                    store::save(tx.connection(), &case).await?;
-                    let trace = TraceContext::current().or(entry.trace.clone());
-                    publish(&mut tx, &case, &events, &trace).await?;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, event_id, case = reference, "court event not applied");
-                }
-            }
-            tx.commit().await?;
-            Ok(())
-        }
-        .instrument(span)
-        .await
+            Nights::new(nights)
+                .ok()
+                .map(|nights| (child.child_ref.clone(), nights))
+        })
+        .collect();
+    if nights.is_empty() {
+        return Ok(Vec::new());
     }
+    let order = CourtOrder {
+        order_id: care.order_id.clone(),
+        made_on,
+        is_final: care.is_final,
+        nights,
+    };
+    case.file.apply_court_order(on, order, settings, book)
 }
 
 /// What the CMS takes in from other agencies: with automatic exchange, the court registry's
 /// orders. Settling waits until the subscription has caught up with the registry's feed, then
-/// applies whatever the inbox still holds.
+/// routes whatever the inbox still holds; the cases apply them when they reach their dates.
 #[derive(Debug, Clone)]
 pub struct CmsIntake {
     following: Following,
-    applier: Option<CourtOrderApplier>,
+    router: Option<CourtOrderRouter>,
 }
 
 impl CmsIntake {
-    /// The intake of the feeds in `following`, with `applier` for the court-order inbox if the
+    /// The intake of the feeds in `following`, with `router` for the court-order inbox if the
     /// exchange is automatic.
-    pub fn new(following: Following, applier: Option<CourtOrderApplier>) -> Self {
-        Self { following, applier }
+    pub fn new(following: Following, router: Option<CourtOrderRouter>) -> Self {
+        Self { following, router }
     }
 }
 
 impl Intake for CmsIntake {
     async fn settle(&self) -> Result<Vec<String>, Status> {
         let subscriptions = self.following.caught_up().await.map_err(internal_error)?;
-        if let Some(applier) = &self.applier {
-            applier.apply_pending().await.map_err(internal_error)?;
+        if let Some(router) = &self.router {
+            router.route_pending().await.map_err(internal_error)?;
         }
         Ok(subscriptions)
     }

@@ -12,13 +12,14 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use familybridge_calculation::ParameterBook;
-use familybridge_casework::CaseSettings;
+use familybridge_casework::{CaseSettings, CourtOrderRoute};
 use familybridge_feed::{Feed, TraceContext, internal_error};
 use familybridge_runtime::{DueWork, batch, family_span, trace_span};
 use tonic::Status;
 use tracing::Instrument;
 
 use crate::cases::api::case_status;
+use crate::cases::court_orders::apply_pending_to_case;
 use crate::cases::publish::publish;
 use crate::cases::store;
 
@@ -52,6 +53,7 @@ impl DueWork for CaseDueWork {
             self.feed.publisher().service_name(),
             references.len(),
         );
+        let automatic = self.settings.court_orders == CourtOrderRoute::Automatic;
         for reference in references {
             let mut transaction = self
                 .feed
@@ -64,11 +66,23 @@ impl DueWork for CaseDueWork {
             else {
                 continue;
             };
+            // The court's events dated by then, in date order, before the time-driven work after
+            // them (each runs the due work before its own date).
+            let applied = automatic
+                && apply_pending_to_case(
+                    &mut transaction,
+                    &mut case,
+                    to,
+                    &self.settings,
+                    &self.book,
+                    &advancing,
+                )
+                .await?;
             let events = case
                 .file
                 .advance_to(to, &self.settings, &self.book)
                 .map_err(case_status)?;
-            if events.is_empty() {
+            if events.is_empty() && !applied {
                 continue;
             }
             let span = family_span(

@@ -12,6 +12,7 @@ pub const MIGRATIONS: MigrationSet = familybridge_storage::embed_migrations!(
     3002 "court_order_inbox",
     3003 "court_order_inbox_trace",
     3004 "court_case_parties",
+    3005 "court_events_pending",
 );
 
 /// A case as stored: who it is about, and the rules' state.
