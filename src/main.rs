@@ -3,7 +3,8 @@
 //! `familybridge up` runs the three agency services in one process on their usual addresses, with
 //! embedded SQLite databases, for demonstrations and for clients exploring the APIs.
 //! `familybridge calc` works out child maintenance for one case, with its explanation.
-//! `familybridge run SCENARIO` runs a reform scenario through the services and reports it.
+//! `familybridge run SCENARIO` runs a reform scenario through the services and reports it (or one
+//! slice of it, `--slice K/N`); `familybridge merge DIR…` merges slices into the whole run's report.
 //! With the OpenTelemetry variables set, each exports its traces and metrics (see the README's
 //! "Tracing").
 
@@ -16,6 +17,7 @@ use clap::{Parser, Subcommand};
 const BINARY: &str = "familybridge";
 
 mod calc;
+mod merge;
 mod run;
 mod stack;
 mod up;
@@ -37,19 +39,22 @@ enum Command {
     Calc(calc::CalcArgs),
     /// Run a reform scenario through the three services and report the comparison.
     Run(run::RunArgs),
+    /// Merge the slices of a run (`run … --slice K/N`) into the outputs of the whole run.
+    Merge(merge::MergeArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let threads = match &cli.command {
         Command::Run(args) => args.threads(),
-        Command::Up(_) | Command::Calc(_) => None,
+        Command::Up(_) | Command::Calc(_) | Command::Merge(_) => None,
     };
     familybridge_runtime::run_main_on(BINARY, threads, async {
         match cli.command {
             Command::Up(args) => up::run(args).await,
             Command::Calc(args) => calc::run(args),
             Command::Run(args) => run::run(args).await,
+            Command::Merge(args) => merge::run(args),
         }
     })
 }

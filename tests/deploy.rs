@@ -19,7 +19,23 @@ use serde_json::Value;
 const KUBERNETES_VERSION: &str = "1.33.0";
 
 /// The overlays under deploy/kubernetes/overlays.
-const OVERLAYS: &[&str] = &["demo", "large"];
+const OVERLAYS: &[&str] = &["demo", "large", "sliced", "sliced/merge"];
+
+/// What each overlay holds, by kind: the three services and the runner Job, or a sliced run's one
+/// Job (the slices', or the merge's) and no services.
+fn workloads_of(overlay: &str) -> [(&'static str, usize); 3] {
+    if overlay.starts_with("sliced") {
+        [("Deployment", 0), ("Service", 0), ("Job", 1)]
+    } else {
+        [("Deployment", 3), ("Service", 3), ("Job", 1)]
+    }
+}
+
+/// The containers each overlay runs (one per Deployment and Job).
+fn containers_of(overlay: &str) -> usize {
+    let [(_, deployments), _, (_, jobs)] = workloads_of(overlay);
+    deployments + jobs
+}
 
 /// Read by every binary outside its own flags: logging, and the OpenTelemetry SDK's standard
 /// variables (the ones the deployment files may set).
@@ -215,10 +231,10 @@ fn every_overlay_renders_and_validates_against_the_kubernetes_schemas() {
                     *kinds.entry(kind).or_default() += 1;
                     kinds
                 });
-        for (kind, count) in [("Deployment", 3), ("Service", 3), ("Job", 1)] {
+        for (kind, count) in workloads_of(overlay) {
             assert_eq!(
-                kinds.get(kind).copied(),
-                Some(count),
+                kinds.get(kind).copied().unwrap_or(0),
+                count,
                 "{overlay}: {count} {kind}(s) in {kinds:?}"
             );
         }
@@ -496,7 +512,11 @@ fn the_manifests_name_only_images_ports_and_settings_the_services_use() {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 4, "{overlay}: three services and the runner");
+        assert_eq!(
+            checked,
+            containers_of(overlay),
+            "{overlay}: the containers it runs"
+        );
     }
 }
 

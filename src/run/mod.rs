@@ -14,14 +14,14 @@ pub mod levers;
 mod readback;
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
 use familybridge_casework::CourtOrderRoute;
 use familybridge_scenario::{
-    ReplicationAccumulator, ReplicationResult, Scenario, SystemRecord, summarise, terminal_table,
-    world, write_outputs,
+    ReplicationAccumulator, ReplicationResult, SLICE_FILE, Scenario, Slice, SliceFile,
+    SlicedResult, SystemRecord, summarise, terminal_table, units, world, write_outputs,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::task::JoinSet;
@@ -66,6 +66,11 @@ pub struct RunArgs {
     /// Folder for the services' databases [default: a temporary folder, removed afterwards].
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Run only slice K of N (K from 0, as a Kubernetes Indexed Job numbers its pods) of the
+    /// run's (arm, replication) units, writing `slice.json` for `familybridge merge` rather than a
+    /// report: e.g. `--slice 2/8`.
+    #[arg(long)]
+    slice: Option<Slice>,
 }
 
 impl RunArgs {
@@ -111,9 +116,19 @@ pub fn load_scenario(
 ) -> anyhow::Result<Scenario> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the scenario {}", path.display()))?;
-    Scenario::from_toml_str(&text)
-        .and_then(|scenario| scenario.with_overrides(seed, replications, families))
+    scenario_from_text(&text, seed, replications, families)
         .with_context(|| format!("the scenario {} cannot be run", path.display()))
+}
+
+/// A scenario from its file's text with the command line's overrides.
+pub fn scenario_from_text(
+    text: &str,
+    seed: Option<u64>,
+    replications: Option<u32>,
+    families: Option<u64>,
+) -> anyhow::Result<Scenario> {
+    Ok(Scenario::from_toml_str(text)
+        .and_then(|scenario| scenario.with_overrides(seed, replications, families))?)
 }
 
 /// The scenario cut down to the one arm `name`, which becomes its base.
@@ -132,7 +147,12 @@ pub fn only_arm(mut scenario: Scenario, name: &str) -> anyhow::Result<Scenario> 
 
 /// Runs the scenario and writes its outputs.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let mut scenario = load_scenario(&args.scenario, args.seed, args.replications, args.families)?;
+    let path = &args.scenario;
+    let scenario_text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the scenario {}", path.display()))?;
+    let mut scenario =
+        scenario_from_text(&scenario_text, args.seed, args.replications, args.families)
+            .with_context(|| format!("the scenario {} cannot be run", path.display()))?;
     if let Some(arm) = &args.arm {
         scenario = only_arm(scenario, arm)?;
     }
@@ -173,11 +193,28 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         scenario.run.start
     );
 
+    // The slice's replications of each arm (every one, without --slice).
+    let slice = args.slice.unwrap_or(Slice::WHOLE);
+    let mut replications_of: Vec<Vec<u32>> = vec![Vec::new(); scenario.arms.len()];
+    for (position, (arm, replication)) in units(&scenario).into_iter().enumerate() {
+        if slice.takes(position)
+            && let Some(index) = scenario.arms.iter().position(|a| a.name == arm)
+        {
+            replications_of[index].push(replication);
+        }
+    }
+
+    progress.set_length(replications_of.iter().filter(|r| !r.is_empty()).count() as u64 * weeks);
+
     // Arms run side by side, each on services of its own; their results are put back in the
     // scenario's order, so the outputs do not depend on which finished first.
     let scenario = Arc::new(scenario);
     let mut arms = JoinSet::new();
     for (position, arm) in scenario.arms.iter().enumerate() {
+        let replications = std::mem::take(&mut replications_of[position]);
+        if replications.is_empty() {
+            continue;
+        }
         let (scenario, progress) = (Arc::clone(&scenario), progress.clone());
         let (arm, connect) = (arm.clone(), args.connect.clone());
         let data_dir = data_root.join(&arm.name);
@@ -185,14 +222,31 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         arms.spawn(async move {
             let on_step = || progress.inc(1);
             let outcome = match &connect {
-                Some(urls) => run_arm(&scenario, &arm.name, urls, concurrency, on_step).await,
+                Some(urls) => {
+                    run_arm(
+                        &scenario,
+                        &arm.name,
+                        &replications,
+                        urls,
+                        concurrency,
+                        on_step,
+                    )
+                    .await
+                }
                 None => {
                     std::fs::create_dir_all(&data_dir)
                         .with_context(|| format!("cannot make {}", data_dir.display()))?;
                     let stack =
                         Stack::start(&data_dir, ANY_LOOPBACK_PORTS, levers::setup(&arm)).await?;
-                    let outcome =
-                        run_arm(&scenario, &arm.name, stack.urls(), concurrency, on_step).await;
+                    let outcome = run_arm(
+                        &scenario,
+                        &arm.name,
+                        &replications,
+                        stack.urls(),
+                        concurrency,
+                        on_step,
+                    )
+                    .await;
                     stack.stop().await?;
                     outcome
                 }
@@ -215,8 +269,39 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .collect();
     progress.finish_and_clear();
 
-    let summary = summarise(&scenario, &results, CODE_VERSION).context("summarising the runs")?;
-    let written = write_outputs(&args.out, &summary, &results).context("writing the outputs")?;
+    if let Some(slice) = args.slice {
+        let file = SliceFile {
+            scenario_toml: scenario_text,
+            seed: scenario.run.seed,
+            replications: scenario.run.replications,
+            families: scenario.run.families,
+            arm: args.arm.clone(),
+            slice: slice.to_string(),
+            results: results.iter().map(SlicedResult::from).collect(),
+        };
+        let path = args.out.join(SLICE_FILE);
+        std::fs::create_dir_all(&args.out)
+            .with_context(|| format!("cannot make {}", args.out.display()))?;
+        let json = serde_json::to_string_pretty(&file).context("the slice's results as JSON")?;
+        std::fs::write(&path, json + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!(
+            "slice {slice}: wrote {} (merge every slice's folder with `familybridge merge`)",
+            path.display()
+        );
+        return Ok(());
+    }
+    finish(&scenario, &results, &args.out)
+}
+
+/// Summarises a whole run's results, writes its outputs into `out` and prints the comparison.
+pub fn finish(
+    scenario: &Scenario,
+    results: &[ReplicationResult],
+    out: &Path,
+) -> anyhow::Result<()> {
+    let summary = summarise(scenario, results, CODE_VERSION).context("summarising the runs")?;
+    let written = write_outputs(out, &summary, results).context("writing the outputs")?;
     println!("{}", terminal_table(&summary));
     for path in written {
         println!("wrote {}", path.display());
@@ -230,11 +315,12 @@ fn scenario_weeks(scenario: &Scenario) -> u64 {
     days.div_ceil(STEP_DAYS).max(1)
 }
 
-/// Every replication of one arm, together, through the services at `urls` (whose clocks must not
+/// The `replications` of one arm, together, through the services at `urls` (whose clocks must not
 /// have moved yet). Replications never share a case: every reference carries its replication.
 async fn run_arm(
     scenario: &Scenario,
     arm_name: &str,
+    replications: &[u32],
     urls: &Urls,
     concurrency: usize,
     on_step: impl FnMut(),
@@ -244,8 +330,9 @@ async fn run_arm(
         .with_context(|| format!("no arm {arm_name:?}"))?;
     let clients = Clients::new(urls)?;
     clients.check_fresh(scenario.run.start).await?;
-    let families: Vec<Family> = (1..=scenario.run.replications)
-        .flat_map(|replication| {
+    let families: Vec<Family> = replications
+        .iter()
+        .flat_map(|&replication| {
             (0..scenario.run.families)
                 .map(move |index| Family::new(world::family(scenario, replication, index)))
         })
@@ -266,7 +353,7 @@ async fn run_arm(
     let hub = readback::HubRecords::read(&urls.referral_hub).await?;
     let disclosures = readback::disclosures_by_replication(urls).await?;
     let mut results = Vec::new();
-    for replication in 1..=scenario.run.replications {
+    for &replication in replications {
         let mut accumulator = ReplicationAccumulator::new(scenario, arm_name, replication)?;
         for family in families
             .iter()

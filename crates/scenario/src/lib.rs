@@ -11,6 +11,7 @@
 //! - [`output`]: `summary.json`, `metrics.csv`, `timeseries.csv`, `report.html` and the terminal
 //!   table — the only module that writes files.
 //! - [`report`]: the self-contained HTML report.
+//! - [`slices`]: a run cut into slices for many machines, and the merge of their results.
 //!
 //! Same scenario text, seed and service answers give byte-identical outputs: no wall clock, no
 //! hash-map iteration, exact decimals printed with a fixed number of places.
@@ -21,6 +22,7 @@ pub mod output;
 pub mod population;
 pub mod report;
 pub mod scenario;
+pub mod slices;
 pub mod stats;
 pub mod world;
 
@@ -34,6 +36,7 @@ pub use output::{OutputError, terminal_table, write_outputs};
 pub use population::{Assumption, Population};
 pub use report::render_report;
 pub use scenario::{Arm, RunSettings, Scenario, ScenarioError};
+pub use slices::{SLICE_FILE, Slice, SliceError, SliceFile, SlicedResult, merge, units};
 pub use stats::{
     ArmSummary, Interval, MetricSummary, RunRecord, StatsError, Summary, interval, summarise,
     t_critical,
