@@ -71,8 +71,9 @@ impl CaseFile {
     }
 
     /// The next day after the last processed one with something due, if any. A closed case has
-    /// nothing due but the end of a pause.
-    pub(crate) fn next_work_day(&self) -> Option<NaiveDate> {
+    /// nothing due but the end of a pause. Until that day, [`CaseFile::advance_to`] changes
+    /// nothing but the days processed: a store may leave the case alone until then.
+    pub fn next_work_day(&self) -> Option<NaiveDate> {
         let after = self.processed_through;
         let pause_end = self
             .pauses

@@ -5,6 +5,7 @@
 //! it had reached. Time never runs backwards.
 
 use chrono::NaiveDate;
+use sqlx::AnyConnection;
 
 use crate::{Database, StorageError};
 
@@ -41,9 +42,23 @@ impl SimulatedClock {
 
     /// The current simulated date, or `None` if the clock has never been advanced.
     pub async fn current_date(&self) -> Result<Option<NaiveDate>, ClockError> {
+        let mut connection = self
+            .database
+            .pool()
+            .acquire()
+            .await
+            .map_err(StorageError::from)?;
+        Self::current_date_on(&mut connection).await
+    }
+
+    /// The current simulated date read on `connection`: from inside a transaction, which on SQLite
+    /// holds the database's one connection.
+    pub async fn current_date_on(
+        connection: &mut AnyConnection,
+    ) -> Result<Option<NaiveDate>, ClockError> {
         let stored: Option<String> =
             sqlx::query_scalar("SELECT simulated_date FROM simulation_clock WHERE singleton = 1")
-                .fetch_optional(self.database.pool())
+                .fetch_optional(connection)
                 .await
                 .map_err(StorageError::from)?;
         stored

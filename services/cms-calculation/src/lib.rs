@@ -189,7 +189,9 @@ pub async fn serve(
     if let Some((subscription, router, _)) = court_orders {
         match subscription.await {
             Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::error!(error = %familybridge_runtime::error_chain(&error), "the court registry's feed refused the CMS"),
+            Ok(Err(error)) => {
+                tracing::error!(error = %familybridge_runtime::error_chain(&error), "the court registry's feed refused the CMS")
+            }
             Err(error) => tracing::error!(%error, "following the court registry's feed panicked"),
         }
         if let Err(error) = router.await {

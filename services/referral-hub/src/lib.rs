@@ -152,7 +152,9 @@ pub async fn serve(
     for subscription in subscriptions {
         match subscription.await {
             Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::error!(error = %familybridge_runtime::error_chain(&error), "a peer's feed refused the hub"),
+            Ok(Err(error)) => {
+                tracing::error!(error = %familybridge_runtime::error_chain(&error), "a peer's feed refused the hub")
+            }
             Err(error) => tracing::error!(%error, "following a peer's feed panicked"),
         }
     }

@@ -13,13 +13,15 @@ use chrono::NaiveDate;
 use familybridge_calculation::{Money, Nights, ParameterBook};
 use familybridge_casework::{
     Application, CaseError, CaseEvent, CaseFile, CaseSettings, ClosureReason, CollectionMethod,
-    ContactKind, CourtOrder, CourtOrderRoute, Deduction, Employment, EvidenceSource, IncomeSource, Party,
-    PaymentSource, ProceedingsOutcome, ProposedCare, Stage,
+    ContactKind, CourtOrder, CourtOrderRoute, Deduction, Employment, EvidenceSource, IncomeSource,
+    Party, PaymentSource, ProceedingsOutcome, ProposedCare, Stage,
 };
 use familybridge_feed::{Begun, CaseCommand, Feed, internal_error, parse_date};
 use familybridge_proto::CommandRequest;
 use familybridge_proto::cms::v1 as proto;
 use familybridge_proto::cms::v1::case_service_server::CaseService;
+use familybridge_storage::SimulatedClock;
+use familybridge_storage::sqlx::AnyConnection;
 use tonic::{Request, Response, Status};
 use tracing::Span;
 
@@ -46,6 +48,13 @@ impl Cases {
             book,
         }
     }
+}
+
+/// The CMS's simulated date, read on `connection`: every case has been dealt with up to it.
+async fn today(connection: &mut AnyConnection) -> Result<Option<NaiveDate>, Status> {
+    SimulatedClock::current_date_on(connection)
+        .await
+        .map_err(internal_error)
 }
 
 /// A refusal by the case rules, as a gRPC status.
@@ -235,6 +244,15 @@ impl Cases {
         let mut stored = store::load(transaction.connection(), reference)
             .await
             .map_err(internal_error)?;
+        if let Some(case) = stored.as_mut() {
+            // A case the clock's moves left alone (nothing was due) comes up to the clock first.
+            let today = today(transaction.connection()).await?;
+            let caught_up =
+                store::catch_up(case, today, &self.settings, &self.book).map_err(case_status)?;
+            publish(transaction, case, &caught_up, &trace)
+                .await
+                .map_err(internal_error)?;
+        }
         // Court events dated up to the command's date come first, so the case decides on what the
         // court did by then (automatic exchange only: there are none on the manual route).
         if let Some(case) = stored.as_mut()
@@ -277,7 +295,11 @@ impl Cases {
         let stored = store::load(&mut connection, reference)
             .await
             .map_err(internal_error)?;
-        existing(stored, reference)
+        let mut case = existing(stored, reference)?;
+        // As the next command will see it (the catch-up's events, if any, are published then).
+        let today = today(&mut connection).await?;
+        store::catch_up(&mut case, today, &self.settings, &self.book).map_err(case_status)?;
+        Ok(case)
     }
 
     /// A command that changes an existing case through `rule`.

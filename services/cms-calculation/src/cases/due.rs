@@ -1,8 +1,12 @@
-//! The CMS's time-driven work: when the simulation moves the clock, every case advances to the new
-//! date — instalments fall due, missed payments build arrears and climb the enforcement ladder
-//! (unless paused), pauses end, annual reviews happen — each case in its own transaction, in case
-//! reference order so that every run is the same. A case already advanced (say, before a crash)
-//! does nothing more, so the work can safely be run again.
+//! The CMS's time-driven work: when the simulation moves the clock, every case with something due
+//! by the new date advances to it — instalments fall due, missed payments build arrears and climb
+//! the enforcement ladder (unless paused), pauses end, annual reviews happen, court events reach
+//! their dates — each case in its own transaction, in case reference order so that every run is
+//! the same. Which cases have something due is an index (the next work day kept with each case,
+//! and the pending court events), so a week costs the cases due that week, not the caseload; the
+//! others catch up when next loaded (`store::catch_up`), to exactly the state a visit would have
+//! left. A case already advanced (say, before a crash) does nothing more, so the work can safely be
+//! run again.
 //!
 //! The clock move is a batch: it has a span of its own, and each case that has something fall due
 //! gets a span beginning a trace of its own (a missed payment is the start of that family's next
@@ -45,7 +49,7 @@ impl CaseDueWork {
 
 impl DueWork for CaseDueWork {
     async fn run_due(&self, _from: Option<NaiveDate>, to: NaiveDate) -> Result<(), Status> {
-        let references = store::all_references(self.feed.database())
+        let references = store::due_references(self.feed.database(), to)
             .await
             .map_err(internal_error)?;
         let advancing = batch(
@@ -68,8 +72,8 @@ impl DueWork for CaseDueWork {
             };
             // The court's events dated by then, in date order, before the time-driven work after
             // them (each runs the due work before its own date).
-            let applied = automatic
-                && apply_pending_to_case(
+            if automatic {
+                apply_pending_to_case(
                     &mut transaction,
                     &mut case,
                     to,
@@ -78,13 +82,12 @@ impl DueWork for CaseDueWork {
                     &advancing,
                 )
                 .await?;
+            }
             let events = case
                 .file
                 .advance_to(to, &self.settings, &self.book)
                 .map_err(case_status)?;
-            if events.is_empty() && !applied {
-                continue;
-            }
+            // Saved even with no events: its next work day has moved on.
             let span = family_span(
                 trace_span!("cms.advance_case", case = %reference, events = events.len()),
                 &TraceContext::default(),

@@ -1,7 +1,10 @@
 //! Where the CMS keeps its cases: one row each, the rules' whole state as JSON, read and written
-//! inside the command's transaction.
+//! inside the command's transaction, with the case's next work day beside it so that a clock move
+//! visits only the cases with something due.
 
-use familybridge_casework::CaseFile;
+use chrono::NaiveDate;
+use familybridge_calculation::ParameterBook;
+use familybridge_casework::{CaseError, CaseEvent, CaseFile, CaseSettings};
 use familybridge_storage::sqlx::{self, AnyConnection};
 use familybridge_storage::{Database, MigrationSet, StorageError};
 use serde::{Deserialize, Serialize};
@@ -13,7 +16,11 @@ pub const MIGRATIONS: MigrationSet = familybridge_storage::embed_migrations!(
     3003 "court_order_inbox_trace",
     3004 "court_case_parties",
     3005 "court_events_pending",
+    3006 "cms_cases_next_work_day",
 );
+
+/// `next_work_day` of a case with nothing due, ever (until something changes it).
+const NOTHING_DUE: &str = "9999-12-31";
 
 /// A case as stored: who it is about, and the rules' state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,26 +85,57 @@ pub async fn save(connection: &mut AnyConnection, case: &StoredCase) -> Result<(
         reference: case.case_reference.clone(),
         source,
     })?;
+    let next_work_day = case.file.next_work_day().map_or_else(
+        || NOTHING_DUE.to_owned(),
+        |day| day.format("%Y-%m-%d").to_string(),
+    );
     sqlx::query(
-        "INSERT INTO cms_cases (case_reference, paying_parent_ref, receiving_parent_ref, record) \
-         VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (case_reference) DO UPDATE SET record = excluded.record",
+        "INSERT INTO cms_cases (case_reference, paying_parent_ref, receiving_parent_ref, record, \
+         next_work_day) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (case_reference) DO UPDATE \
+         SET record = excluded.record, next_work_day = excluded.next_work_day",
     )
     .bind(&case.case_reference)
     .bind(&case.paying_parent_ref)
     .bind(&case.receiving_parent_ref)
     .bind(record)
+    .bind(next_work_day)
     .execute(&mut *connection)
     .await?;
     Ok(())
 }
 
-/// Every case reference, in order: the time-driven work visits cases in this order, so a run is
-/// the same every time.
-pub async fn all_references(database: &Database) -> Result<Vec<String>, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT case_reference FROM cms_cases ORDER BY case_reference")
-            .fetch_all(database.pool())
-            .await?,
+/// The cases with something due by `through`, in reference order (so a run is the same every
+/// time): time-driven work on or before it, or a court event dated on or before it waiting to be
+/// applied. The others would only count the days: they are left alone, and catch up when next
+/// loaded ([`catch_up`]).
+pub async fn due_references(
+    database: &Database,
+    through: NaiveDate,
+) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT case_reference FROM cms_cases \
+         WHERE next_work_day IS NULL OR next_work_day <= $1 \
+         UNION SELECT cms_case_reference FROM court_events_pending WHERE effective_date <= $1 \
+         ORDER BY 1",
     )
+    .bind(through.format("%Y-%m-%d").to_string())
+    .fetch_all(database.pool())
+    .await?)
+}
+
+/// Brings a case the clock's moves left alone up to the clock's date `today`, as a visit would
+/// have: with nothing due in between, only the days processed change, so a case loaded later is
+/// the case every visit would have made it. Returns any events (none, unless the case was stored
+/// before its next work day was kept).
+pub fn catch_up(
+    case: &mut StoredCase,
+    today: Option<NaiveDate>,
+    settings: &CaseSettings,
+    book: &ParameterBook,
+) -> Result<Vec<CaseEvent>, CaseError> {
+    match today {
+        Some(today) => case.file.advance_to(today, settings, book),
+        None => Ok(Vec::new()),
+    }
 }
