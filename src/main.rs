@@ -11,6 +11,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use familybridge_runtime::MainOptions;
 
 /// The binary's name: the `service.name` of the runner's own telemetry (the services it hosts
 /// are exported under theirs).
@@ -45,11 +46,20 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let threads = match &cli.command {
-        Command::Run(args) => args.threads(),
-        Command::Up(_) | Command::Calc(_) | Command::Merge(_) => None,
+    // A run's own output is its progress bar and table: the services it hosts log warnings only,
+    // unless RUST_LOG asks for more.
+    let options = match &cli.command {
+        Command::Run(args) => MainOptions {
+            worker_threads: args.threads(),
+            default_log: "warn",
+        },
+        Command::Merge(_) => MainOptions {
+            worker_threads: None,
+            default_log: "warn",
+        },
+        Command::Up(_) | Command::Calc(_) => MainOptions::default(),
     };
-    familybridge_runtime::run_main_on(BINARY, threads, async {
+    familybridge_runtime::run_main_on(BINARY, options, async {
         match cli.command {
             Command::Up(args) => up::run(args).await,
             Command::Calc(args) => calc::run(args),

@@ -19,7 +19,9 @@ pub use health::{
     NotReady, PROBE_TIMEOUT, check_serving, probe, probe_address, wait_until_serving,
 };
 pub use host::{GrpcHost, HostError};
-pub use service::{ServiceArgs, ServiceError, bind, error_chain, report, run_main, run_main_on};
+pub use service::{
+    MainOptions, ServiceArgs, ServiceError, bind, error_chain, report, run_main, run_main_on,
+};
 pub use shutdown::{Shutdown, termination_signal};
 pub use telemetry::{
     PropagateTrace, SPAN_TARGET, Telemetry, TelemetryConfig, TelemetryError, TraceContext,

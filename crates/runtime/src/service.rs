@@ -96,15 +96,36 @@ where
     F: Future<Output = Result<(), E>>,
     E: Into<Box<dyn Error + Send + Sync>>,
 {
-    run_main_on(binary, None, main)
+    run_main_on(binary, MainOptions::default(), main)
 }
 
-/// [`run_main`] on a runtime with `worker_threads` threads (`None`: one per core).
-pub fn run_main_on<F, E>(binary: &'static str, worker_threads: Option<usize>, main: F) -> ExitCode
+/// How [`run_main_on`] sets the process up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MainOptions {
+    /// Worker threads (`None`: one per core).
+    pub worker_threads: Option<usize>,
+    /// The log filter when `RUST_LOG` is not set: `info` for a service; `warn` for a command
+    /// whose own output (a progress bar, a table) the services it hosts would drown.
+    pub default_log: &'static str,
+}
+
+impl Default for MainOptions {
+    fn default() -> Self {
+        Self {
+            worker_threads: None,
+            default_log: "info",
+        }
+    }
+}
+
+/// [`run_main`] with `options`.
+pub fn run_main_on<F, E>(binary: &'static str, options: MainOptions, main: F) -> ExitCode
 where
     F: Future<Output = Result<(), E>>,
     E: Into<Box<dyn Error + Send + Sync>>,
 {
+    crate::telemetry::set_default_log(options.default_log);
+    let worker_threads = options.worker_threads;
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all();
     if let Some(threads) = worker_threads {

@@ -522,12 +522,22 @@ fn exported_spans() -> Targets {
         .with_target("tower", LevelFilter::OFF)
 }
 
-/// Logs to standard error, filtered by `RUST_LOG` (default `info`).
+/// The log filter without `RUST_LOG`, once the binary has chosen it.
+static DEFAULT_LOG: OnceLock<&'static str> = OnceLock::new();
+
+/// Sets the log filter used when `RUST_LOG` is not set (before logging is installed; the first
+/// choice stands).
+pub(crate) fn set_default_log(filter: &'static str) {
+    let _first_stands = DEFAULT_LOG.set(filter);
+}
+
+/// Logs to standard error, filtered by `RUST_LOG` (default `info`, or the binary's choice).
 fn log_layer<S>() -> impl Layer<S> + Send + Sync + 'static
 where
     S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
 {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let default = DEFAULT_LOG.get().copied().unwrap_or("info");
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         // Colour codes help on a terminal and garble log files and CI output.
