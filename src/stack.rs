@@ -1,20 +1,20 @@
 //! The three agency services in this process: what `familybridge up` runs for a demonstration and
 //! `familybridge run` starts for each arm of a scenario.
 //!
-//! Each service gets its own SQLite database in the data directory, exactly as it would running
-//! alone, and they reach each other over loopback gRPC, so what a client sees here is what it would
+//! Each service gets its own database — an SQLite file in the data directory, or a fresh database
+//! on a PostgreSQL server ([`Databases`]) — exactly as it would running alone, and they reach each other over loopback gRPC, so what a client sees here is what it would
 //! see with the services deployed separately — and each exports its telemetry under its own
 //! service name. [`Stack::start`] returns once every service answers SERVING through
 //! `grpc.health.v1`; [`Stack::stop`] stops them all, exports their last spans and reports any
 //! failure.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use familybridge_runtime::{CancellationToken, bind, flush_telemetry, wait_until_serving};
-use familybridge_storage::DatabaseUrl;
+use familybridge_storage::{DatabaseUrl, PostgresServer};
 use tokio::task::JoinSet;
 
 /// How long the services may take to report SERVING.
@@ -58,6 +58,61 @@ pub struct Urls {
     pub referral_hub: String,
 }
 
+/// Where the three services keep their databases.
+#[derive(Debug, Clone)]
+pub enum Databases {
+    /// An SQLite file per service in this folder (the embedded default).
+    Files(PathBuf),
+    /// A fresh database per service on this PostgreSQL server, named `{prefix}_{service}`, made
+    /// when the stack starts (replacing any of that name) and dropped by [`Databases::remove`].
+    Postgres {
+        /// The server.
+        server: PostgresServer,
+        /// What the databases' names begin with: letters, digits and `_`.
+        prefix: String,
+    },
+}
+
+impl Databases {
+    /// The database of `service` (e.g. "court-registry"), made fresh on PostgreSQL.
+    async fn for_service(&self, service: &str) -> anyhow::Result<DatabaseUrl> {
+        match self {
+            Databases::Files(folder) => Ok(DatabaseUrl::sqlite_file(
+                &folder.join(format!("{service}.db")),
+            )),
+            Databases::Postgres { server, prefix } => {
+                let name = Self::postgres_name(prefix, service);
+                Ok(server
+                    .fresh_database(&name)
+                    .await
+                    .with_context(|| format!("cannot make the database {name}"))?)
+            }
+        }
+    }
+
+    fn postgres_name(prefix: &str, service: &str) -> String {
+        format!("{prefix}_{}", service.replace('-', "_"))
+    }
+
+    /// Drops the PostgreSQL databases (the caller removes a folder of files itself).
+    pub async fn remove(&self) -> anyhow::Result<()> {
+        if let Databases::Postgres { server, prefix } = self {
+            for service in [
+                court_registry::SERVICE_NAME,
+                cms_calculation::SERVICE_NAME,
+                referral_hub::SERVICE_NAME,
+            ] {
+                let name = Self::postgres_name(prefix, service);
+                server
+                    .drop_database(&name)
+                    .await
+                    .with_context(|| format!("cannot drop the database {name}"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// How each service is set up, given the others' addresses and its database.
 pub struct Setup {
     /// The CMS's configuration from its database and the registry's URL.
@@ -89,15 +144,16 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// Starts the three services on `addresses` with their databases in `data_dir`, set up by
+    /// Starts the three services on `addresses` with their databases in `databases`, set up by
     /// `setup`, and waits until each reports SERVING.
     pub async fn start(
-        data_dir: &Path,
+        databases: &Databases,
         addresses: Addresses,
         setup: Setup,
     ) -> anyhow::Result<Self> {
-        let database =
-            |service: &str| DatabaseUrl::sqlite_file(&data_dir.join(format!("{service}.db")));
+        let court_database = databases.for_service(court_registry::SERVICE_NAME).await?;
+        let cms_database = databases.for_service(cms_calculation::SERVICE_NAME).await?;
+        let hub_database = databases.for_service(referral_hub::SERVICE_NAME).await?;
         // Bind every address before starting anything, so that a port in use fails at once;
         // binding port 0 picks a free port, and what was picked is what peers are told.
         let court_listener = bind(addresses.court_registry).await?;
@@ -111,23 +167,14 @@ impl Stack {
 
         let shutdown = CancellationToken::new();
         let mut services: JoinSet<anyhow::Result<()>> = JoinSet::new();
-        let court = court_registry::Config::with_default_agreements(database(
-            court_registry::SERVICE_NAME,
-        ))?;
+        let court = court_registry::Config::with_default_agreements(court_database)?;
         let stop = shutdown.clone().cancelled_owned();
         services
             .spawn(async move { Ok(court_registry::serve(court, court_listener, stop).await?) });
-        let cms = (setup.cms)(
-            database(cms_calculation::SERVICE_NAME),
-            urls.court_registry.clone(),
-        )?;
+        let cms = (setup.cms)(cms_database, urls.court_registry.clone())?;
         let stop = shutdown.clone().cancelled_owned();
         services.spawn(async move { Ok(cms_calculation::serve(cms, cms_listener, stop).await?) });
-        let hub = (setup.hub)(
-            database(referral_hub::SERVICE_NAME),
-            urls.court_registry.clone(),
-            urls.cms.clone(),
-        )?;
+        let hub = (setup.hub)(hub_database, urls.court_registry.clone(), urls.cms.clone())?;
         let stop = shutdown.clone().cancelled_owned();
         services.spawn(async move { Ok(referral_hub::serve(hub, hub_listener, stop).await?) });
 

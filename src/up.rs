@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use familybridge_runtime::termination_signal;
 
 use crate::run::{levers, load_scenario, only_arm};
-use crate::stack::{Addresses, Setup, Stack};
+use crate::stack::{Addresses, Databases, Setup, Stack};
 
 /// Where `familybridge up` puts its services and their data.
 #[derive(Debug, clap::Args)]
@@ -57,7 +57,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             levers::setup(&scenario.arms[0])
         }
     };
-    let mut stack = Stack::start(&args.data_dir, addresses, setup).await?;
+    let databases = Databases::Files(args.data_dir.clone());
+    let mut stack = Stack::start(&databases, addresses, setup).await?;
     let urls = stack.urls().clone();
     println!("familybridge is up (data in {}):", args.data_dir.display());
     println!("  court registry  {}", urls.court_registry);

@@ -298,3 +298,25 @@ fn todays_rules_reproduce_the_published_figures_within_their_tolerances() {
     let report = read(out.path(), "report.html");
     assert!(report.contains("independent check"));
 }
+
+#[test]
+fn a_run_on_postgresql_gives_the_results_of_a_run_on_sqlite() {
+    let server = std::env::var("DATABASE_URL").expect(
+        "DATABASE_URL names the PostgreSQL server the run may make its databases on, e.g. \
+         postgres://postgres@127.0.0.1:5432/postgres",
+    );
+    let file = scenario("automatic-exchange.toml");
+    let on_sqlite = tempfile::tempdir().expect("a folder");
+    let on_postgres = tempfile::tempdir().expect("a folder");
+    let small = ["--families", "10", "--replications", "2"];
+    run(&file, on_sqlite.path(), &small);
+    let mut args = small.to_vec();
+    args.extend(["--database", &server]);
+    run(&file, on_postgres.path(), &args);
+    for name in ["summary.json", "metrics.csv", "timeseries.csv"] {
+        assert!(
+            read(on_sqlite.path(), name) == read(on_postgres.path(), name),
+            "{name} differs between the run on SQLite and the run on PostgreSQL"
+        );
+    }
+}

@@ -23,11 +23,12 @@ use familybridge_scenario::{
     ReplicationAccumulator, ReplicationResult, SLICE_FILE, Scenario, Slice, SliceFile,
     SlicedResult, SystemRecord, summarise, terminal_table, units, world, write_outputs,
 };
+use familybridge_storage::{DatabaseUrl, PostgresServer};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::task::JoinSet;
 
 use crate::run::drive::{Clients, Family, Reporting, STEP_DAYS};
-use crate::stack::{ANY_LOOPBACK_PORTS, Stack, Urls};
+use crate::stack::{ANY_LOOPBACK_PORTS, Databases, Stack, Urls};
 
 /// The version recorded in every run record.
 const CODE_VERSION: &str = concat!("familybridge ", env!("CARGO_PKG_VERSION"));
@@ -64,8 +65,13 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
     /// Folder for the services' databases [default: a temporary folder, removed afterwards].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "database")]
     data_dir: Option<PathBuf>,
+    /// Keep the services' databases on this PostgreSQL server instead of SQLite files: each arm
+    /// gets fresh databases of its own there (`familybridge_run_<pid>_<arm>_<service>`, dropped
+    /// afterwards). The user must be allowed to create databases.
+    #[arg(long, value_name = "postgres://…")]
+    database: Option<DatabaseUrl>,
     /// Run only slice K of N (K from 0, as a Kubernetes Indexed Job numbers its pods) of the
     /// run's (arm, replication) units, writing `slice.json` for `familybridge merge` rather than a
     /// report: e.g. `--slice 2/8`.
@@ -162,6 +168,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             scenario.arms.len()
         );
     }
+    let server = args
+        .database
+        .as_ref()
+        .map(PostgresServer::new)
+        .transpose()
+        .context("database: not a PostgreSQL server")?;
     let scratch = tempfile::tempdir().context("cannot make a folder for the databases")?;
     let data_root = args
         .data_dir
@@ -216,7 +228,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             continue;
         }
         let (scenario, progress) = (Arc::clone(&scenario), progress.clone());
-        let (arm, connect) = (arm.clone(), args.connect.clone());
+        let (arm, connect, server) = (arm.clone(), args.connect.clone(), server.clone());
         let data_dir = data_root.join(&arm.name);
         let concurrency = args.concurrency;
         arms.spawn(async move {
@@ -234,10 +246,23 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                     .await
                 }
                 None => {
-                    std::fs::create_dir_all(&data_dir)
-                        .with_context(|| format!("cannot make {}", data_dir.display()))?;
+                    let databases = match &server {
+                        Some(server) => Databases::Postgres {
+                            server: server.clone(),
+                            prefix: format!(
+                                "familybridge_run_{}_{}",
+                                std::process::id(),
+                                arm.name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+                            ),
+                        },
+                        None => {
+                            std::fs::create_dir_all(&data_dir)
+                                .with_context(|| format!("cannot make {}", data_dir.display()))?;
+                            Databases::Files(data_dir)
+                        }
+                    };
                     let stack =
-                        Stack::start(&data_dir, ANY_LOOPBACK_PORTS, levers::setup(&arm)).await?;
+                        Stack::start(&databases, ANY_LOOPBACK_PORTS, levers::setup(&arm)).await?;
                     let outcome = run_arm(
                         &scenario,
                         &arm.name,
@@ -248,6 +273,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                     )
                     .await;
                     stack.stop().await?;
+                    databases.remove().await?;
                     outcome
                 }
             }

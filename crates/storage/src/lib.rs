@@ -14,11 +14,13 @@ mod clock;
 mod database;
 mod error;
 pub mod idempotency;
+mod server;
 mod url;
 
 pub use clock::{ClockError, SimulatedClock};
 pub use database::{Database, EmbeddedMigration, MigrationSet, SHARED_MIGRATIONS};
 pub use error::StorageError;
+pub use server::PostgresServer;
 pub use url::{Backend, DatabaseUrl};
 
 /// Re-exported so that code that only queries needs no sqlx dependency of its own.

@@ -5,9 +5,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use familybridge_storage::sqlx::postgres::{PgConnectOptions, PgConnection};
-use familybridge_storage::sqlx::{self, AssertSqlSafe, ConnectOptions};
-use familybridge_storage::{Database, DatabaseUrl, MigrationSet};
+use familybridge_storage::{Database, DatabaseUrl, MigrationSet, PostgresServer};
 use testcontainers_modules::postgres::Postgres;
 use testcontainers_modules::testcontainers::runners::SyncRunner;
 use testcontainers_modules::testcontainers::{Container, ImageExt};
@@ -41,7 +39,7 @@ enum Cleanup {
     Sqlite { _folder: tempfile::TempDir },
     /// The server and name of the PostgreSQL database to drop.
     Postgres {
-        server: Box<PgConnectOptions>,
+        server: Box<PostgresServer>,
         name: String,
     },
 }
@@ -70,16 +68,10 @@ impl TestDatabase {
     pub async fn postgres() -> Self {
         let server = postgres_server();
         let name = unique_name();
-        let mut admin = server
-            .connect()
-            .await
-            .unwrap_or_else(|error| panic!("cannot reach PostgreSQL for the tests: {error}"));
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .execute(&mut admin)
+        let url = server
+            .fresh_database(&name)
             .await
             .unwrap_or_else(|error| panic!("cannot create the test database {name}: {error}"));
-        let url = server.clone().database(&name).to_url_lossy().to_string();
-        let url = DatabaseUrl::from_str(&url).expect("a test database URL parses");
         Self {
             url,
             cleanup: Cleanup::Postgres {
@@ -108,21 +100,14 @@ impl Drop for TestDatabase {
             return;
         };
         // Drop runs inside the test's runtime, where we may not block on async work: a thread of
-        // its own, with a runtime of its own, drops the database. FORCE ends any connection a pool
-        // still holds open.
-        let server = PgConnectOptions::clone(server);
-        let statement = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+        // its own, with a runtime of its own, drops the database (ending any connection a pool
+        // still holds open).
+        let (server, dropping) = (PostgresServer::clone(server), name.clone());
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(async {
-                let mut admin: PgConnection = server.connect().await?;
-                sqlx::query(AssertSqlSafe(statement))
-                    .execute(&mut admin)
-                    .await?;
-                Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
-            })?;
+            runtime.block_on(server.drop_database(&dropping))?;
             Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
         })
         .join();
@@ -134,11 +119,14 @@ impl Drop for TestDatabase {
 
 /// The PostgreSQL server tests create their databases on: `DATABASE_URL`, or a container started
 /// once for the whole test binary.
-fn postgres_server() -> PgConnectOptions {
+fn postgres_server() -> PostgresServer {
+    let server = |url: &str| {
+        DatabaseUrl::from_str(url)
+            .and_then(|url| PostgresServer::new(&url))
+            .unwrap_or_else(|error| panic!("{url:?} is not a PostgreSQL server's URL: {error}"))
+    };
     if let Ok(url) = std::env::var("DATABASE_URL") {
-        return PgConnectOptions::from_str(&url).unwrap_or_else(|error| {
-            panic!("DATABASE_URL={url:?} is not a PostgreSQL URL: {error}")
-        });
+        return server(&url);
     }
     static CONTAINER: OnceLock<Result<(Container<Postgres>, u16), String>> = OnceLock::new();
     let started = CONTAINER.get_or_init(|| {
@@ -155,12 +143,9 @@ fn postgres_server() -> PgConnectOptions {
         Ok((container, port))
     });
     match started {
-        Ok((_container, port)) => PgConnectOptions::new()
-            .host("127.0.0.1")
-            .port(*port)
-            .username("postgres")
-            .password("postgres")
-            .database("postgres"),
+        Ok((_container, port)) => server(&format!(
+            "postgres://postgres:postgres@127.0.0.1:{port}/postgres"
+        )),
         Err(message) => panic!("{message}"),
     }
 }
