@@ -4,7 +4,8 @@
 //! subscriber's own transaction together with the cursor that resumes after it, so that an event is
 //! either handled and remembered, or neither. Delivery from the publisher is at least once (a
 //! dropped connection resends what was in flight); resuming from the stored cursor makes it exactly
-//! once in effect. Each event is handled in a span that continues the event's trace, so the
+//! once in effect. Events already delivered are taken in together, in one transaction (a batch),
+//! so a subscriber under load commits less often. Each event is handled in a span that continues the event's trace, so the
 //! subscriber's taking it in shows in the journey it belongs to. [`FeedClient`] is the bare client
 //! beneath it.
 
@@ -19,7 +20,10 @@ use familybridge_proto::common::v1::{
     Event, FeedMessage, HighWaterMarkRequest, ListDisclosuresRequest, ListDisclosuresResponse,
     SubscribeRequest,
 };
-use familybridge_runtime::{TraceContext, TracedChannel, continue_trace, trace_span, traced};
+use familybridge_runtime::{
+    TraceContext, TracedChannel, batch, continue_trace, trace_span, traced,
+};
+use futures_util::FutureExt;
 use tonic::metadata::MetadataValue;
 use tonic::transport::Endpoint;
 use tonic::{Code, Request, Status, Streaming};
@@ -32,6 +36,8 @@ use crate::{AGENCY_HEADER, AgencyId, Feed, FeedError, FeedTransaction, HandlerEr
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 /// The longest pause before reconnecting: a publisher back from a restart is found within it.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// The most events taken in by one transaction.
+const MAX_BATCH: usize = 256;
 
 /// A client of one agency's EventFeed, identified as one agency.
 #[derive(Debug, Clone)]
@@ -236,30 +242,62 @@ impl From<Status> for Interruption {
     }
 }
 
-/// Applies one event and stores the cursor after it, in one transaction of the subscriber's feed.
+/// Applies a batch of events, in order, and stores the cursor after the last, in one transaction of
+/// the subscriber's feed (locking every stream they may append to): a batch is handled and
+/// remembered whole, or not at all. Each event is handled in a span that continues its own trace.
 async fn take_in<H: EventHandler>(
     own_feed: &Feed,
     name: &str,
     handler: &H,
-    event: &Event,
+    events: &[Event],
 ) -> Result<(), Interruption> {
-    let streams = handler.streams(event);
+    let Some(last) = events.last() else {
+        return Ok(());
+    };
+    let streams: Vec<String> = events
+        .iter()
+        .flat_map(|event| handler.streams(event))
+        .collect();
     let streams: Vec<&str> = streams.iter().map(String::as_str).collect();
-    let mut transaction = own_feed.begin(&streams).await?;
-    handler
-        .handle(&mut transaction, event)
-        .await
-        .map_err(|source| {
-            Interruption::Failed(Box::new(HandlingFailed {
-                event_id: event.event_id.clone(),
-                source,
-            }))
-        })?;
-    store_cursor(transaction.connection(), name, &event.cursor)
-        .await
-        .map_err(FeedError::from)?;
-    transaction.commit().await?;
-    Ok(())
+    let taking_in = batch(
+        "feed.take_in",
+        own_feed.publisher().service_name(),
+        events.len(),
+    );
+    async {
+        let mut transaction = own_feed.begin(&streams).await?;
+        for event in events {
+            let span = trace_span!(
+                "feed.receive",
+                otel.name = %format!("receive {}", event.event_type),
+                otel.kind = "consumer",
+                subscription = name,
+                event_id = %event.event_id,
+            );
+            continue_trace(
+                &span,
+                own_feed.publisher().service_name(),
+                &TraceContext::from_event(event),
+            );
+            handler
+                .handle(&mut transaction, event)
+                .instrument(span)
+                .await
+                .map_err(|source| {
+                    Interruption::Failed(Box::new(HandlingFailed {
+                        event_id: event.event_id.clone(),
+                        source,
+                    }))
+                })?;
+        }
+        store_cursor(transaction.connection(), name, &last.cursor)
+            .await
+            .map_err(FeedError::from)?;
+        transaction.commit().await?;
+        Ok(())
+    }
+    .instrument(taking_in)
+    .await
 }
 
 /// Connects once and handles events until the stream stops; every message handled resets
@@ -279,25 +317,35 @@ async fn follow<H: EventHandler>(
             .unwrap_or_default();
         let mut client = FeedClient::connect(publisher_url.to_owned(), as_agency).await?;
         let mut stream = client.subscribe(&cursor).await?;
-        while let Some(message) = stream.message().await? {
+        // A message read ahead while gathering a batch, to be dealt with next.
+        let mut read_ahead: Option<Option<FeedMessage>> = None;
+        loop {
+            let message = match read_ahead.take() {
+                Some(message) => message,
+                None => stream.message().await?,
+            };
+            let Some(message) = message else { break };
             match message.message {
                 Some(Message::Event(event)) => {
-                    let span = trace_span!(
-                        "feed.receive",
-                        otel.name = %format!("receive {}", event.event_type),
-                        otel.kind = "consumer",
-                        subscription = name,
-                        event_id = %event.event_id,
-                    );
-                    continue_trace(
-                        &span,
-                        own_feed.publisher().service_name(),
-                        &TraceContext::from_event(&event),
-                    );
-                    take_in(own_feed, name, handler, &event)
-                        .instrument(span)
-                        .await?;
-                    cursor = event.cursor;
+                    // Every event already delivered goes into one transaction: under load the
+                    // subscriber keeps up with fewer, larger commits.
+                    let mut events = vec![event];
+                    while events.len() < MAX_BATCH {
+                        match stream.message().now_or_never() {
+                            Some(Ok(Some(FeedMessage {
+                                message: Some(Message::Event(event)),
+                            }))) => events.push(event),
+                            Some(other) => {
+                                read_ahead = Some(other?);
+                                break;
+                            }
+                            None => break,
+                        }
+                    }
+                    take_in(own_feed, name, handler, &events).await?;
+                    if let Some(last) = events.pop() {
+                        cursor = last.cursor;
+                    }
                 }
                 // Nothing to apply, but the subscriber need not rescan what it skipped.
                 Some(Message::Heartbeat(heartbeat)) if heartbeat.high_water_mark != cursor => {
