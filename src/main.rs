@@ -4,7 +4,8 @@
 //! embedded SQLite databases, for demonstrations and for clients exploring the APIs.
 //! `familybridge calc` works out child maintenance for one case, with its explanation.
 //! `familybridge run SCENARIO` runs a reform scenario through the services and reports it (or one
-//! slice of it, `--slice K/N`); `familybridge merge DIR…` merges slices into the whole run's report.
+//! slice of it, `--slice K/N`); `familybridge merge DIR…` merges slices into the whole run's report;
+//! `familybridge bench` measures a run's speed and memory at several caseload sizes.
 //! With the OpenTelemetry variables set, each exports its traces and metrics (see the README's
 //! "Tracing").
 
@@ -17,6 +18,7 @@ use familybridge_runtime::MainOptions;
 /// are exported under theirs).
 const BINARY: &str = "familybridge";
 
+mod bench;
 mod calc;
 mod merge;
 mod run;
@@ -42,6 +44,8 @@ enum Command {
     Run(run::RunArgs),
     /// Merge the slices of a run (`run … --slice K/N`) into the outputs of the whole run.
     Merge(merge::MergeArgs),
+    /// Measure how fast a scenario's arms go through the services, at each caseload size.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,7 +57,7 @@ fn main() -> ExitCode {
             worker_threads: args.threads(),
             default_log: "warn",
         },
-        Command::Merge(_) => MainOptions {
+        Command::Merge(_) | Command::Bench(_) => MainOptions {
             worker_threads: None,
             default_log: "warn",
         },
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
             Command::Calc(args) => calc::run(args),
             Command::Run(args) => run::run(args).await,
             Command::Merge(args) => merge::run(args),
+            Command::Bench(args) => bench::run(args).await,
         }
     })
 }

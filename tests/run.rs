@@ -320,3 +320,32 @@ fn a_run_on_postgresql_gives_the_results_of_a_run_on_sqlite() {
         );
     }
 }
+
+#[test]
+fn the_bench_prints_a_measured_row_for_each_size() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_familybridge"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["bench", "--families", "6,3", "--months", "1"])
+        .output()
+        .expect("run familybridge bench");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "familybridge bench failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .skip(1)
+        .map(|line| line.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "a row per size, after the header:\n{stdout}");
+    // Smallest first; 2 arms, 1 month, SQLite; a positive rate and memory figure.
+    assert_eq!(rows[0][..4], ["3", "2", "1", "sqlite"], "{stdout}");
+    assert_eq!(rows[1][..4], ["6", "2", "1", "sqlite"], "{stdout}");
+    for row in &rows {
+        let rate: f64 = row[6].parse().expect("a rate");
+        let peak: u64 = row[7].parse().expect("a peak RSS in MiB");
+        assert!(rate > 0.0 && peak > 0, "{stdout}");
+    }
+}

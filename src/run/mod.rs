@@ -218,19 +218,79 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     progress.set_length(replications_of.iter().filter(|r| !r.is_empty()).count() as u64 * weeks);
 
+    let services = Services {
+        connect: args.connect.clone(),
+        server,
+        data_root,
+        concurrency: args.concurrency,
+    };
+    let scenario = Arc::new(scenario);
+    let results = simulate(&scenario, replications_of, &services, &progress, !terminal).await?;
+    progress.finish_and_clear();
+
+    if let Some(slice) = args.slice {
+        let file = SliceFile {
+            scenario_toml: scenario_text,
+            seed: scenario.run.seed,
+            replications: scenario.run.replications,
+            families: scenario.run.families,
+            arm: args.arm.clone(),
+            slice: slice.to_string(),
+            results: results.iter().map(SlicedResult::from).collect(),
+        };
+        let path = args.out.join(SLICE_FILE);
+        std::fs::create_dir_all(&args.out)
+            .with_context(|| format!("cannot make {}", args.out.display()))?;
+        let json = serde_json::to_string_pretty(&file).context("the slice's results as JSON")?;
+        std::fs::write(&path, json + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!(
+            "slice {slice}: wrote {} (merge every slice's folder with `familybridge merge`)",
+            path.display()
+        );
+        return Ok(());
+    }
+    finish(&scenario, &results, &args.out)
+}
+
+/// Where a run's arms find their services.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// Services already running (one arm); `None`: a stack of the arm's own in this process.
+    pub connect: Option<Urls>,
+    /// The PostgreSQL server an in-process stack keeps its databases on; `None`: SQLite files.
+    pub server: Option<PostgresServer>,
+    /// The folder the arms' SQLite files go in (a subfolder per arm).
+    pub data_root: PathBuf,
+    /// Families acting at once within a step.
+    pub concurrency: usize,
+}
+
+/// Runs `replications_of[i]` of the scenario's arm `i` through `services`, arms side by side, and
+/// returns their results in the scenario's order (arm, then replication).
+pub async fn simulate(
+    scenario: &Arc<Scenario>,
+    mut replications_of: Vec<Vec<u32>>,
+    services: &Services,
+    progress: &ProgressBar,
+    announce: bool,
+) -> anyhow::Result<Vec<ReplicationResult>> {
     // Arms run side by side, each on services of its own; their results are put back in the
     // scenario's order, so the outputs do not depend on which finished first.
-    let scenario = Arc::new(scenario);
     let mut arms = JoinSet::new();
     for (position, arm) in scenario.arms.iter().enumerate() {
         let replications = std::mem::take(&mut replications_of[position]);
         if replications.is_empty() {
             continue;
         }
-        let (scenario, progress) = (Arc::clone(&scenario), progress.clone());
-        let (arm, connect, server) = (arm.clone(), args.connect.clone(), server.clone());
-        let data_dir = data_root.join(&arm.name);
-        let concurrency = args.concurrency;
+        let (scenario, progress) = (Arc::clone(scenario), progress.clone());
+        let (arm, connect, server) = (
+            arm.clone(),
+            services.connect.clone(),
+            services.server.clone(),
+        );
+        let data_dir = services.data_root.join(&arm.name);
+        let concurrency = services.concurrency;
         arms.spawn(async move {
             let on_step = || progress.inc(1);
             let outcome = match &connect {
@@ -278,7 +338,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 }
             }
             .with_context(|| format!("arm {:?}", arm.name))?;
-            if !terminal {
+            if announce {
                 eprintln!("done: arm {}", arm.name);
             }
             anyhow::Ok((position, outcome))
@@ -293,31 +353,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .into_iter()
         .flat_map(|(_, results)| results)
         .collect();
-    progress.finish_and_clear();
-
-    if let Some(slice) = args.slice {
-        let file = SliceFile {
-            scenario_toml: scenario_text,
-            seed: scenario.run.seed,
-            replications: scenario.run.replications,
-            families: scenario.run.families,
-            arm: args.arm.clone(),
-            slice: slice.to_string(),
-            results: results.iter().map(SlicedResult::from).collect(),
-        };
-        let path = args.out.join(SLICE_FILE);
-        std::fs::create_dir_all(&args.out)
-            .with_context(|| format!("cannot make {}", args.out.display()))?;
-        let json = serde_json::to_string_pretty(&file).context("the slice's results as JSON")?;
-        std::fs::write(&path, json + "\n")
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        println!(
-            "slice {slice}: wrote {} (merge every slice's folder with `familybridge merge`)",
-            path.display()
-        );
-        return Ok(());
-    }
-    finish(&scenario, &results, &args.out)
+    Ok(results)
 }
 
 /// Summarises a whole run's results, writes its outputs into `out` and prints the comparison.

@@ -8,13 +8,14 @@
 //! fall together.
 //!
 //! Errors come back as gRPC statuses, because every caller is a gRPC handler: a missing or reused
-//! request id is `INVALID_ARGUMENT` naming `client_request_id`; storage failures are `INTERNAL`.
+//! request id is `INVALID_ARGUMENT` naming `client_request_id`; storage failures are `INTERNAL`; a
+//! peer's feed out of reach is `UNAVAILABLE` (`From<FeedError> for Status`).
 
 use chrono::NaiveDate;
 use familybridge_proto::CommandRequest;
 use familybridge_storage::idempotency::{self, CommandKey, IdempotencyError};
 use prost::Message;
-use tonic::{Request, Status};
+use tonic::{Code, Request, Status};
 
 use crate::{Feed, FeedError, FeedTransaction, TraceContext};
 
@@ -59,6 +60,32 @@ pub fn parse_date(field: &str, text: &str) -> Result<NaiveDate, Status> {
             "{field}: {text:?} is not a date in the form YYYY-MM-DD"
         ))
     })
+}
+
+/// A feed failure as a gRPC status: a peer that cannot be reached, or a subscription that has not
+/// caught up with it, is UNAVAILABLE (a caller may retry: the feeds resume by themselves); a
+/// publisher refusing this agency is FAILED_PRECONDITION; anything else is INTERNAL.
+impl From<FeedError> for Status {
+    fn from(error: FeedError) -> Self {
+        let described = familybridge_runtime::error_chain(&error);
+        match &error {
+            FeedError::Connect { .. } | FeedError::NotCaughtUp { .. } => {
+                tracing::warn!(error = %described, "a peer's feed is unavailable");
+                Status::unavailable(described)
+            }
+            FeedError::HighWaterMark(status)
+                if matches!(
+                    status.code(),
+                    Code::Unavailable | Code::Unknown | Code::DeadlineExceeded | Code::Cancelled
+                ) =>
+            {
+                tracing::warn!(error = %described, "a peer's feed is unavailable");
+                Status::unavailable(described)
+            }
+            FeedError::Refused(_) => Status::failed_precondition(described),
+            _ => internal_error(error),
+        }
+    }
 }
 
 /// Logs a failure of the agency's own machinery and answers `INTERNAL`, naming its chain of causes.

@@ -159,3 +159,32 @@ async fn the_cms_applies_the_final_order_from_the_courts_feed(database: TestData
 }
 
 on_both_backends!(the_cms_applies_the_final_order_from_the_courts_feed);
+
+async fn settling_while_the_court_is_down_is_unavailable_not_internal(database: TestDatabase) {
+    // Nothing listens on the court's address: bind a port, then let it go.
+    let vacant = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let court_url = format!("http://{}", vacant.local_addr().expect("its address"));
+    drop(vacant);
+    let mut cms_config =
+        Config::with_defaults(database.url().clone(), court_url).expect("default configuration");
+    cms_config.case_settings = CaseSettings {
+        court_orders: CourtOrderRoute::Automatic,
+        ..CaseSettings::default()
+    };
+    let cms = TestServer::start(|listener, shutdown| serve(cms_config, listener, shutdown)).await;
+    let mut clock = ClockClient::connect(cms.url().to_owned())
+        .await
+        .expect("connect to the CMS's clock");
+    let status = clock
+        .settle(SettleRequest {})
+        .await
+        .expect_err("the court cannot be asked how far its feed goes");
+    assert_eq!(
+        status.code(),
+        tonic::Code::Unavailable,
+        "a peer that is down is worth retrying: {status:?}"
+    );
+    cms.stop().await;
+}
+
+on_both_backends!(settling_while_the_court_is_down_is_unavailable_not_internal);

@@ -3,7 +3,7 @@
 //! when the hub's clock reaches their date ([`crate::work`]). Recording only, never acting, keeps
 //! the hub's reactions in simulated time whatever the timing of delivery.
 
-use familybridge_feed::{EventHandler, FeedTransaction, Following, HandlerError, internal_error};
+use familybridge_feed::{EventHandler, FeedTransaction, Following, HandlerError};
 use familybridge_proto::common::v1::{Agency, Event};
 use familybridge_runtime::Intake;
 use familybridge_storage::sqlx;
@@ -66,6 +66,6 @@ impl HubIntake {
 
 impl Intake for HubIntake {
     async fn settle(&self) -> Result<Vec<String>, Status> {
-        self.following.caught_up().await.map_err(internal_error)
+        Ok(self.following.caught_up().await?)
     }
 }

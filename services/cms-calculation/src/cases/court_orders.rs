@@ -527,7 +527,7 @@ impl CmsIntake {
 
 impl Intake for CmsIntake {
     async fn settle(&self) -> Result<Vec<String>, Status> {
-        let subscriptions = self.following.caught_up().await.map_err(internal_error)?;
+        let subscriptions = self.following.caught_up().await?;
         if let Some(router) = &self.router {
             router.route_pending().await.map_err(internal_error)?;
         }

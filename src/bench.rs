@@ -1,0 +1,139 @@
+//! `familybridge bench`: how fast a scenario's arms go through the three services, at each
+//! caseload size asked for, on the embedded default or on PostgreSQL — the figures the README's
+//! performance table quotes.
+//!
+//! Each size is one replication of every arm, run exactly as `familybridge run` runs it (a stack
+//! per arm, arms side by side), timed from the first family's first call to the last read-back.
+//! Printed per size: wall time, family-arm-years a second, the process's peak resident memory so
+//! far (Linux's `VmHWM`: sizes run smallest first, so each figure is that size's peak) and, on
+//! SQLite, the databases' size on disk.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use familybridge_storage::{DatabaseUrl, PostgresServer};
+use indicatif::ProgressBar;
+use rust_decimal::Decimal;
+
+use crate::run::{Services, load_scenario, simulate};
+
+/// What to measure.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// The scenario whose arms are run.
+    #[arg(long, default_value = "scenarios/automatic-exchange.toml")]
+    scenario: PathBuf,
+    /// Families per arm, one measurement per size (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+    families: Vec<u64>,
+    /// Months simulated.
+    #[arg(long, default_value_t = 12)]
+    months: u32,
+    /// Keep the databases on this PostgreSQL server instead of SQLite files.
+    #[arg(long, value_name = "postgres://…")]
+    database: Option<DatabaseUrl>,
+    /// Families acting at once within a step.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+}
+
+/// Runs every size and prints a row for each.
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let server = args
+        .database
+        .as_ref()
+        .map(PostgresServer::new)
+        .transpose()
+        .context("database: not a PostgreSQL server")?;
+    let backend = if server.is_some() {
+        "postgresql"
+    } else {
+        "sqlite"
+    };
+    anyhow::ensure!(
+        (1..=60).contains(&args.months),
+        "months: {} is not between 1 and 60",
+        args.months
+    );
+    let mut sizes = args.families.clone();
+    sizes.sort_unstable();
+    println!(
+        "{:>9} {:>5} {:>6} {:>11} {:>10} {:>9} {:>16} {:>13} {:>8}",
+        "families",
+        "arms",
+        "months",
+        "backend",
+        "wall s",
+        "fam-yr",
+        "fam-arm-yr/s",
+        "peak RSS MiB",
+        "db MiB"
+    );
+    for families in sizes {
+        let mut scenario = load_scenario(&args.scenario, None, Some(2), Some(families))?;
+        scenario.run.months = args.months;
+        let arms = scenario.arms.len();
+        let scenario = Arc::new(scenario);
+        let scratch = tempfile::tempdir().context("cannot make a folder for the databases")?;
+        let services = Services {
+            connect: None,
+            server: server.clone(),
+            data_root: scratch.path().to_owned(),
+            concurrency: args.concurrency,
+        };
+        // One replication of each arm: the bench measures throughput, not intervals.
+        let replications_of = vec![vec![1]; arms];
+        let started = Instant::now();
+        simulate(
+            &scenario,
+            replications_of,
+            &services,
+            &ProgressBar::hidden(),
+            false,
+        )
+        .await
+        .with_context(|| format!("the run of {families} families"))?;
+        let wall = started.elapsed().as_secs_f64();
+        let family_years = Decimal::from(families) * Decimal::from(args.months) / Decimal::from(12);
+        let family_arm_years = family_years * Decimal::from(arms as u64);
+        let rate = family_arm_years / Decimal::try_from(wall).unwrap_or(Decimal::ONE);
+        let database = if server.is_some() {
+            "-".to_owned()
+        } else {
+            format!("{:.1}", bytes_under(scratch.path()) as f64 / 1_048_576.0)
+        };
+        println!(
+            "{families:>9} {arms:>5} {:>6} {backend:>11} {wall:>10.1} {:>9} {:>16} {:>13} {database:>8}",
+            args.months,
+            family_years.round_dp(0),
+            rate.round_dp(1),
+            peak_resident_mib().map_or_else(|| "-".to_owned(), |mib| mib.to_string()),
+        );
+    }
+    Ok(())
+}
+
+/// The process's peak resident set so far, in MiB (Linux only).
+fn peak_resident_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+/// The bytes of every file under `folder`.
+fn bytes_under(folder: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(metadata) if metadata.is_dir() => bytes_under(&entry.path()),
+            Ok(metadata) => metadata.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
