@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use crate::measures::{Metric, ReplicationResult, Who};
 use crate::report::render_report;
-use crate::stats::{DECIMALS, Interval, Summary};
+use crate::stats::{ArmSummary, DECIMALS, Interval, Summary};
 
 /// Decimal places of the per-replication values in the CSV files (means are kept to 4).
 pub const CSV_DECIMALS: u32 = 4;
@@ -203,82 +203,120 @@ pub fn interval_text(interval: &Interval) -> String {
     )
 }
 
-/// The terminal's comparison table: for each group of measures, each metric's mean and 95%
-/// interval per arm and each arm's difference from the base arm.
+/// The width the terminal's prose is wrapped to.
+const TERMINAL_WIDTH: usize = 100;
+
+/// `text` with its words run into lines of at most `width` characters (a longer word stands alone).
+fn wrapped(text: &str, width: usize) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_owned()),
+        }
+    }
+    lines.join("\n")
+}
+
+/// The terminal's comparison, narrow enough for a terminal: for each arm compared with the base, a
+/// table of each measure's mean under the base and under the arm and the arm's difference with its
+/// 95% interval, grouped by whom the measure is about. (The arms' own intervals are in the report
+/// and `summary.json`.)
 pub fn terminal_table(summary: &Summary) -> String {
     let base = summary.run.base_arm.as_str();
-    let mut header = vec!["metric".to_owned(), "unit".to_owned()];
-    for arm in &summary.arms {
-        header.push(format!("{} mean [95% CI]", arm.name));
-    }
-    for arm in summary.arms.iter().filter(|a| !a.is_base) {
-        header.push(format!("{} - {} [95% CI]", arm.name, base));
-    }
-    let mut rows: Vec<Option<Vec<String>>> = Vec::new();
-    let mut headings = Vec::new();
-    for who in Who::ALL {
-        headings.push((rows.len(), who.heading()));
-        rows.push(None);
-        for metric in Metric::ALL.iter().filter(|m| m.definition().who == who) {
-            let definition = metric.definition();
-            let mut row = vec![definition.name.to_owned(), definition.unit.to_owned()];
-            for arm in &summary.arms {
-                row.push(
-                    arm.metric(*metric)
-                        .map_or_else(String::new, |m| interval_text(&m.estimate)),
-                );
-            }
-            for arm in summary.arms.iter().filter(|a| !a.is_base) {
-                row.push(
-                    arm.metric(*metric)
-                        .and_then(|m| m.difference.as_ref())
-                        .map_or_else(String::new, interval_text),
-                );
-            }
-            rows.push(Some(row));
-        }
-    }
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows.iter().flatten() {
-        for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
-        }
-    }
-    let line = |cells: &[String]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let pad = widths[i].saturating_sub(c.chars().count());
-                // Text columns left-aligned, numbers right-aligned.
-                if i < 2 {
-                    format!("{c}{}", " ".repeat(pad))
-                } else {
-                    format!("{}{c}", " ".repeat(pad))
-                }
-            })
-            .collect();
-        format!("{}\n", padded.join("  ").trim_end())
-    };
     let r = &summary.run;
     let mut out = format!(
-        "{}\n{}\nseed {}, {} replications of {} families, {} to {} (exclusive); base arm: {}\n\n",
-        r.title, r.question, r.seed, r.replications, r.families, r.start, r.end, base
+        "{}\n{}\nseed {}, {} replications of {} families, {} to {} (exclusive); base arm: {}\n",
+        r.title,
+        wrapped(&r.question, TERMINAL_WIDTH),
+        r.seed,
+        r.replications,
+        r.families,
+        r.start,
+        r.end,
+        base
     );
-    out.push_str(&line(&header));
-    let total: usize = widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1);
-    out.push_str(&format!("{}\n", "-".repeat(total)));
-    for (i, row) in rows.iter().enumerate() {
-        match row {
-            Some(cells) => out.push_str(&line(cells)),
-            None => {
-                let heading = headings
-                    .iter()
-                    .find(|(at, _)| *at == i)
-                    .map_or("", |(_, h)| *h);
-                out.push_str(&format!("{heading}\n"));
+    let Some(base_arm) = summary.arms.iter().find(|arm| arm.is_base) else {
+        return out;
+    };
+    let arms: Vec<&ArmSummary> = summary.arms.iter().filter(|arm| !arm.is_base).collect();
+    // A run of the base arm alone shows its means.
+    let compared: Vec<Option<&ArmSummary>> = if arms.is_empty() {
+        vec![None]
+    } else {
+        arms.into_iter().map(Some).collect()
+    };
+    for arm in compared {
+        let mut header = vec![
+            "metric".to_owned(),
+            match arm {
+                Some(_) => base.to_owned(),
+                None => format!("{base} mean [95% CI]"),
+            },
+        ];
+        if let Some(arm) = arm {
+            header.push(arm.name.clone());
+            header.push(format!("{} - {} [95% CI]", arm.name, base));
+        }
+        let mut rows: Vec<Result<Vec<String>, &str>> = Vec::new();
+        for who in Who::ALL {
+            rows.push(Err(who.heading()));
+            for metric in Metric::ALL.iter().filter(|m| m.definition().who == who) {
+                // Compared, the means; alone, the base arm's interval too.
+                let mean = |of: &ArmSummary| {
+                    of.metric(*metric).map_or_else(String::new, |m| match arm {
+                        Some(_) => fixed(m.estimate.mean, DECIMALS),
+                        None => interval_text(&m.estimate),
+                    })
+                };
+                let mut row = vec![metric.definition().name.to_owned(), mean(base_arm)];
+                if let Some(arm) = arm {
+                    row.push(mean(arm));
+                    row.push(
+                        arm.metric(*metric)
+                            .and_then(|m| m.difference.as_ref())
+                            .map_or_else(String::new, interval_text),
+                    );
+                }
+                rows.push(Ok(row));
+            }
+        }
+        let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+        for row in rows.iter().flatten() {
+            for (i, cell) in row.iter().enumerate() {
+                widths[i] = widths[i].max(cell.chars().count());
+            }
+        }
+        let line = |cells: &[String]| {
+            let padded: Vec<String> = cells
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let pad = widths[i].saturating_sub(c.chars().count());
+                    // The name left-aligned, numbers right-aligned.
+                    if i == 0 {
+                        format!("{c}{}", " ".repeat(pad))
+                    } else {
+                        format!("{}{c}", " ".repeat(pad))
+                    }
+                })
+                .collect();
+            format!("{}\n", padded.join("  ").trim_end())
+        };
+        out.push('\n');
+        out.push_str(&line(&header));
+        let total: usize = widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1);
+        out.push_str(&format!("{}\n", "-".repeat(total)));
+        for row in &rows {
+            match row {
+                Ok(cells) => out.push_str(&line(cells)),
+                Err(heading) => out.push_str(&format!("{heading}\n")),
             }
         }
     }
+    out.push_str("\nUnits, definitions and each arm's own 95% intervals: report.html.\n");
     out
 }

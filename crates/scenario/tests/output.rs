@@ -130,6 +130,9 @@ fn the_files_have_the_documented_shape() {
     assert!(table.contains("Paying parents\n"));
     assert!(table.contains("reform - baseline [95% CI]"));
     assert!(table.lines().any(|l| l.starts_with("maintenance_received")));
+    // It fits a terminal: no line is wider than 100 characters.
+    let widest = table.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    assert!(widest <= 100, "a line of {widest} characters:\n{table}");
 }
 
 #[test]
