@@ -13,11 +13,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use familybridge_storage::{DatabaseUrl, PostgresServer};
+use familybridge_storage::DatabaseUrl;
 use indicatif::ProgressBar;
 use rust_decimal::Decimal;
 
 use crate::run::{Services, load_scenario, simulate};
+use crate::stack::Databases;
 
 /// What to measure.
 #[derive(Debug, clap::Args)]
@@ -41,12 +42,7 @@ pub struct BenchArgs {
 
 /// Runs every size and prints a row for each.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let server = args
-        .database
-        .as_ref()
-        .map(PostgresServer::new)
-        .transpose()
-        .context("database: not a PostgreSQL server")?;
+    let server = Databases::server(args.database.as_ref())?;
     let backend = if server.is_some() {
         "postgresql"
     } else {

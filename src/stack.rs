@@ -67,13 +67,21 @@ pub enum Databases {
     /// when the stack starts (replacing any of that name) and dropped by [`Databases::remove`].
     Postgres {
         /// The server.
-        server: PostgresServer,
+        server: Box<PostgresServer>,
         /// What the databases' names begin with: letters, digits and `_`.
         prefix: String,
     },
 }
 
 impl Databases {
+    /// The PostgreSQL server a `--database` flag names, if given.
+    pub fn server(database: Option<&DatabaseUrl>) -> anyhow::Result<Option<PostgresServer>> {
+        database
+            .map(PostgresServer::new)
+            .transpose()
+            .context("database: not a PostgreSQL server")
+    }
+
     /// The database of `service` (e.g. "court-registry"), made fresh on PostgreSQL.
     async fn for_service(&self, service: &str) -> anyhow::Result<DatabaseUrl> {
         match self {

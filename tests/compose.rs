@@ -18,7 +18,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use familybridge_testing::podman::{ComposeProject, Podman};
-use support::{read, run, scenario};
+use support::{RESULTS, assert_same_outputs, read, run, scenario};
 
 /// A run small enough for a test, the same on both sides.
 const SIZE: &[&str] = &["--families", "8", "--replications", "2"];
@@ -131,12 +131,12 @@ fn the_compose_demo_runs_the_scenario_as_in_process_and_every_service_sends_span
         in_process.path(),
         &args,
     );
-    for name in ["summary.json", "metrics.csv", "timeseries.csv"] {
-        assert!(
-            read(&reports, name) == read(in_process.path(), name),
-            "{name} differs between the compose stack and an in-process run of the same arm and seed"
-        );
-    }
+    assert_same_outputs(
+        &reports,
+        in_process.path(),
+        RESULTS,
+        "the compose stack and an in-process run of the same arm and seed",
+    );
     let summary: serde_json::Value =
         serde_json::from_str(&read(&reports, "summary.json")).expect("summary.json is JSON");
     assert_eq!(

@@ -7,7 +7,7 @@ mod support;
 use std::path::Path;
 
 use serde_json::Value;
-use support::{interrupt, read, run, scenario, start_up};
+use support::{OUTPUTS, RESULTS, assert_same_outputs, interrupt, read, run, scenario, start_up};
 
 /// A small run of the delayed-involvement scenario: enough families for the reform's effect to
 /// show, few enough for a test.
@@ -40,17 +40,12 @@ fn the_same_scenario_and_seed_give_byte_identical_results_whatever_the_threads()
     four_threads.extend(["--threads", "4", "--concurrency", "32"]);
     let printed = run(&file, first.path(), &one_thread);
     run(&file, second.path(), &four_threads);
-    for name in [
-        "summary.json",
-        "metrics.csv",
-        "timeseries.csv",
-        "report.html",
-    ] {
-        assert!(
-            read(first.path(), name) == read(second.path(), name),
-            "{name} differs between a run on one thread and a run on four"
-        );
-    }
+    assert_same_outputs(
+        first.path(),
+        second.path(),
+        OUTPUTS,
+        "a run on one thread and a run on four",
+    );
 
     // The acceptance questions, answered by the outputs.
     let summary = summary(first.path());
@@ -133,12 +128,12 @@ fn a_run_against_separately_started_services_gives_the_same_results() {
     interrupt(&services);
     services.wait().expect("familybridge up stops");
 
-    for name in ["summary.json", "metrics.csv", "timeseries.csv"] {
-        assert!(
-            read(in_process.path(), name) == read(connected.path(), name),
-            "{name} differs between services started by the run and services already running"
-        );
-    }
+    assert_same_outputs(
+        in_process.path(),
+        connected.path(),
+        RESULTS,
+        "services started by the run and services already running",
+    );
 }
 
 #[test]
@@ -313,12 +308,12 @@ fn a_run_on_postgresql_gives_the_results_of_a_run_on_sqlite() {
     let mut args = small.to_vec();
     args.extend(["--database", &server]);
     run(&file, on_postgres.path(), &args);
-    for name in ["summary.json", "metrics.csv", "timeseries.csv"] {
-        assert!(
-            read(on_sqlite.path(), name) == read(on_postgres.path(), name),
-            "{name} differs between the run on SQLite and the run on PostgreSQL"
-        );
-    }
+    assert_same_outputs(
+        on_sqlite.path(),
+        on_postgres.path(),
+        RESULTS,
+        "the run on SQLite and the run on PostgreSQL",
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@ mod support;
 
 use std::process::Command;
 
-use support::{read, run, scenario};
+use support::{OUTPUTS, assert_same_outputs, run, scenario};
 
 /// Two arms × three replications: six units, cut into four slices (so slices hold one or two
 /// units, and one holds units of both arms).
@@ -51,17 +51,12 @@ fn slices_merge_to_the_outputs_of_one_whole_run() {
         "familybridge merge failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    for name in [
-        "summary.json",
-        "metrics.csv",
-        "timeseries.csv",
-        "report.html",
-    ] {
-        assert!(
-            read(whole.path(), name) == read(merged.path(), name),
-            "{name} of the merged slices differs from the whole run's"
-        );
-    }
+    assert_same_outputs(
+        whole.path(),
+        merged.path(),
+        OUTPUTS,
+        "the whole run and its merged slices",
+    );
 
     // A slice missing, or given twice, is refused, naming the unit.
     let output = merge(&paths[..3], tempfile::tempdir().expect("a folder").path());

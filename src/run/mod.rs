@@ -168,12 +168,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             scenario.arms.len()
         );
     }
-    let server = args
-        .database
-        .as_ref()
-        .map(PostgresServer::new)
-        .transpose()
-        .context("database: not a PostgreSQL server")?;
+    let server = Databases::server(args.database.as_ref())?;
     let scratch = tempfile::tempdir().context("cannot make a folder for the databases")?;
     let data_root = args
         .data_dir
@@ -308,7 +303,7 @@ pub async fn simulate(
                 None => {
                     let databases = match &server {
                         Some(server) => Databases::Postgres {
-                            server: server.clone(),
+                            server: Box::new(server.clone()),
                             prefix: format!(
                                 "familybridge_run_{}_{}",
                                 std::process::id(),

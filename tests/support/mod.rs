@@ -60,6 +60,28 @@ pub fn interrupt(child: &Child) {
     assert!(status.success());
 }
 
+/// Every file a run writes.
+pub const OUTPUTS: &[&str] = &[
+    "summary.json",
+    "metrics.csv",
+    "timeseries.csv",
+    "report.html",
+];
+
+/// The files whose bytes are the run's results (the report renders them).
+pub const RESULTS: &[&str] = &["summary.json", "metrics.csv", "timeseries.csv"];
+
+/// Asserts that each file `names` is byte-identical in the output folders `a` and `b`, saying which
+/// differs `between` what.
+pub fn assert_same_outputs(a: &Path, b: &Path, names: &[&str], between: &str) {
+    for name in names {
+        assert!(
+            read(a, name) == read(b, name),
+            "{name} differs between {between}"
+        );
+    }
+}
+
 /// The shipped scenario file `name` (e.g. "delayed-involvement.toml").
 pub fn scenario(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

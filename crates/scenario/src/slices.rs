@@ -237,7 +237,9 @@ mod tests {
 
     #[test]
     fn slices_partition_the_units() {
-        let slices: Vec<Slice> = (0..3).map(|k| format!("{k}/3").parse().unwrap()).collect();
+        let slices: Vec<Slice> = (0..3)
+            .map(|k| format!("{k}/3").parse().expect("a slice"))
+            .collect();
         for position in 0..10 {
             let takers = slices.iter().filter(|s| s.takes(position)).count();
             assert_eq!(takers, 1, "unit {position} is taken by exactly one slice");
@@ -248,9 +250,9 @@ mod tests {
     #[test]
     fn a_malformed_slice_names_the_flag() {
         for text in ["3/3", "4/3", "3", "a/b", "0/0", "-1/2", ""] {
-            let error = text.parse::<Slice>().unwrap_err();
+            let error = text.parse::<Slice>().expect_err("refused");
             assert!(error.to_string().starts_with("slice: "), "{error}");
         }
-        assert_eq!("2/8".parse::<Slice>().unwrap().to_string(), "2/8");
+        assert_eq!("2/8".parse::<Slice>().expect("a slice").to_string(), "2/8");
     }
 }
