@@ -283,6 +283,9 @@ pub struct CaseFile {
     pub(crate) pauses: Vec<Pause>,
     pub(crate) contacts: Vec<Contact>,
     pub(crate) distress_flags: Vec<DistressFlag>,
+    /// What has happened on the case — or, in a file whose store keeps the history apart, what has
+    /// happened since it was loaded ([`CaseFile::take_history`]). No rule reads it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) history: Vec<CaseEvent>,
 }
 
@@ -1134,9 +1137,23 @@ impl CaseFile {
         by_contact || by_flag
     }
 
-    /// Everything that has happened on the case, in date order.
+    /// Everything that has happened on the case, in date order (as far as the file holds it: see
+    /// [`CaseFile::take_history`]).
     pub fn history(&self) -> &[CaseEvent] {
         &self.history
+    }
+
+    /// Takes the history out of the file, for a store that appends it to a record of its own
+    /// rather than rewriting it with the case: what remains is what the rules need. Events recorded
+    /// afterwards start a new history, to be taken in turn.
+    pub fn take_history(&mut self) -> Vec<CaseEvent> {
+        std::mem::take(&mut self.history)
+    }
+
+    /// Puts back the history a store kept apart, before whatever the file has recorded since.
+    pub fn restore_history(&mut self, earlier: Vec<CaseEvent>) {
+        let since = std::mem::replace(&mut self.history, earlier);
+        self.history.extend(since);
     }
 
     // ---------------------------------------------------------------------------------------

@@ -594,7 +594,115 @@ async fn income_evidence_and_payments_follow_the_rules_over_a_year(database: Tes
     server.stop().await;
 }
 
+/// Each history entry as the API shows it.
+async fn history_of(cases: &mut CaseServiceClient<Channel>) -> Vec<(String, String)> {
+    cases
+        .get_case(GetCaseRequest {
+            case_reference: "CMS-1".to_owned(),
+            omit_history: false,
+        })
+        .await
+        .expect("read the case")
+        .into_inner()
+        .history
+        .into_iter()
+        .map(|entry| (entry.kind, entry.details_json))
+        .collect()
+}
+
+async fn the_history_is_appended_apart_and_an_older_record_moves_its_own_there(
+    database: TestDatabase,
+) {
+    let server = start_cms(&database, ActsOn::Application).await;
+    let (mut cases, mut clock) = clients(&server).await;
+    cases
+        .open_application(application("h1", "450.00", &["child-1"], false))
+        .await
+        .expect("apply");
+    notify_and_calculate(&mut cases, "h1", "2025-01-06").await;
+    advance(&mut clock, "2025-03-10").await;
+    let history = history_of(&mut cases).await;
+    assert!(
+        history.len() >= 4,
+        "application, notice, calculation, instalments: {history:?}"
+    );
+
+    let db = database
+        .connect(&[
+            familybridge_feed::MIGRATIONS,
+            cms_calculation::cases::store::MIGRATIONS,
+        ])
+        .await;
+    let rows = |db: familybridge_storage::Database| async move {
+        familybridge_storage::sqlx::query_scalar::<_, String>(
+            "SELECT entry FROM cms_case_history WHERE case_reference = 'CMS-1' ORDER BY position",
+        )
+        .fetch_all(db.pool())
+        .await
+        .expect("read the history rows")
+    };
+    let record = |db: familybridge_storage::Database| async move {
+        familybridge_storage::sqlx::query_scalar::<_, String>(
+            "SELECT record FROM cms_cases WHERE case_reference = 'CMS-1'",
+        )
+        .fetch_one(db.pool())
+        .await
+        .expect("read the record")
+    };
+    let stored = rows(db.clone()).await;
+    assert_eq!(stored.len(), history.len(), "a row per entry");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&record(db.clone()).await).expect("the record is JSON");
+    assert!(
+        json["file"].get("history").is_none(),
+        "the record does not carry the history"
+    );
+
+    // A record saved before the history had a table of its own holds it inline, with no rows.
+    let entries: Vec<serde_json::Value> = stored
+        .iter()
+        .map(|text| serde_json::from_str(text).expect("an entry is JSON"))
+        .collect();
+    json["file"]["history"] = serde_json::Value::Array(entries);
+    json["history_stored"] = serde_json::Value::from(0);
+    familybridge_storage::sqlx::query("DELETE FROM cms_case_history")
+        .execute(db.pool())
+        .await
+        .expect("forget the rows");
+    familybridge_storage::sqlx::query("UPDATE cms_cases SET record = $1")
+        .bind(json.to_string())
+        .execute(db.pool())
+        .await
+        .expect("store the record as it was");
+    assert_eq!(
+        history_of(&mut cases).await,
+        history,
+        "read from the record"
+    );
+
+    // Its next save (the clock's move to the next instalment) moves the history to the table, and
+    // appends what happens after it.
+    advance(&mut clock, "2025-04-07").await;
+    let after = history_of(&mut cases).await;
+    assert_eq!(
+        after[..history.len()],
+        history[..],
+        "nothing lost or reordered"
+    );
+    assert!(
+        after.len() > history.len(),
+        "the instalment is in the history"
+    );
+    assert_eq!(rows(db.clone()).await.len(), after.len());
+    let json: serde_json::Value =
+        serde_json::from_str(&record(db.clone()).await).expect("the record is JSON");
+    assert!(json["file"].get("history").is_none());
+    db.close().await;
+    server.stop().await;
+}
+
 on_both_backends!(
+    the_history_is_appended_apart_and_an_older_record_moves_its_own_there,
     income_evidence_and_payments_follow_the_rules_over_a_year,
     a_projection_shows_the_liability_under_a_proposal_and_changes_nothing,
     liability_runs_from_the_notice_to_the_paying_parent,

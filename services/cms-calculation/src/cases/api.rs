@@ -269,7 +269,8 @@ impl Cases {
             .await?;
         }
         let (case, events) = change(&request, stored, date)?;
-        store::save(transaction.connection(), &case)
+        let mut case = case;
+        store::save(transaction.connection(), &mut case)
             .await
             .map_err(internal_error)?;
         let event_ids = publish(transaction, &case, &events, &trace)
@@ -283,8 +284,8 @@ impl Cases {
         Ok(Response::new(response))
     }
 
-    /// Reads an existing case, outside any command.
-    async fn read(&self, reference: &str) -> Result<StoredCase, Status> {
+    /// Reads an existing case, outside any command, with its whole history if asked.
+    async fn read(&self, reference: &str, history: History) -> Result<StoredCase, Status> {
         let mut connection = self
             .feed
             .database()
@@ -296,6 +297,11 @@ impl Cases {
             .await
             .map_err(internal_error)?;
         let mut case = existing(stored, reference)?;
+        if history == History::Included {
+            store::load_history(&mut connection, &mut case)
+                .await
+                .map_err(internal_error)?;
+        }
         // As the next command will see it (the catch-up's events, if any, are published then).
         let today = today(&mut connection).await?;
         store::catch_up(&mut case, today, &self.settings, &self.book).map_err(case_status)?;
@@ -387,6 +393,7 @@ impl CaseService for Cases {
                     receiving_parent_ref: request.receiving_parent_ref.clone(),
                     child_refs: request.child_refs.clone(),
                     file,
+                    history_stored: 0,
                 },
                 events,
             ))
@@ -643,7 +650,7 @@ impl CaseService for Cases {
             History::Included
         };
         Ok(Response::new(view(
-            &self.read(&request.case_reference).await?,
+            &self.read(&request.case_reference, history).await?,
             &self.book,
             history,
         )?))
@@ -667,7 +674,7 @@ impl CaseService for Cases {
                 &request.receiving_parent_income,
             )?,
         };
-        let case = self.read(&request.case_reference).await?;
+        let case = self.read(&request.case_reference, History::Omitted).await?;
         let projection = case
             .file
             .project_liability(date, &proposal, &self.settings, &self.book)

@@ -94,7 +94,7 @@ impl DueWork for CaseDueWork {
                 &advancing,
             );
             async {
-                store::save(transaction.connection(), &case)
+                store::save(transaction.connection(), &mut case)
                     .await
                     .map_err(internal_error)?;
                 publish(&mut transaction, &case, &events, &TraceContext::current())

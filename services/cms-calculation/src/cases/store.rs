@@ -1,11 +1,12 @@
-//! Where the CMS keeps its cases: one row each, the rules' whole state as JSON, read and written
-//! inside the command's transaction, with the case's next work day beside it so that a clock move
-//! visits only the cases with something due.
+//! Where the CMS keeps its cases: one row each, the rules' state as JSON, read and written inside
+//! the command's transaction, with the case's next work day beside it so that a clock move visits
+//! only the cases with something due; and each case's history, appended a row per event rather
+//! than rewritten with the case.
 
 use chrono::NaiveDate;
 use familybridge_calculation::ParameterBook;
 use familybridge_casework::{CaseError, CaseEvent, CaseFile, CaseSettings};
-use familybridge_storage::sqlx::{self, AnyConnection};
+use familybridge_storage::sqlx::{self, AnyConnection, AssertSqlSafe};
 use familybridge_storage::{Database, MigrationSet, StorageError};
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +18,11 @@ pub const MIGRATIONS: MigrationSet = familybridge_storage::embed_migrations!(
     3004 "court_case_parties",
     3005 "court_events_pending",
     3006 "cms_cases_next_work_day",
+    3007 "cms_case_history",
 );
+
+/// The most history rows one statement appends (SQLite allows 32,766 parameters; three a row).
+const HISTORY_ROWS_PER_STATEMENT: usize = 500;
 
 /// `next_work_day` of a case with nothing due, ever (until something changes it).
 const NOTHING_DUE: &str = "9999-12-31";
@@ -33,8 +38,12 @@ pub struct StoredCase {
     pub receiving_parent_ref: String,
     /// The qualifying children.
     pub child_refs: Vec<String>,
-    /// The case under the CMS's rules.
+    /// The case under the CMS's rules, its history kept apart (`cms_case_history`): loaded, the
+    /// file holds only what happened since; [`load_history`] puts the rest back for a full view.
     pub file: CaseFile,
+    /// How many history entries the history table holds for the case.
+    #[serde(default)]
+    pub history_stored: u64,
 }
 
 /// A stored case could not be read or written.
@@ -79,9 +88,12 @@ pub async fn load(
         .transpose()
 }
 
-/// Saves `case`, new or changed.
-pub async fn save(connection: &mut AnyConnection, case: &StoredCase) -> Result<(), StoreError> {
-    let record = serde_json::to_string(case).map_err(|source| StoreError::Corrupt {
+/// Saves `case`, new or changed: the record rewritten, the history recorded since it was loaded
+/// appended (and taken out of the file, which keeps only what the rules need).
+pub async fn save(connection: &mut AnyConnection, case: &mut StoredCase) -> Result<(), StoreError> {
+    let recorded = case.file.take_history();
+    append_history(connection, case, &recorded).await?;
+    let record = serde_json::to_string(&*case).map_err(|source| StoreError::Corrupt {
         reference: case.case_reference.clone(),
         source,
     })?;
@@ -102,6 +114,65 @@ pub async fn save(connection: &mut AnyConnection, case: &StoredCase) -> Result<(
     .bind(next_work_day)
     .execute(&mut *connection)
     .await?;
+    Ok(())
+}
+
+/// Appends `entries` to the case's history, numbered on from what is stored, a few hundred rows a
+/// statement.
+async fn append_history(
+    connection: &mut AnyConnection,
+    case: &mut StoredCase,
+    entries: &[CaseEvent],
+) -> Result<(), StoreError> {
+    for chunk in entries.chunks(HISTORY_ROWS_PER_STATEMENT) {
+        let mut statement =
+            String::from("INSERT INTO cms_case_history (case_reference, position, entry) VALUES ");
+        for row in 0..chunk.len() {
+            let first = row * 3 + 1;
+            if row > 0 {
+                statement.push_str(", ");
+            }
+            statement.push_str(&format!("(${first}, ${}, ${})", first + 1, first + 2));
+        }
+        // Only placeholders are formatted into the statement; every value is bound.
+        let mut query = sqlx::query(AssertSqlSafe(statement));
+        for entry in chunk {
+            let text = serde_json::to_string(entry).map_err(|source| StoreError::Corrupt {
+                reference: case.case_reference.clone(),
+                source,
+            })?;
+            case.history_stored += 1;
+            query = query
+                .bind(case.case_reference.clone())
+                .bind(i64::try_from(case.history_stored).unwrap_or(i64::MAX))
+                .bind(text);
+        }
+        query.execute(&mut *connection).await?;
+    }
+    Ok(())
+}
+
+/// Puts the stored history back into a loaded case, before what it has recorded since: for a
+/// view of everything that happened.
+pub async fn load_history(
+    connection: &mut AnyConnection,
+    case: &mut StoredCase,
+) -> Result<(), StoreError> {
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT entry FROM cms_case_history WHERE case_reference = $1 ORDER BY position",
+    )
+    .bind(&case.case_reference)
+    .fetch_all(&mut *connection)
+    .await?;
+    let earlier = rows
+        .iter()
+        .map(|text| serde_json::from_str(text))
+        .collect::<Result<Vec<CaseEvent>, _>>()
+        .map_err(|source| StoreError::Corrupt {
+            reference: case.case_reference.clone(),
+            source,
+        })?;
+    case.file.restore_history(earlier);
     Ok(())
 }
 
