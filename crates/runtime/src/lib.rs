@@ -10,6 +10,7 @@
 mod clock;
 mod health;
 mod host;
+pub mod retry;
 mod service;
 mod shutdown;
 mod telemetry;

@@ -14,16 +14,18 @@ use tonic::transport::Channel;
 use tracing::Instrument;
 
 use crate::TraceContext;
+use crate::retry::Retrying;
 use crate::telemetry::export;
 use crate::telemetry::spans::continue_trace;
 
-/// A channel whose calls carry the current span's W3C trace context: what every familybridge
-/// client is built on.
-pub type TracedChannel = InterceptedService<Channel, PropagateTrace>;
+/// A channel whose calls carry the current span's W3C trace context, and are tried again while the
+/// peer is briefly unavailable ([`crate::retry`]): what every familybridge client is built on.
+pub type TracedChannel = Retrying<InterceptedService<Channel, PropagateTrace>>;
 
-/// Makes `channel` send the current span's trace context with every call.
+/// Makes `channel` send the current span's trace context with every call, retrying calls that
+/// meet an unavailable peer.
 pub fn traced(channel: Channel) -> TracedChannel {
-    InterceptedService::new(channel, PropagateTrace)
+    Retrying::new(InterceptedService::new(channel, PropagateTrace))
 }
 
 /// The client interceptor that puts the current span's context on each call as `traceparent` and

@@ -1,0 +1,118 @@
+//! Retrying calls that met a peer that was briefly not there: the layer under every familybridge
+//! client ([`crate::TracedChannel`]).
+//!
+//! A call is tried again, after a capped exponential backoff with full jitter, when it could not
+//! be carried (a transport error: connection refused or reset, a service restarting) or when the
+//! peer answered `UNAVAILABLE`. That is safe because every call a familybridge client makes can be
+//! repeated: commands carry their idempotent `client_request_id`, reads and clock moves change
+//! nothing twice. Every other answer — a refusal by a rule included — comes back at once. The
+//! request's body (one message: no client streams anywhere) is held so it can be sent again.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use tonic::body::Body;
+
+/// Attempts in all, the first included.
+const ATTEMPTS: u32 = 8;
+/// The first pause's ceiling; each later one doubles, up to [`MAX_PAUSE`].
+const FIRST_PAUSE: Duration = Duration::from_millis(50);
+/// The longest pause: with [`ATTEMPTS`], a peer gets about five seconds to come back.
+const MAX_PAUSE: Duration = Duration::from_secs(2);
+
+/// A failure the caller sees once the attempts are spent (or at once, if not worth retrying).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A client service that tries a call again while its peer is unavailable.
+#[derive(Debug, Clone)]
+pub struct Retrying<S> {
+    inner: S,
+}
+
+impl<S> Retrying<S> {
+    /// Retries the calls made through `inner`.
+    pub fn new(inner: S) -> Self {
+        Self { inner }
+    }
+}
+
+impl<S, B> tower_service::Service<http::Request<Body>> for Retrying<S>
+where
+    S: tower_service::Service<http::Request<Body>, Response = http::Response<B>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+    S::Error: Into<BoxError> + Send,
+    B: Send + 'static,
+{
+    type Response = http::Response<B>;
+    type Error = BoxError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        // The service made ready is the one to call first; a fresh clone for any later attempt.
+        let ready = self.inner.clone();
+        let mut first = std::mem::replace(&mut self.inner, ready);
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            let bytes = body.collect().await?.to_bytes();
+            let again = |parts: &http::request::Parts| {
+                let mut request = http::Request::new(Body::new(
+                    http_body_util::Full::new(bytes.clone()).map_err(|never| match never {}),
+                ));
+                *request.method_mut() = parts.method.clone();
+                *request.uri_mut() = parts.uri.clone();
+                *request.version_mut() = parts.version;
+                *request.headers_mut() = parts.headers.clone();
+                *request.extensions_mut() = parts.extensions.clone();
+                request
+            };
+            let mut pause = FIRST_PAUSE;
+            let mut attempt = 1;
+            let mut outcome = first.call(again(&parts)).await;
+            loop {
+                let worth_retrying = match &outcome {
+                    Ok(response) => unavailable(response),
+                    Err(_) => true,
+                };
+                if !worth_retrying || attempt == ATTEMPTS {
+                    return outcome.map_err(Into::into);
+                }
+                tracing::debug!(attempt, uri = %parts.uri, "peer unavailable; trying again");
+                tokio::time::sleep(jittered(pause)).await;
+                pause = (pause * 2).min(MAX_PAUSE);
+                attempt += 1;
+                let mut service = first.clone();
+                std::future::poll_fn(|cx| service.poll_ready(cx))
+                    .await
+                    .map_err(Into::into)?;
+                outcome = service.call(again(&parts)).await;
+            }
+        })
+    }
+}
+
+/// Whether the peer answered UNAVAILABLE (a trailers-only answer: the status is in the headers).
+fn unavailable<B>(response: &http::Response<B>) -> bool {
+    response
+        .headers()
+        .get("grpc-status")
+        .is_some_and(|status| status.as_bytes() == b"14")
+}
+
+/// A pause of up to `ceiling` (full jitter: callers that failed together do not retry together).
+fn jittered(ceiling: Duration) -> Duration {
+    // Timing only, never a result: the standard library's per-process random hash keys suffice.
+    let random = RandomState::new().hash_one(std::time::Instant::now());
+    ceiling.mul_f64((random % 1_000) as f64 / 1_000.0)
+}
