@@ -12,7 +12,7 @@
 //! peer's feed out of reach is `UNAVAILABLE` (`From<FeedError> for Status`).
 
 use chrono::NaiveDate;
-use familybridge_proto::CommandRequest;
+use familybridge_proto::{CommandRequest, validate};
 use familybridge_storage::idempotency::{self, CommandKey, IdempotencyError};
 use prost::Message;
 use tonic::{Code, Request, Status};
@@ -55,11 +55,16 @@ pub fn parse_date(field: &str, text: &str) -> Result<NaiveDate, Status> {
     if text.is_empty() {
         return Err(Status::invalid_argument(format!("{field}: required")));
     }
-    text.parse().map_err(|_| {
+    let malformed = || {
         Status::invalid_argument(format!(
-            "{field}: {text:?} is not a date in the form YYYY-MM-DD"
+            "{field}: {} is not a date in the form YYYY-MM-DD",
+            validate::quoted(text)
         ))
-    })
+    };
+    if !validate::is_iso_date_form(text) {
+        return Err(malformed());
+    }
+    text.parse().map_err(|_| malformed())
 }
 
 /// A feed failure as a gRPC status: a peer that cannot be reached, or a subscription that has not
@@ -105,8 +110,10 @@ impl Feed {
         request: &Q,
         streams: &[&str],
     ) -> Result<Begun<R>, Status> {
-        if client_request_id.is_empty() {
-            return Err(Status::invalid_argument("client_request_id: required"));
+        if let Some(problem) = validate::request_id_problem(client_request_id) {
+            return Err(Status::invalid_argument(format!(
+                "client_request_id: {problem}"
+            )));
         }
         let encoded = request.encode_to_vec();
         let mut transaction = self.begin(streams).await.map_err(internal_error)?;
@@ -146,8 +153,10 @@ impl Feed {
         let trace = TraceContext::current().or(TraceContext::from_metadata(request.metadata()));
         let request = request.into_inner();
         let reference = request.case_reference();
-        if reference.is_empty() {
-            return Err(Status::invalid_argument("case_reference: required"));
+        if let Some(problem) = validate::reference_problem(reference) {
+            return Err(Status::invalid_argument(format!(
+                "case_reference: {problem}"
+            )));
         }
         let date = parse_date("effective_date", request.effective_date())?;
         let begun = self

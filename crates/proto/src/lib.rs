@@ -11,6 +11,7 @@
 
 mod command;
 pub mod json;
+pub mod validate;
 
 pub use command::CommandRequest;
 

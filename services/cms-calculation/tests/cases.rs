@@ -748,6 +748,67 @@ async fn bad_requests_name_the_field_and_retries_change_nothing() {
         Code::InvalidArgument,
         "paying_parent_ref:",
     );
+    // Input is bounded and strict, as at every agency: references follow the court's rule, ids
+    // are short and printable, dates are exactly YYYY-MM-DD, and a refusal quotes only a short
+    // prefix of a bad value.
+    let huge = "x".repeat(1_000_000);
+    let bounded = |what: &str, change: &dyn Fn(&mut OpenApplicationRequest), field: &str| {
+        let mut request = application("b-bounded", "450.00", &["child-1"], false);
+        request.case_reference = "CMS-9".to_owned();
+        change(&mut request);
+        (what.to_owned(), request, field.to_owned())
+    };
+    for (what, request, field) in [
+        bounded(
+            "a case reference of a megabyte",
+            &|r| r.case_reference = huge.clone(),
+            "case_reference:",
+        ),
+        bounded(
+            "a case reference with a newline",
+            &|r| r.case_reference = "CMS\n9".to_owned(),
+            "case_reference:",
+        ),
+        bounded(
+            "a person reference with a NUL",
+            &|r| r.paying_parent_ref = "p\u{0}".to_owned(),
+            "paying_parent_ref:",
+        ),
+        bounded(
+            "a lone space as a person",
+            &|r| r.receiving_parent_ref = " ".to_owned(),
+            "receiving_parent_ref:",
+        ),
+        bounded(
+            "a bidi override in a child",
+            &|r| r.child_refs = vec!["\u{202e}c".to_owned()],
+            "child_refs[0]:",
+        ),
+        bounded(
+            "a request id of a megabyte",
+            &|r| r.client_request_id = huge.clone(),
+            "client_request_id:",
+        ),
+        bounded(
+            "a date with a sign",
+            &|r| r.effective_date = "+2025-01-06".to_owned(),
+            "effective_date:",
+        ),
+        bounded(
+            "a one-digit month",
+            &|r| r.effective_date = "2025-1-06".to_owned(),
+            "effective_date:",
+        ),
+    ] {
+        let status = cases.open_application(request).await.expect_err(&what);
+        assert_eq!(status.code(), Code::InvalidArgument, "{what}: {status:?}");
+        assert!(status.message().starts_with(&field), "{what}: {status:?}");
+        assert!(
+            status.message().len() < 300,
+            "{what}: a message of {} bytes",
+            status.message().len()
+        );
+    }
     let mut bad_income = application("b3", "4,50", &["child-1"], false);
     bad_income.case_reference = "CMS-3".to_owned();
     expect(

@@ -605,23 +605,13 @@ fn validate_one(field: &str, requested: &RequestedArrangement) -> Result<Arrange
     })
 }
 
-/// References (cases, people, children) are short, printable and free of spaces, so that they can
-/// name feed streams and appear in ids.
+/// References (cases, people, children) follow the one rule every agency applies
+/// ([`familybridge_proto::validate::reference_problem`]).
 fn check_reference(field: &str, value: &str) -> Result<(), CaseError> {
-    if value.is_empty() {
-        return Err(invalid(field, "required"));
+    match familybridge_proto::validate::reference_problem(value) {
+        Some(problem) => Err(invalid(field, problem)),
+        None => Ok(()),
     }
-    if value.len() > 64
-        || !value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        return Err(invalid(
-            field,
-            format!("{value:?} must be 1 to 64 letters, digits, '-', '_' or '.'"),
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -17,9 +17,9 @@ use familybridge_casework::{
     Party, PaymentSource, ProceedingsOutcome, ProposedCare, Stage,
 };
 use familybridge_feed::{Begun, CaseCommand, Feed, internal_error, parse_date};
-use familybridge_proto::CommandRequest;
 use familybridge_proto::cms::v1 as proto;
 use familybridge_proto::cms::v1::case_service_server::CaseService;
+use familybridge_proto::{CommandRequest, validate};
 use familybridge_storage::SimulatedClock;
 use familybridge_storage::sqlx::AnyConnection;
 use tonic::{Request, Response, Status};
@@ -29,6 +29,10 @@ use crate::calculation::response as calculation_response;
 use crate::cases::court_orders::apply_pending_to_case;
 use crate::cases::publish::publish;
 use crate::cases::store::{self, StoredCase};
+
+/// The most qualifying children one application may name (a repeated field bounded like every
+/// other input).
+const MAX_CHILDREN: usize = 20;
 
 /// The CMS's case service.
 #[derive(Debug, Clone)]
@@ -347,11 +351,24 @@ impl CaseService for Cases {
                     request.case_reference
                 )));
             }
-            if request.paying_parent_ref.is_empty() {
-                return Err(invalid("paying_parent_ref", "required"));
+            for (field, value) in [
+                ("paying_parent_ref", &request.paying_parent_ref),
+                ("receiving_parent_ref", &request.receiving_parent_ref),
+            ] {
+                if let Some(problem) = validate::reference_problem(value) {
+                    return Err(invalid(field, problem));
+                }
             }
-            if request.receiving_parent_ref.is_empty() {
-                return Err(invalid("receiving_parent_ref", "required"));
+            if request.child_refs.len() > MAX_CHILDREN {
+                return Err(invalid(
+                    "child_refs",
+                    format!("at most {MAX_CHILDREN} children on one application"),
+                ));
+            }
+            for (index, child) in request.child_refs.iter().enumerate() {
+                if let Some(problem) = validate::reference_problem(child) {
+                    return Err(invalid(&format!("child_refs[{index}]"), problem));
+                }
             }
             if request.receiving_parent_ref == request.paying_parent_ref {
                 return Err(invalid(
