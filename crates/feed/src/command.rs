@@ -13,6 +13,7 @@
 
 use chrono::NaiveDate;
 use familybridge_proto::{CommandRequest, validate};
+use familybridge_storage::SimulatedClock;
 use familybridge_storage::idempotency::{self, CommandKey, IdempotencyError};
 use prost::Message;
 use tonic::{Code, Request, Status};
@@ -47,6 +48,32 @@ pub struct CaseCommand<R, A> {
     pub trace: TraceContext,
     /// Answered before, or new and ready for its work.
     pub begun: Begun<A>,
+}
+
+/// How far from a service's simulated date a command may take effect, either way: a year and a day,
+/// ample for anything the simulation does, and it stops an application backdated by years (whose
+/// first clock move would put it years in arrears) or a date far in the future.
+pub const DATE_WINDOW_DAYS: u64 = 366;
+
+/// Refuses an effective date more than [`DATE_WINDOW_DAYS`] from the service's simulated date
+/// (any date, before its clock first moves), naming the field.
+async fn check_within_window(tx: &mut FeedTransaction, date: NaiveDate) -> Result<(), Status> {
+    let Some(today) = SimulatedClock::current_date_on(tx.connection())
+        .await
+        .map_err(internal_error)?
+    else {
+        return Ok(());
+    };
+    let window = chrono::Days::new(DATE_WINDOW_DAYS);
+    let earliest = today.checked_sub_days(window).unwrap_or(NaiveDate::MIN);
+    let latest = today.checked_add_days(window).unwrap_or(NaiveDate::MAX);
+    if date < earliest || date > latest {
+        return Err(Status::invalid_argument(format!(
+            "effective_date: {date} is more than {DATE_WINDOW_DAYS} days from the service's \
+             simulated date {today}"
+        )));
+    }
+    Ok(())
 }
 
 /// Parses a required `YYYY-MM-DD` date from request field `field`, naming the field if it is
@@ -159,9 +186,12 @@ impl Feed {
             )));
         }
         let date = parse_date("effective_date", request.effective_date())?;
-        let begun = self
+        let mut begun = self
             .begin_command(command, request.client_request_id(), &request, &[reference])
             .await?;
+        if let Begun::New(new) = &mut begun {
+            check_within_window(new.transaction(), date).await?;
+        }
         Ok(CaseCommand {
             request,
             date,

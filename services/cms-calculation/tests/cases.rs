@@ -724,6 +724,36 @@ fn expect<T: std::fmt::Debug>(
 }
 
 #[tokio::test]
+async fn a_command_dated_years_from_the_cms_clock_is_refused() {
+    let database = TestDatabase::sqlite();
+    let server = start_cms(&database, ActsOn::Application).await;
+    let (mut cases, mut clock) = clients(&server).await;
+    advance(&mut clock, "2037-01-05").await;
+    // Twelve years before the clock: the first clock move would put it years in arrears.
+    expect(
+        cases
+            .open_application(application("w1", "450.00", &["child-1"], false))
+            .await,
+        Code::InvalidArgument,
+        "effective_date: 2025-01-06 is more than 366 days from the service's simulated date",
+    );
+    let mut far_ahead = application("w2", "450.00", &["child-1"], false);
+    far_ahead.effective_date = "2039-01-05".to_owned();
+    expect(
+        cases.open_application(far_ahead).await,
+        Code::InvalidArgument,
+        "effective_date:",
+    );
+    let mut this_week = application("w3", "450.00", &["child-1"], false);
+    this_week.effective_date = "2037-01-06".to_owned();
+    cases
+        .open_application(this_week)
+        .await
+        .expect("a date near the clock is taken");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn bad_requests_name_the_field_and_retries_change_nothing() {
     let database = TestDatabase::sqlite();
     let server = start_cms(&database, ActsOn::Application).await;
