@@ -5,6 +5,7 @@
 //! v1, and v1alpha, the only one Python's grpcio-reflection speaks. Every call goes through the
 //! telemetry layer, which continues the caller's trace and counts and times the call.
 
+use crate::oversize::OversizeLayer;
 use std::convert::Infallible;
 use std::future::Future;
 
@@ -129,6 +130,7 @@ impl GrpcHost {
         let names = self.service_names;
         Server::builder()
             .layer(ServerTelemetryLayer::new(self.telemetry_name))
+            .layer(OversizeLayer)
             .add_routes(self.routes.routes())
             .serve_with_incoming_shutdown(
                 // Without TCP_NODELAY a small response waits for the peer's delayed ACK (tens of

@@ -10,6 +10,7 @@
 mod clock;
 mod health;
 mod host;
+mod oversize;
 pub mod retry;
 mod service;
 mod shutdown;
