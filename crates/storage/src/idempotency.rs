@@ -3,9 +3,11 @@
 //!
 //! A service looks the id up at the start of the command's transaction and, if the command is new,
 //! records its answer before committing, so the change and the record of it stand or fall together.
-//! The request itself is kept too: the same id sent with a different request is a client error, not
-//! a retry, and is refused rather than silently answered with someone else's result.
+//! A digest of the request is kept too (SHA-256, not the request: the record stays small whatever
+//! the request held): the same id sent with a different request is a client error, not a retry,
+//! and is refused rather than silently answered with someone else's result.
 
+use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
 use crate::StorageError;
@@ -39,6 +41,11 @@ pub enum IdempotencyError {
     Storage(#[from] StorageError),
 }
 
+/// What is kept of a request: its SHA-256.
+fn digest(request: &[u8]) -> Vec<u8> {
+    Sha256::digest(request).to_vec()
+}
+
 /// The answer already given to this command, if it was carried out before.
 pub async fn recall(
     connection: &mut AnyConnection,
@@ -53,7 +60,11 @@ pub async fn recall(
     .map_err(StorageError::from)?;
     match stored {
         None => Ok(None),
-        Some((command, request, response)) if command == key.command && request == key.request => {
+        // A record made before digests were kept holds the request itself.
+        Some((command, request, response))
+            if command == key.command
+                && (request == digest(key.request) || request == key.request) =>
+        {
             Ok(Some(response))
         }
         Some((command, _, _)) => Err(IdempotencyError::Reused {
@@ -75,7 +86,7 @@ pub async fn remember(
     )
     .bind(key.client_request_id)
     .bind(key.command)
-    .bind(key.request)
+    .bind(digest(key.request))
     .bind(response)
     .execute(&mut *connection)
     .await?;

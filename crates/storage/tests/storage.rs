@@ -67,7 +67,65 @@ async fn the_backend_follows_the_url(database: TestDatabase) {
     assert_eq!(connected.backend(), database.url().backend());
 }
 
+async fn an_idempotency_record_keeps_a_digest_of_its_request(database: TestDatabase) {
+    use familybridge_storage::idempotency::{CommandKey, IdempotencyError, recall, remember};
+    use familybridge_storage::sqlx;
+    let db = database.connect(&[]).await;
+    let mut connection = db.pool().acquire().await.expect("a connection");
+    let request = vec![7u8; 10_000];
+    let key = CommandKey {
+        client_request_id: "r1",
+        command: "MakeFinalOrder",
+        request: &request,
+    };
+    remember(&mut connection, &key, b"answer")
+        .await
+        .expect("remember");
+    let kept: Vec<u8> = sqlx::query_scalar(
+        "SELECT request FROM idempotent_commands WHERE client_request_id = 'r1'",
+    )
+    .fetch_one(&mut *connection)
+    .await
+    .expect("the record");
+    assert_eq!(kept.len(), 32, "a SHA-256, not the 10 kB request");
+    assert_eq!(
+        recall(&mut connection, &key).await.expect("recall"),
+        Some(b"answer".to_vec()),
+        "a retry gets the first answer"
+    );
+    let other = vec![8u8; 10_000];
+    let reused = CommandKey {
+        request: &other,
+        ..key
+    };
+    assert!(matches!(
+        recall(&mut connection, &reused).await,
+        Err(IdempotencyError::Reused { .. })
+    ));
+    // A record from before digests holds the request itself, and still answers its retry.
+    sqlx::query(
+        "INSERT INTO idempotent_commands (client_request_id, command, request, response) \
+         VALUES ('r0', 'MakeFinalOrder', $1, $2)",
+    )
+    .bind(request.clone())
+    .bind(b"older".to_vec())
+    .execute(&mut *connection)
+    .await
+    .expect("an older record");
+    let older = CommandKey {
+        client_request_id: "r0",
+        ..key
+    };
+    assert_eq!(
+        recall(&mut connection, &older).await.expect("recall"),
+        Some(b"older".to_vec())
+    );
+    drop(connection);
+    db.close().await;
+}
+
 on_both_backends!(
+    an_idempotency_record_keeps_a_digest_of_its_request,
     a_fresh_clock_has_no_date_and_moves_only_forward,
     the_date_survives_reconnecting_and_migrating_again,
     the_backend_follows_the_url,
