@@ -34,20 +34,34 @@ pub struct HubRecords {
 
 /// Every item of a paged list, oldest first: `page(after_id)` fetches the page after an id, and
 /// `id` names an item's id.
-async fn every_page<T, F, Fut>(mut page: F, id: fn(&T) -> u64) -> anyhow::Result<Vec<T>>
+async fn every_page<T, F, Fut>(page: F, id: fn(&T) -> u64) -> anyhow::Result<Vec<T>>
 where
     F: FnMut(u64) -> Fut,
     Fut: Future<Output = anyhow::Result<Vec<T>>>,
 {
     let mut items = Vec::new();
+    each_page(page, id, |next| items.extend(next)).await?;
+    Ok(items)
+}
+
+/// Hands each page of a paged list, oldest first, to `take`, holding one page at a time.
+async fn each_page<T, F, Fut>(
+    mut page: F,
+    id: fn(&T) -> u64,
+    mut take: impl FnMut(Vec<T>),
+) -> anyhow::Result<()>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = anyhow::Result<Vec<T>>>,
+{
     let mut after_id = 0;
     loop {
         let next = page(after_id).await?;
         let Some(last) = next.last() else {
-            return Ok(items);
+            return Ok(());
         };
         after_id = id(last);
-        items.extend(next);
+        take(next);
     }
 }
 
@@ -179,7 +193,8 @@ pub async fn disclosures_by_replication(urls: &Urls) -> anyhow::Result<BTreeMap<
     for url in [&urls.court_registry, &urls.cms, &urls.referral_hub] {
         let client =
             EventFeedClient::new(traced(Channel::from_shared(url.clone())?.connect_lazy()));
-        let disclosures = every_page(
+        // Counted page by page: the audit logs grow with the caseload, the counts do not.
+        each_page(
             |after_id| {
                 let mut client = client.clone();
                 async move {
@@ -198,13 +213,15 @@ pub async fn disclosures_by_replication(urls: &Urls) -> anyhow::Result<BTreeMap<
                 }
             },
             |disclosure| disclosure.id,
+            |page| {
+                for disclosure in page {
+                    if let Some(replication) = replication_of(&disclosure.stream) {
+                        *counts.entry(replication).or_default() += 1;
+                    }
+                }
+            },
         )
         .await?;
-        for disclosure in disclosures {
-            if let Some(replication) = replication_of(&disclosure.stream) {
-                *counts.entry(replication).or_default() += 1;
-            }
-        }
     }
     Ok(counts)
 }
