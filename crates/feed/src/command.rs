@@ -43,6 +43,9 @@ pub struct CaseCommand<R, A> {
     pub request: R,
     /// Its effective date.
     pub date: NaiveDate,
+    /// The service's simulated date as the new command began, read in its transaction (`None`
+    /// before the clock first moves, and for a command answered before).
+    pub today: Option<NaiveDate>,
     /// The W3C trace context for the events the command publishes: the command's span, or the
     /// caller's context where nothing is exported.
     pub trace: TraceContext,
@@ -56,13 +59,16 @@ pub struct CaseCommand<R, A> {
 pub const DATE_WINDOW_DAYS: u64 = 366;
 
 /// Refuses an effective date more than [`DATE_WINDOW_DAYS`] from the service's simulated date
-/// (any date, before its clock first moves), naming the field.
-async fn check_within_window(tx: &mut FeedTransaction, date: NaiveDate) -> Result<(), Status> {
+/// (any date, before its clock first moves), naming the field; returns that simulated date.
+async fn check_within_window(
+    tx: &mut FeedTransaction,
+    date: NaiveDate,
+) -> Result<Option<NaiveDate>, Status> {
     let Some(today) = SimulatedClock::current_date_on(tx.connection())
         .await
         .map_err(internal_error)?
     else {
-        return Ok(());
+        return Ok(None);
     };
     let window = chrono::Days::new(DATE_WINDOW_DAYS);
     let earliest = today.checked_sub_days(window).unwrap_or(NaiveDate::MIN);
@@ -73,7 +79,7 @@ async fn check_within_window(tx: &mut FeedTransaction, date: NaiveDate) -> Resul
              simulated date {today}"
         )));
     }
-    Ok(())
+    Ok(Some(today))
 }
 
 /// Parses a required `YYYY-MM-DD` date from request field `field`, naming the field if it is
@@ -189,12 +195,14 @@ impl Feed {
         let mut begun = self
             .begin_command(command, request.client_request_id(), &request, &[reference])
             .await?;
-        if let Begun::New(new) = &mut begun {
-            check_within_window(new.transaction(), date).await?;
-        }
+        let today = match &mut begun {
+            Begun::New(new) => check_within_window(new.transaction(), date).await?,
+            Begun::Answered(_) => None,
+        };
         Ok(CaseCommand {
             request,
             date,
+            today,
             trace,
             begun,
         })

@@ -162,6 +162,7 @@ impl Registry {
             date,
             trace,
             begun,
+            ..
         } = self.feed.begin_case_command(command, request).await?;
         let mut command = match begun {
             Begun::Answered(answer) => return Ok(Response::new(answer)),

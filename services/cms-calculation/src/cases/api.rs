@@ -236,6 +236,7 @@ impl Cases {
         let CaseCommand {
             request,
             date,
+            today,
             trace,
             begun,
         } = self.feed.begin_case_command(command, request).await?;
@@ -249,8 +250,8 @@ impl Cases {
             .await
             .map_err(internal_error)?;
         if let Some(case) = stored.as_mut() {
-            // A case the clock's moves left alone (nothing was due) comes up to the clock first.
-            let today = today(transaction.connection()).await?;
+            // A case the clock's moves left alone (nothing was due) comes up to the clock first
+            // (the date the command path read as the command began).
             let caught_up =
                 store::catch_up(case, today, &self.settings, &self.book).map_err(case_status)?;
             publish(transaction, case, &caught_up, &trace)
