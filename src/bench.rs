@@ -15,7 +15,6 @@ use std::time::Instant;
 use anyhow::Context;
 use familybridge_storage::DatabaseUrl;
 use indicatif::ProgressBar;
-use rust_decimal::Decimal;
 
 use crate::run::{Services, load_scenario, simulate};
 use crate::stack::Databases;
@@ -91,10 +90,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         )
         .await
         .with_context(|| format!("the run of {families} families"))?;
+        // Timings, not money: floating point is what they are measured in.
         let wall = started.elapsed().as_secs_f64();
-        let family_years = Decimal::from(families) * Decimal::from(args.months) / Decimal::from(12);
-        let family_arm_years = family_years * Decimal::from(arms as u64);
-        let rate = family_arm_years / Decimal::try_from(wall).unwrap_or(Decimal::ONE);
+        let family_years = families as f64 * f64::from(args.months) / 12.0;
+        let rate = family_years * arms as f64 / wall;
         let database = if server.is_some() {
             "-".to_owned()
         } else {
@@ -103,8 +102,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         println!(
             "{families:>9} {arms:>5} {:>6} {backend:>11} {wall:>10.1} {:>9} {:>16} {:>13} {database:>8}",
             args.months,
-            family_years.round_dp(0),
-            rate.round_dp(1),
+            format!("{family_years:.0}"),
+            format!("{rate:.1}"),
             peak_resident_mib().map_or_else(|| "-".to_owned(), |mib| mib.to_string()),
         );
     }
