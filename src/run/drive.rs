@@ -462,6 +462,9 @@ async fn act(
         // the payment.
         let earliest = [next_action, report_on, pay_on].into_iter().flatten().min();
         let Some(day) = earliest else { break };
+        // A recalculation can move the schedule back to a day the family has already passed: it
+        // then pays, or reports, on the day it is at.
+        let on = family.last_cms_day.map_or(day, |last| day.max(last));
         if next_action == Some(day) {
             if let Some((index, date, action)) = pending.next() {
                 let span = action_span(family, action_name(&action), phase_span);
@@ -469,23 +472,18 @@ async fn act(
                     .instrument(span)
                     .await?;
             }
+        } else if report_on == Some(day) {
+            let span = action_span(family, "ReportMissedDirectPay", phase_span);
+            report_missed_direct_pay(family, &mut cms_client, on)
+                .instrument(span)
+                .await?;
         } else {
-            // A recalculation can move the schedule back to a day the family has already passed:
-            // it then pays, or reports, on the day it is at.
-            let on = family.last_cms_day.map_or(day, |last| day.max(last));
-            if report_on == Some(day) {
-                let span = action_span(family, "ReportMissedDirectPay", phase_span);
-                report_missed_direct_pay(family, &mut cms_client, on)
-                    .instrument(span)
-                    .await?;
-            } else {
-                let span = action_span(family, "Payment", phase_span);
-                settle_instalment(family, &mut cms_client, population, on)
-                    .instrument(span)
-                    .await?;
-            }
+            let span = action_span(family, "Payment", phase_span);
+            settle_instalment(family, &mut cms_client, population, on)
+                .instrument(span)
+                .await?;
         }
-        family.last_cms_day = Some(family.last_cms_day.map_or(day, |last| day.max(last)));
+        family.last_cms_day = Some(on);
     }
     keep_arrangement(family, through);
     // Instalments whose payment day was before this step (paid or not) are behind the family.
