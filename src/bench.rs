@@ -16,7 +16,9 @@ use anyhow::Context;
 use familybridge_storage::DatabaseUrl;
 use indicatif::ProgressBar;
 
-use crate::run::{Services, load_scenario, simulate};
+use crate::run::{
+    CmsCalls, DEFAULT_BATCH_SIZE, PER_COMMAND_CONCURRENCY, Services, load_scenario, simulate,
+};
 use crate::stack::Databases;
 
 /// What to measure.
@@ -34,9 +36,10 @@ pub struct BenchArgs {
     /// Keep the databases on this PostgreSQL server instead of SQLite files.
     #[arg(long, value_name = "postgres://…")]
     database: Option<DatabaseUrl>,
-    /// Families acting at once within a step.
-    #[arg(long, default_value_t = 16)]
-    concurrency: usize,
+    /// Send each call to the CMS on its own RPC (16 families at once) instead of in batches of
+    /// this many (the default: 512).
+    #[arg(long)]
+    per_command: bool,
 }
 
 /// Runs every size and prints a row for each.
@@ -76,7 +79,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             connect: None,
             server: server.clone(),
             data_root: scratch.path().to_owned(),
-            concurrency: args.concurrency,
+            calls: if args.per_command {
+                CmsCalls::PerCommand {
+                    concurrency: PER_COMMAND_CONCURRENCY,
+                }
+            } else {
+                CmsCalls::Batched {
+                    batch_size: DEFAULT_BATCH_SIZE as usize,
+                }
+            },
         };
         // One replication of each arm: the bench measures throughput, not intervals.
         let replications_of = vec![vec![1]; arms];

@@ -30,6 +30,39 @@ fn summary(out: &Path) -> Value {
 }
 
 #[test]
+fn the_batched_path_and_the_per_command_path_give_byte_identical_results_whatever_the_batch_size() {
+    // Every reform at once: court events, pauses, reviews and the hub's work all go through it.
+    let file = scenario("all-reforms.toml");
+    let small = ["--families", "30", "--replications", "2"];
+    let per_command = tempfile::tempdir().expect("a folder");
+    let mut arguments = small.to_vec();
+    arguments.push("--per-command");
+    run(&file, per_command.path(), &arguments);
+    for (batching, what) in [
+        (
+            &["--batch-size", "1", "--threads", "1"][..],
+            "batches of one, on one thread",
+        ),
+        (&["--batch-size", "7"][..], "batches of seven"),
+        (
+            &["--threads", "4"][..],
+            "the default batches, on four threads",
+        ),
+    ] {
+        let batched = tempfile::tempdir().expect("a folder");
+        let mut arguments = small.to_vec();
+        arguments.extend(batching);
+        run(&file, batched.path(), &arguments);
+        assert_same_outputs(
+            per_command.path(),
+            batched.path(),
+            OUTPUTS,
+            &format!("the per-command path and {what}"),
+        );
+    }
+}
+
+#[test]
 fn the_same_scenario_and_seed_give_byte_identical_results_whatever_the_threads() {
     let first = tempfile::tempdir().expect("a folder");
     let second = tempfile::tempdir().expect("a folder");

@@ -27,6 +27,7 @@ use anyhow::Context;
 use chrono::{Days, NaiveDate};
 use familybridge_casework::{Employment, PaymentSource, ProceedingsOutcome};
 use familybridge_proto::cms::v1 as cms;
+use familybridge_proto::cms::v1::case_batch_entry::Request as CaseRequest;
 use familybridge_proto::cms::v1::case_service_client::CaseServiceClient;
 use familybridge_proto::court::v1 as court;
 use familybridge_proto::court::v1::court_registry_client::CourtRegistryClient;
@@ -45,7 +46,12 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tracing::{Instrument, Span};
 
+use crate::run::cms_link::{self, CmsCalls, CmsLink};
 use crate::stack::Urls;
+
+/// Families acting at once when their calls go one by one (the court's, always; the CMS's with
+/// `--per-command` unless told otherwise).
+pub const PER_COMMAND_CONCURRENCY: usize = 16;
 
 /// Days in a simulation step: the agencies' clocks move a week at a time.
 pub const STEP_DAYS: u64 = 7;
@@ -214,14 +220,14 @@ pub enum Reporting {
     Automatic,
 }
 
-/// Drives `families` through the period, a week at a time, with at most `concurrency` families
-/// acting at once; `on_step` is told after each step.
+/// Drives `families` through the period, a week at a time, their calls to the CMS made as `calls`
+/// says; `on_step` is told after each step.
 pub async fn drive(
     scenario: &Scenario,
     clients: &Clients,
     families: Vec<Family>,
     reporting: Reporting,
-    concurrency: usize,
+    calls: CmsCalls,
     mut on_step: impl FnMut(),
 ) -> anyhow::Result<Vec<Family>> {
     let start = scenario.run.start;
@@ -230,6 +236,11 @@ pub async fn drive(
         .end()
         .pred_opt()
         .context("the period ends at the beginning of the calendar")?;
+    let concurrency = match calls {
+        CmsCalls::PerCommand { concurrency } => concurrency,
+        // The court's calls are made one by one in either case.
+        CmsCalls::Batched { .. } => PER_COMMAND_CONCURRENCY,
+    };
     let gate = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut families: Vec<Option<Family>> = families.into_iter().map(Some).collect();
     let mut previous = start
@@ -249,6 +260,7 @@ pub async fn drive(
                     clients,
                     &scenario.population,
                     &gate,
+                    calls,
                     phase,
                     reporting,
                     previous,
@@ -295,6 +307,7 @@ async fn run_phase(
     clients: &Clients,
     population: &Population,
     gate: &Arc<Semaphore>,
+    calls: CmsCalls,
     phase: Phase,
     reporting: Reporting,
     after: NaiveDate,
@@ -315,22 +328,41 @@ async fn run_phase(
         Phase::Cms => "run.cms_phase",
     };
     let phase_span = batch(name, crate::BINARY, busy.len());
-    for index in busy {
-        let Some(mut family) = families[index].take() else {
-            continue;
-        };
+    let acting: Vec<(usize, Family)> = busy
+        .into_iter()
+        .filter_map(|index| families[index].take().map(|family| (index, family)))
+        .collect();
+    // The CMS phase's calls are gathered into batches, unless each is to go alone; the gatherer
+    // waits for every family acting, so all of them act at once.
+    let (link, gatherer) = match (calls, phase) {
+        (CmsCalls::Batched { batch_size }, Phase::Cms) => {
+            let (link, task) = cms_link::gather(clients.cms.clone(), acting.len(), batch_size);
+            (link, Some(task))
+        }
+        _ => (CmsLink::PerCommand(clients.cms.clone()), None),
+    };
+    for (index, mut family) in acting {
         let clients = clients.clone();
         let population = population.clone();
-        let permit = Arc::clone(gate)
-            .acquire_owned()
-            .await
-            .context("the driver's gate closed")?;
+        let permit = match gatherer {
+            Some(_) => None,
+            None => Some(
+                Arc::clone(gate)
+                    .acquire_owned()
+                    .await
+                    .context("the driver's gate closed")?,
+            ),
+        };
         let phase_span = phase_span.clone();
+        let link = link.clone();
+        let membership = link.membership();
         running.spawn(async move {
             let _permit = permit;
+            let _membership = membership;
             act(
                 &mut family,
                 &clients,
+                &link,
                 &population,
                 phase,
                 reporting,
@@ -345,6 +377,9 @@ async fn run_phase(
     while let Some(done) = running.join_next().await {
         let (index, family) = done.context("a family's task panicked")??;
         families[index] = Some(family);
+    }
+    if let Some(gatherer) = gatherer {
+        gatherer.await.context("the CMS calls' gatherer panicked")?;
     }
     Ok(())
 }
@@ -417,6 +452,7 @@ fn action_span(family: &Family, action: &'static str, phase: &Span) -> Span {
 async fn act(
     family: &mut Family,
     clients: &Clients,
+    cms: &CmsLink,
     population: &Population,
     phase: Phase,
     reporting: Reporting,
@@ -444,11 +480,10 @@ async fn act(
         }
         return Ok(());
     }
-    let mut cms_client = clients.cms.clone();
     if family.cms_open && !family.closed && family.next_due.is_none() {
         // Liability may have started without a call of ours (a final order from the court's feed).
         let span = action_span(family, "ReadCase", phase_span);
-        refresh(family, &mut cms_client).instrument(span).await?;
+        refresh(family, cms).instrument(span).await?;
     }
     let mut pending = actions.into_iter().peekable();
     loop {
@@ -468,18 +503,18 @@ async fn act(
         if next_action == Some(day) {
             if let Some((index, date, action)) = pending.next() {
                 let span = action_span(family, action_name(&action), phase_span);
-                cms_action(family, &mut cms_client, reporting, index, date, &action)
+                cms_action(family, cms, reporting, index, date, &action)
                     .instrument(span)
                     .await?;
             }
         } else if report_on == Some(day) {
             let span = action_span(family, "ReportMissedDirectPay", phase_span);
-            report_missed_direct_pay(family, &mut cms_client, on)
+            report_missed_direct_pay(family, cms, on)
                 .instrument(span)
                 .await?;
         } else {
             let span = action_span(family, "Payment", phase_span);
-            settle_instalment(family, &mut cms_client, population, on)
+            settle_instalment(family, cms, population, on)
                 .instrument(span)
                 .await?;
         }
@@ -735,18 +770,16 @@ fn observe(family: &mut Family, case: Option<&cms::Case>) {
         .and_then(|instalment| instalment.due.parse().ok());
 }
 
-async fn refresh(
-    family: &mut Family,
-    client: &mut CaseServiceClient<TracedChannel>,
-) -> anyhow::Result<cms::Case> {
-    let case = client
-        .get_case(cms::GetCaseRequest {
+async fn refresh(family: &mut Family, cms: &CmsLink) -> anyhow::Result<cms::Case> {
+    let case = cms
+        .send(CaseRequest::GetCase(cms::GetCaseRequest {
             case_reference: family.plan.cms_case_reference.clone(),
             omit_history: true,
-        })
+        }))
         .await
         .with_context(|| format!("the CMS could not read {}", family.plan.cms_case_reference))?
-        .into_inner();
+        .case
+        .with_context(|| format!("the CMS sent no case {}", family.plan.cms_case_reference))?;
     observe(family, Some(&case));
     Ok(case)
 }
@@ -755,11 +788,11 @@ async fn refresh(
 async fn cms_command(
     family: &mut Family,
     what: &str,
-    outcome: Result<tonic::Response<cms::CaseResponse>, Status>,
+    outcome: Result<cms::CaseResponse, Status>,
 ) -> anyhow::Result<()> {
     match outcome {
         Ok(response) => {
-            observe(family, response.get_ref().case.as_ref());
+            observe(family, response.case.as_ref());
             Ok(())
         }
         Err(status) if refused_by_rule(&status) => {
@@ -776,20 +809,20 @@ async fn cms_command(
 /// Records a payment with the CMS.
 async fn record_payment(
     family: &mut Family,
-    client: &mut CaseServiceClient<TracedChannel>,
+    cms: &CmsLink,
     id: String,
     on: NaiveDate,
     amount: Decimal,
     source: PaymentSource,
 ) -> anyhow::Result<()> {
-    let outcome = client
-        .record_payment(cms::RecordPaymentRequest {
+    let outcome = cms
+        .send(CaseRequest::RecordPayment(cms::RecordPaymentRequest {
             client_request_id: id,
             case_reference: family.plan.cms_case_reference.clone(),
             effective_date: iso(on),
             amount: money(amount),
             source: payment_source(source).into(),
-        })
+        }))
         .await;
     cms_command(family, "a payment", outcome).await
 }
@@ -810,16 +843,16 @@ fn payment_source(source: PaymentSource) -> cms::PaymentSource {
 /// that service has it — to the CMS on Collect and Pay, directly on Direct Pay.
 async fn settle_instalment(
     family: &mut Family,
-    client: &mut CaseServiceClient<TracedChannel>,
+    cms: &CmsLink,
     population: &Population,
     on: NaiveDate,
 ) -> anyhow::Result<()> {
     let due = family.next_due;
-    let case = refresh(family, client).await?;
+    let case = refresh(family, cms).await?;
     if leaves_for_arrangement(family, &case) {
-        return leave_for_arrangement(family, client, &case, on).await;
+        return leave_for_arrangement(family, cms, &case, on).await;
     }
-    play_enforcement_outcomes(family, client, &case, on).await?;
+    play_enforcement_outcomes(family, cms, &case, on).await?;
     let Some(instalment) = case.next_instalment else {
         family.next_due = None;
         return Ok(());
@@ -864,7 +897,7 @@ async fn settle_instalment(
             "{}/payment-{}",
             family.plan.cms_case_reference, family.payments_sent
         );
-        record_payment(family, client, id, on, payment.amount, payment.source).await?;
+        record_payment(family, cms, id, on, payment.amount, payment.source).await?;
     }
     // This instalment is behind the family, paid or not.
     family.next_due = due_on.checked_add_days(Days::new(INSTALMENT_DAYS));
@@ -914,19 +947,21 @@ fn direct_payment_date(plan: &FamilyPlan, due_on: NaiveDate) -> NaiveDate {
 /// The receiving parent reports the Direct Pay shortfall to the CMS.
 async fn report_missed_direct_pay(
     family: &mut Family,
-    client: &mut CaseServiceClient<TracedChannel>,
+    cms: &CmsLink,
     on: NaiveDate,
 ) -> anyhow::Result<()> {
     let Some((_, unpaid)) = family.pending_report.take() else {
         return Ok(());
     };
-    let outcome = client
-        .report_missed_direct_pay(cms::ReportMissedDirectPayRequest {
-            client_request_id: format!("{}/missed-{}", family.plan.cms_case_reference, iso(on)),
-            case_reference: family.plan.cms_case_reference.clone(),
-            effective_date: iso(on),
-            unpaid: money(unpaid),
-        })
+    let outcome = cms
+        .send(CaseRequest::ReportMissedDirectPay(
+            cms::ReportMissedDirectPayRequest {
+                client_request_id: format!("{}/missed-{}", family.plan.cms_case_reference, iso(on)),
+                case_reference: family.plan.cms_case_reference.clone(),
+                effective_date: iso(on),
+                unpaid: money(unpaid),
+            },
+        ))
         .await;
     family.unreported_shortfall = Decimal::ZERO;
     family.reported_missed = outcome.is_ok();
@@ -948,7 +983,7 @@ fn leaves_for_arrangement(family: &Family, case: &cms::Case) -> bool {
 /// The family closes its CMS case for a family-based arrangement and keeps to the last amount.
 async fn leave_for_arrangement(
     family: &mut Family,
-    client: &mut CaseServiceClient<TracedChannel>,
+    cms: &CmsLink,
     case: &cms::Case,
     on: NaiveDate,
 ) -> anyhow::Result<()> {
@@ -956,12 +991,12 @@ async fn leave_for_arrangement(
     let due = next.and_then(|instalment| instalment.due.parse().ok());
     let amount = next.and_then(|instalment| instalment.maintenance.parse().ok());
     let number = next.map_or(1, |instalment| instalment.number);
-    let outcome = client
-        .close_case(cms::CloseCaseRequest {
+    let outcome = cms
+        .send(CaseRequest::CloseCase(cms::CloseCaseRequest {
             client_request_id: format!("{}/close", family.plan.cms_case_reference),
             case_reference: family.plan.cms_case_reference.clone(),
             effective_date: iso(on),
-        })
+        }))
         .await;
     cms_command(family, "closing the case", outcome).await?;
     if let (Some(due), Some(amount)) = (due, amount) {
@@ -994,7 +1029,7 @@ fn keep_arrangement(family: &mut Family, through: NaiveDate) {
 /// arrears, and a disqualified parent may pay them.
 async fn play_enforcement_outcomes(
     family: &mut Family,
-    client: &mut CaseServiceClient<TracedChannel>,
+    cms: &CmsLink,
     case: &cms::Case,
     on: NaiveDate,
 ) -> anyhow::Result<()> {
@@ -1022,14 +1057,14 @@ async fn play_enforcement_outcomes(
         .unwrap_or_default();
     if pays && arrears > Decimal::ZERO {
         let id = format!("{}/{stage}", family.plan.cms_case_reference);
-        record_payment(family, client, id, on, arrears, source).await?;
+        record_payment(family, cms, id, on, arrears, source).await?;
     }
     Ok(())
 }
 
 async fn cms_action(
     family: &mut Family,
-    client: &mut CaseServiceClient<TracedChannel>,
+    cms: &CmsLink,
     reporting: Reporting,
     index: usize,
     date: NaiveDate,
@@ -1042,99 +1077,95 @@ async fn cms_action(
         Action::OpenCmsApplication {
             proceedings_pending,
         } => {
-            client
-                .open_application(cms::OpenApplicationRequest {
-                    client_request_id: id,
-                    case_reference: reference.clone(),
-                    effective_date: iso(date),
-                    paying_parent_ref: plan.paying_parent_ref.clone(),
-                    receiving_parent_ref: plan.receiving_parent_ref.clone(),
-                    applicant: cms::CaseParty::ReceivingParent.into(),
-                    child_refs: plan.child_refs.clone(),
-                    proceedings_pending: *proceedings_pending,
-                    collect_and_pay: plan.collect_and_pay,
-                    gross_weekly_income: plan.gross_weekly_income.map(money).unwrap_or_default(),
-                    relevant_other_children: plan.relevant_other_children,
-                    flat_rate_benefit: plan.flat_rate_benefit,
-                    employment: match plan.employment {
-                        Employment::Employed => cms::Employment::Employed,
-                        Employment::SelfEmployed => cms::Employment::SelfEmployed,
-                        Employment::NotWorking => cms::Employment::NotWorking,
-                    }
-                    .into(),
-                })
-                .await
+            cms.send(CaseRequest::OpenApplication(cms::OpenApplicationRequest {
+                client_request_id: id,
+                case_reference: reference.clone(),
+                effective_date: iso(date),
+                paying_parent_ref: plan.paying_parent_ref.clone(),
+                receiving_parent_ref: plan.receiving_parent_ref.clone(),
+                applicant: cms::CaseParty::ReceivingParent.into(),
+                child_refs: plan.child_refs.clone(),
+                proceedings_pending: *proceedings_pending,
+                collect_and_pay: plan.collect_and_pay,
+                gross_weekly_income: plan.gross_weekly_income.map(money).unwrap_or_default(),
+                relevant_other_children: plan.relevant_other_children,
+                flat_rate_benefit: plan.flat_rate_benefit,
+                employment: match plan.employment {
+                    Employment::Employed => cms::Employment::Employed,
+                    Employment::SelfEmployed => cms::Employment::SelfEmployed,
+                    Employment::NotWorking => cms::Employment::NotWorking,
+                }
+                .into(),
+            }))
+            .await
         }
         Action::NotifyPayingParent => {
-            client
-                .notify_paying_parent(cms::NotifyPayingParentRequest {
+            cms.send(CaseRequest::NotifyPayingParent(
+                cms::NotifyPayingParentRequest {
                     client_request_id: id,
                     case_reference: reference.clone(),
                     effective_date: iso(date),
-                })
-                .await
+                },
+            ))
+            .await
         }
         Action::MakeCalculation => {
-            client
-                .make_calculation(cms::MakeCalculationRequest {
-                    client_request_id: id,
-                    case_reference: reference.clone(),
-                    effective_date: iso(date),
-                })
-                .await
+            cms.send(CaseRequest::MakeCalculation(cms::MakeCalculationRequest {
+                client_request_id: id,
+                case_reference: reference.clone(),
+                effective_date: iso(date),
+            }))
+            .await
         }
         Action::ReportIncomeChange {
             gross_weekly_income,
         } => {
-            client
-                .record_income(cms::RecordIncomeRequest {
-                    client_request_id: id,
-                    case_reference: reference.clone(),
-                    effective_date: iso(date),
-                    gross_weekly_income: money(*gross_weekly_income),
-                    source: cms::IncomeSource::ReportedChange.into(),
-                })
-                .await
+            cms.send(CaseRequest::RecordIncome(cms::RecordIncomeRequest {
+                client_request_id: id,
+                case_reference: reference.clone(),
+                effective_date: iso(date),
+                gross_weekly_income: money(*gross_weekly_income),
+                source: cms::IncomeSource::ReportedChange.into(),
+            }))
+            .await
         }
         Action::Contact {
             by_paying_parent,
             distressed,
             kind,
         } => {
-            client
-                .record_contact(cms::RecordContactRequest {
-                    client_request_id: id,
-                    case_reference: reference.clone(),
-                    effective_date: iso(date),
-                    party: if *by_paying_parent {
-                        cms::CaseParty::PayingParent
-                    } else {
-                        cms::CaseParty::ReceivingParent
-                    }
-                    .into(),
-                    kind: match kind {
-                        familybridge_casework::ContactKind::Call => cms::ContactKind::Call,
-                        familybridge_casework::ContactKind::Complaint => {
-                            cms::ContactKind::Complaint
-                        }
-                        familybridge_casework::ContactKind::Written => cms::ContactKind::Written,
-                    }
-                    .into(),
-                    distressed: *distressed,
-                })
-                .await
+            cms.send(CaseRequest::RecordContact(cms::RecordContactRequest {
+                client_request_id: id,
+                case_reference: reference.clone(),
+                effective_date: iso(date),
+                party: if *by_paying_parent {
+                    cms::CaseParty::PayingParent
+                } else {
+                    cms::CaseParty::ReceivingParent
+                }
+                .into(),
+                kind: match kind {
+                    familybridge_casework::ContactKind::Call => cms::ContactKind::Call,
+                    familybridge_casework::ContactKind::Complaint => cms::ContactKind::Complaint,
+                    familybridge_casework::ContactKind::Written => cms::ContactKind::Written,
+                }
+                .into(),
+                distressed: *distressed,
+            }))
+            .await
         }
         Action::ClaimSharedCare { child_ref, nights } => {
-            client
-                .record_shared_care(cms::RecordSharedCareRequest {
+            cms.send(CaseRequest::RecordSharedCare(
+                cms::RecordSharedCareRequest {
                     client_request_id: id,
                     case_reference: reference.clone(),
                     effective_date: iso(date),
                     child_ref: child_ref.clone(),
                     nights: *nights,
                     source: cms::EvidenceSource::ParentsWord.into(),
-                })
-                .await
+                },
+            ))
+            .await
         }
         Action::ReportCourtOrderToCms { order } => {
             // A final order the CMS is waiting for is told by the waiting receiving parent
@@ -1145,9 +1176,10 @@ async fn cms_action(
             let Some(made) = family.orders.get(order).cloned() else {
                 return Ok(());
             };
-            client
-                .report_court_order(court_order_report(id, &reference, date, &made))
-                .await
+            cms.send(CaseRequest::ReportCourtOrder(court_order_report(
+                id, &reference, date, &made,
+            )))
+            .await
         }
         Action::ReportProceedingsEnded { without_order } => {
             if reporting == Reporting::Automatic || !family.deferred {
@@ -1158,13 +1190,14 @@ async fn cms_action(
                     let Some(made) = family.orders.get(&OrderRef::Final).cloned() else {
                         return Ok(());
                     };
-                    client
-                        .report_court_order(court_order_report(id, &reference, date, &made))
-                        .await
+                    cms.send(CaseRequest::ReportCourtOrder(court_order_report(
+                        id, &reference, date, &made,
+                    )))
+                    .await
                 }
                 Some(outcome) => {
-                    client
-                        .report_proceedings_ended(cms::ReportProceedingsEndedRequest {
+                    cms.send(CaseRequest::ReportProceedingsEnded(
+                        cms::ReportProceedingsEndedRequest {
                             client_request_id: id,
                             case_reference: reference.clone(),
                             effective_date: iso(date),
@@ -1173,8 +1206,9 @@ async fn cms_action(
                                 ProceedingsOutcome::Dismissed => cms::ProceedingsOutcome::Dismissed,
                             }
                             .into(),
-                        })
-                        .await
+                        },
+                    ))
+                    .await
                 }
             }
         }

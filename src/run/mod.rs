@@ -9,6 +9,7 @@
 //! is written to the output folder (`summary.json`, `metrics.csv`, `timeseries.csv`,
 //! `report.html`) and printed as a table.
 
+mod cms_link;
 mod drive;
 pub mod levers;
 mod readback;
@@ -27,8 +28,13 @@ use familybridge_storage::{DatabaseUrl, PostgresServer};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::task::JoinSet;
 
+pub use crate::run::cms_link::CmsCalls;
+pub use crate::run::drive::PER_COMMAND_CONCURRENCY;
 use crate::run::drive::{Clients, Family, Reporting, STEP_DAYS};
 use crate::stack::{ANY_LOOPBACK_PORTS, Databases, Stack, Urls};
+
+/// Entries in one ExecuteBatch call, unless told otherwise.
+pub const DEFAULT_BATCH_SIZE: u32 = 512;
 
 /// The version recorded in every run record.
 const CODE_VERSION: &str = concat!("familybridge ", env!("CARGO_PKG_VERSION"));
@@ -61,9 +67,18 @@ pub struct RunArgs {
     /// Worker threads [default: one per core]. The results do not depend on it.
     #[arg(long)]
     threads: Option<usize>,
-    /// Families acting at once within a step. The results do not depend on it.
-    #[arg(long, default_value_t = 16)]
+    /// Families acting at once within a step, when each call goes alone (--per-command). The
+    /// results do not depend on it.
+    #[arg(long, default_value_t = drive::PER_COMMAND_CONCURRENCY)]
     concurrency: usize,
+    /// The most entries in one ExecuteBatch call to the CMS: each round of a step, every family's
+    /// call goes to the CMS together, this many to a call. The results do not depend on it.
+    #[arg(long, default_value_t = DEFAULT_BATCH_SIZE, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    batch_size: u32,
+    /// Send each call to the CMS on its own RPC instead of in batches (the per-command path, for
+    /// comparison: the results are the same).
+    #[arg(long)]
+    per_command: bool,
     /// Folder for the services' databases [default: a temporary folder, removed afterwards].
     #[arg(long, conflicts_with = "database")]
     data_dir: Option<PathBuf>,
@@ -217,7 +232,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         connect: args.connect.clone(),
         server,
         data_root,
-        concurrency: args.concurrency,
+        calls: if args.per_command {
+            CmsCalls::PerCommand {
+                concurrency: args.concurrency,
+            }
+        } else {
+            CmsCalls::Batched {
+                batch_size: args.batch_size as usize,
+            }
+        },
     };
     let scenario = Arc::new(scenario);
     let results = simulate(&scenario, replications_of, &services, &progress, !terminal).await?;
@@ -257,8 +280,8 @@ pub struct Services {
     pub server: Option<PostgresServer>,
     /// The folder the arms' SQLite files go in (a subfolder per arm).
     pub data_root: PathBuf,
-    /// Families acting at once within a step.
-    pub concurrency: usize,
+    /// How the families' calls reach the CMS.
+    pub calls: CmsCalls,
 }
 
 /// Runs `replications_of[i]` of the scenario's arm `i` through `services`, arms side by side, and
@@ -285,20 +308,12 @@ pub async fn simulate(
             services.server.clone(),
         );
         let data_dir = services.data_root.join(&arm.name);
-        let concurrency = services.concurrency;
+        let calls = services.calls;
         arms.spawn(async move {
             let on_step = || progress.inc(1);
             let outcome = match &connect {
                 Some(urls) => {
-                    run_arm(
-                        &scenario,
-                        &arm.name,
-                        &replications,
-                        urls,
-                        concurrency,
-                        on_step,
-                    )
-                    .await
+                    run_arm(&scenario, &arm.name, &replications, urls, calls, on_step).await
                 }
                 None => {
                     let databases = match &server {
@@ -323,7 +338,7 @@ pub async fn simulate(
                         &arm.name,
                         &replications,
                         stack.urls(),
-                        concurrency,
+                        calls,
                         on_step,
                     )
                     .await;
@@ -379,7 +394,7 @@ async fn run_arm(
     arm_name: &str,
     replications: &[u32],
     urls: &Urls,
-    concurrency: usize,
+    calls: CmsCalls,
     on_step: impl FnMut(),
 ) -> anyhow::Result<Vec<ReplicationResult>> {
     let arm = scenario
@@ -398,15 +413,7 @@ async fn run_arm(
         CourtOrderRoute::Manual => Reporting::ByParents,
         CourtOrderRoute::Automatic => Reporting::Automatic,
     };
-    let families = drive::drive(
-        scenario,
-        &clients,
-        families,
-        reporting,
-        concurrency,
-        on_step,
-    )
-    .await?;
+    let families = drive::drive(scenario, &clients, families, reporting, calls, on_step).await?;
     let hub = readback::HubRecords::read(&urls.referral_hub).await?;
     let disclosures = readback::disclosures_by_replication(urls).await?;
     let mut results = Vec::new();

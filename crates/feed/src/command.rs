@@ -1,56 +1,107 @@
-//! Idempotent commands in a feed transaction: the shape every agency's commands share.
+//! Idempotent case commands in a feed transaction: the one way every agency carries out a command.
 //!
-//! A command that changes an agency's records runs in one transaction of the agency's feed, begun
-//! under the locks of the streams (cases) it touches. Its client request id is looked up first: a
-//! retry is answered exactly as the first call was and changes nothing. Otherwise the caller does
-//! its work in the transaction — reads, writes, appended events — and [`NewCommand::finish`]
-//! records the answer and commits, so the change, its events and the record of the answer stand or
-//! fall together.
+//! A service says how its commands and reads are carried out ([`CaseCommands`]); the feed carries
+//! out a batch of them ([`Feed::execute_batch`]) — or a batch of one, which is what every
+//! single-command RPC is ([`Feed::execute_one`]). Each entry's fields are checked first (naming the
+//! field at fault); then the batch runs in one transaction of the agency's feed, under the locks
+//! of every case it touches, in case reference order (entries about one case in the order given),
+//! so the outcome does not depend on the order families happened to be sent in. A command's client
+//! request id is looked up first: a retry is answered exactly as the first call was and changes
+//! nothing. Otherwise the service does its work in the transaction — reads, writes, appended
+//! events — and the answer is recorded beside it, so the change, its events and the record of the
+//! answer stand or fall together. A refusal (a rule said no, a field is wrong) undoes that entry
+//! only (a savepoint); a failure of the agency's own machinery undoes the whole batch.
 //!
 //! Errors come back as gRPC statuses, because every caller is a gRPC handler: a missing or reused
 //! request id is `INVALID_ARGUMENT` naming `client_request_id`; storage failures are `INTERNAL`; a
 //! peer's feed out of reach is `UNAVAILABLE` (`From<FeedError> for Status`).
 
+use std::future::Future;
+
 use chrono::NaiveDate;
-use familybridge_proto::{CommandRequest, validate};
+use familybridge_proto::common::v1 as proto;
+use familybridge_proto::{BatchEntry, validate};
 use familybridge_storage::SimulatedClock;
 use familybridge_storage::idempotency::{self, CommandKey, IdempotencyError};
+use familybridge_storage::sqlx;
 use prost::Message;
-use tonic::{Code, Request, Status};
+use tonic::{Code, Status};
 
 use crate::{Feed, FeedError, FeedTransaction, TraceContext};
 
-/// How a command began: answered already, or new and ready for its work.
-pub enum Begun<R> {
-    /// The same command was carried out before; this is the answer it was given.
-    Answered(R),
-    /// A new command, in its transaction.
-    New(NewCommand),
+/// The most entries one batch may carry: a simulation step sends a few hundred at a time, and a
+/// bound keeps one call's transaction (and answer) a size the services can hold.
+pub const MAX_BATCH_ENTRIES: usize = 4096;
+
+/// The longest trace context a batch entry may carry (a W3C `traceparent` is 55 characters, a
+/// `tracestate` at most 32 short members): anything longer is not a trace context, and is ignored.
+const MAX_TRACE_CONTEXT: usize = 512;
+
+/// An entry's own trace context, if it sent a well-sized one, else the batch call's.
+fn entry_trace(sent: Option<proto::TraceContext>, call: &TraceContext) -> TraceContext {
+    match sent {
+        Some(sent)
+            if !sent.traceparent.is_empty()
+                && sent.traceparent.len() + sent.tracestate.len() <= MAX_TRACE_CONTEXT =>
+        {
+            sent.into()
+        }
+        _ => call.clone(),
+    }
 }
 
-/// A command being carried out, in its feed transaction.
-pub struct NewCommand {
-    transaction: FeedTransaction,
-    client_request_id: String,
-    command: &'static str,
-    request: Vec<u8>,
+/// A batch entry's refusal as it goes back over the wire, naming the entry.
+fn refusal(index: usize, status: &Status) -> proto::Refusal {
+    proto::Refusal {
+        code: status.code() as i32,
+        message: format!("entries[{index}]: {}", status.message()),
+    }
 }
 
-/// A command about one case, begun: the request, its effective date, the trace context it came
-/// with, and whether it is new.
-pub struct CaseCommand<R, A> {
-    /// The request.
-    pub request: R,
+/// How an agency carries out its case commands and reads, in the batch's transaction.
+pub trait CaseCommands: Send + Sync {
+    /// A command or read, as the agency's batch RPC takes it.
+    type Entry: BatchEntry;
+    /// What a command or read answers.
+    type Answer: Message + Default + Send;
+
+    /// Carries out a new command (checked, and not a retry): loads the case, lets the rules
+    /// decide, saves the case and appends the events it causes, and returns the answer.
+    fn carry_out(
+        &self,
+        transaction: &mut FeedTransaction,
+        entry: &Self::Entry,
+        context: &CommandContext,
+    ) -> impl Future<Output = Result<Self::Answer, Status>> + Send;
+
+    /// Answers a read, changing nothing; `today` is the service's simulated date.
+    fn read(
+        &self,
+        transaction: &mut FeedTransaction,
+        entry: &Self::Entry,
+        today: Option<NaiveDate>,
+    ) -> impl Future<Output = Result<Self::Answer, Status>> + Send;
+}
+
+/// What a new command is carried out with besides its request.
+#[derive(Debug, Clone)]
+pub struct CommandContext {
     /// Its effective date.
     pub date: NaiveDate,
-    /// The service's simulated date as the new command began, read in its transaction (`None`
-    /// before the clock first moves, and for a command answered before).
+    /// The service's simulated date, read in the batch's transaction (`None` before the clock
+    /// first moves).
     pub today: Option<NaiveDate>,
-    /// The W3C trace context for the events the command publishes: the command's span, or the
-    /// caller's context where nothing is exported.
+    /// The W3C trace context for the events the command publishes.
     pub trace: TraceContext,
-    /// Answered before, or new and ready for its work.
-    pub begun: Begun<A>,
+}
+
+/// One entry of a batch: the request, and the trace context its events continue.
+#[derive(Debug, Clone)]
+pub struct Entry<E> {
+    /// The command or read.
+    pub request: E,
+    /// The trace its events continue: the family's action that sent it, or the call's.
+    pub trace: TraceContext,
 }
 
 /// How far from a service's simulated date a command may take effect, either way: a year and a day,
@@ -59,16 +110,10 @@ pub struct CaseCommand<R, A> {
 pub const DATE_WINDOW_DAYS: u64 = 366;
 
 /// Refuses an effective date more than [`DATE_WINDOW_DAYS`] from the service's simulated date
-/// (any date, before its clock first moves), naming the field; returns that simulated date.
-async fn check_within_window(
-    tx: &mut FeedTransaction,
-    date: NaiveDate,
-) -> Result<Option<NaiveDate>, Status> {
-    let Some(today) = SimulatedClock::current_date_on(tx.connection())
-        .await
-        .map_err(internal_error)?
-    else {
-        return Ok(None);
+/// `today` (any date, before its clock first moves), naming the field.
+fn check_within_window(date: NaiveDate, today: Option<NaiveDate>) -> Result<(), Status> {
+    let Some(today) = today else {
+        return Ok(());
     };
     let window = chrono::Days::new(DATE_WINDOW_DAYS);
     let earliest = today.checked_sub_days(window).unwrap_or(NaiveDate::MIN);
@@ -79,7 +124,7 @@ async fn check_within_window(
              simulated date {today}"
         )));
     }
-    Ok(Some(today))
+    Ok(())
 }
 
 /// Parses a required `YYYY-MM-DD` date from request field `field`, naming the field if it is
@@ -133,105 +178,235 @@ pub fn internal_error(error: impl std::error::Error) -> Status {
     Status::internal(described)
 }
 
+/// Whether a failure is the answer to one entry (a rule's refusal, a bad field), which undoes that
+/// entry only, rather than a failure of the agency's machinery, which undoes the batch.
+fn is_refusal(status: &Status) -> bool {
+    !matches!(
+        status.code(),
+        Code::Internal
+            | Code::Unknown
+            | Code::DataLoss
+            | Code::Unavailable
+            | Code::Cancelled
+            | Code::DeadlineExceeded
+    )
+}
+
+/// Checks an entry's own fields, before any transaction: its case reference, and for a command its
+/// client request id and effective date (returned).
+fn check_fields(entry: &impl BatchEntry) -> Result<Option<NaiveDate>, Status> {
+    if let Some(problem) = validate::reference_problem(entry.case_reference()) {
+        return Err(Status::invalid_argument(format!(
+            "case_reference: {problem}"
+        )));
+    }
+    if entry.command().is_none() {
+        return Ok(None);
+    }
+    let date = parse_date("effective_date", entry.effective_date())?;
+    if let Some(problem) = validate::request_id_problem(entry.client_request_id()) {
+        return Err(Status::invalid_argument(format!(
+            "client_request_id: {problem}"
+        )));
+    }
+    Ok(Some(date))
+}
+
+/// Runs `statement` (a savepoint's) in the batch's transaction.
+async fn savepoint(
+    transaction: &mut FeedTransaction,
+    statement: &'static str,
+) -> Result<(), Status> {
+    sqlx::query(statement)
+        .execute(transaction.connection())
+        .await
+        .map(|_| ())
+        .map_err(internal_error)
+}
+
 impl Feed {
-    /// Begins command `command` (e.g. "MakeFinalOrder") with its client request id and request,
-    /// locking `streams`.
-    pub async fn begin_command<Q: Message, R: Message + Default>(
+    /// Carries out `entries` through `commands`, in one transaction: see the module documentation.
+    /// Answers each entry in the order given — its answer, or its refusal — or fails as a whole
+    /// (nothing kept) if the agency's machinery does.
+    pub async fn execute_batch<C: CaseCommands>(
         &self,
-        command: &'static str,
-        client_request_id: &str,
-        request: &Q,
-        streams: &[&str],
-    ) -> Result<Begun<R>, Status> {
-        if let Some(problem) = validate::request_id_problem(client_request_id) {
+        commands: &C,
+        entries: &[Entry<C::Entry>],
+    ) -> Result<Vec<Result<C::Answer, Status>>, Status> {
+        if entries.len() > MAX_BATCH_ENTRIES {
             return Err(Status::invalid_argument(format!(
-                "client_request_id: {problem}"
+                "entries: at most {MAX_BATCH_ENTRIES} in one batch, not {}",
+                entries.len()
             )));
         }
-        let encoded = request.encode_to_vec();
-        let mut transaction = self.begin(streams).await.map_err(internal_error)?;
-        let key = CommandKey {
-            client_request_id,
-            command,
-            request: &encoded,
-        };
-        match idempotency::recall(transaction.connection(), &key).await {
-            Ok(Some(answer)) => R::decode(answer.as_slice())
-                .map(Begun::Answered)
-                .map_err(internal_error),
-            Ok(None) => Ok(Begun::New(NewCommand {
-                transaction,
-                client_request_id: client_request_id.to_owned(),
-                command,
-                request: encoded,
-            })),
-            Err(error @ IdempotencyError::Reused { .. }) => {
-                Err(Status::invalid_argument(error.to_string()))
+        let mut outcomes: Vec<Option<Result<C::Answer, Status>>> =
+            entries.iter().map(|_| None).collect();
+        let mut accepted: Vec<(usize, Option<NaiveDate>)> = Vec::with_capacity(entries.len());
+        for (index, entry) in entries.iter().enumerate() {
+            match check_fields(&entry.request) {
+                Ok(date) => accepted.push((index, date)),
+                Err(refusal) => outcomes[index] = Some(Err(refusal)),
             }
-            Err(IdempotencyError::Storage(error)) => Err(internal_error(error)),
         }
+        // Stable: entries about one case keep the order they were given in.
+        accepted.sort_by(|(a, _), (b, _)| {
+            entries[*a]
+                .request
+                .case_reference()
+                .cmp(entries[*b].request.case_reference())
+        });
+        if !accepted.is_empty() {
+            let streams: Vec<&str> = accepted
+                .iter()
+                .map(|(index, _)| entries[*index].request.case_reference())
+                .collect();
+            let mut transaction = self.begin(&streams).await.map_err(internal_error)?;
+            let today = SimulatedClock::current_date_on(transaction.connection())
+                .await
+                .map_err(internal_error)?;
+            // A batch of one needs no savepoint: its refusal undoes the transaction.
+            let alone = accepted.len() == 1;
+            let mut kept = false;
+            for (index, date) in accepted {
+                if !alone {
+                    savepoint(&mut transaction, "SAVEPOINT batch_entry").await?;
+                }
+                let entry = &entries[index];
+                match carry_out_entry(&mut transaction, commands, entry, date, today).await {
+                    Ok(answer) => {
+                        kept = true;
+                        outcomes[index] = Some(Ok(answer));
+                    }
+                    Err(refusal) if is_refusal(&refusal) => {
+                        if !alone {
+                            savepoint(&mut transaction, "ROLLBACK TO SAVEPOINT batch_entry")
+                                .await?;
+                        }
+                        outcomes[index] = Some(Err(refusal));
+                    }
+                    Err(failure) => return Err(failure),
+                }
+                if !alone {
+                    savepoint(&mut transaction, "RELEASE SAVEPOINT batch_entry").await?;
+                }
+            }
+            if kept {
+                transaction
+                    .commit()
+                    .await
+                    .map_err(|error: FeedError| internal_error(error))?;
+            }
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|outcome| {
+                outcome.unwrap_or_else(|| Err(Status::internal("a batch entry went unanswered")))
+            })
+            .collect())
     }
-}
 
-impl Feed {
-    /// Begins a gRPC command about one case: checks its case reference and effective date (naming
-    /// the field at fault), then [`begin_command`](Feed::begin_command)s it under the case's lock.
-    pub async fn begin_case_command<R: CommandRequest, A: Message + Default>(
+    /// Carries out a batch as it came over the wire — each entry's request (`None` if it named
+    /// none) and trace context (`None`, or an empty one: the call's, `call`) — answering each
+    /// entry in the order sent, its refusal naming it (`entries[3]: …`).
+    pub async fn execute_sent<C: CaseCommands>(
         &self,
-        command: &'static str,
-        request: Request<R>,
-    ) -> Result<CaseCommand<R, A>, Status> {
-        // The events carry the command's own span (a child of the caller's); a process that
-        // exports nothing passes on the caller's context as it came.
-        let trace = TraceContext::current().or(TraceContext::from_metadata(request.metadata()));
-        let request = request.into_inner();
-        let reference = request.case_reference();
-        if let Some(problem) = validate::reference_problem(reference) {
-            return Err(Status::invalid_argument(format!(
-                "case_reference: {problem}"
-            )));
+        commands: &C,
+        sent: Vec<(Option<C::Entry>, Option<proto::TraceContext>)>,
+        call: &TraceContext,
+    ) -> Result<Vec<Result<C::Answer, proto::Refusal>>, Status> {
+        let mut outcomes: Vec<Option<Result<C::Answer, proto::Refusal>>> =
+            sent.iter().map(|_| None).collect();
+        let mut positions = Vec::with_capacity(sent.len());
+        let mut accepted = Vec::with_capacity(sent.len());
+        for (index, (request, trace)) in sent.into_iter().enumerate() {
+            match request {
+                None => {
+                    outcomes[index] = Some(Err(refusal(
+                        index,
+                        &Status::invalid_argument(
+                            "request: required: one of the commands, or a read",
+                        ),
+                    )));
+                }
+                Some(request) => {
+                    positions.push(index);
+                    accepted.push(Entry {
+                        request,
+                        trace: entry_trace(trace, call),
+                    });
+                }
+            }
         }
-        let date = parse_date("effective_date", request.effective_date())?;
-        let mut begun = self
-            .begin_command(command, request.client_request_id(), &request, &[reference])
-            .await?;
-        let today = match &mut begun {
-            Begun::New(new) => check_within_window(new.transaction(), date).await?,
-            Begun::Answered(_) => None,
-        };
-        Ok(CaseCommand {
-            request,
-            date,
-            today,
-            trace,
-            begun,
-        })
+        let answers = self.execute_batch(commands, &accepted).await?;
+        for (index, answer) in positions.into_iter().zip(answers) {
+            outcomes[index] = Some(answer.map_err(|status| refusal(index, &status)));
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|outcome| {
+                outcome.unwrap_or_else(|| {
+                    Err(proto::Refusal {
+                        code: Code::Internal as i32,
+                        message: "a batch entry went unanswered".to_owned(),
+                    })
+                })
+            })
+            .collect())
+    }
+
+    /// Carries out one command or read: a batch of one, by the same code.
+    pub async fn execute_one<C: CaseCommands>(
+        &self,
+        commands: &C,
+        entry: Entry<C::Entry>,
+    ) -> Result<C::Answer, Status> {
+        self.execute_batch(commands, std::slice::from_ref(&entry))
+            .await?
+            .pop()
+            .unwrap_or_else(|| Err(Status::internal("a command went unanswered")))
     }
 }
 
-impl NewCommand {
-    /// The transaction to do the command's work in.
-    pub fn transaction(&mut self) -> &mut FeedTransaction {
-        &mut self.transaction
+/// One entry, in the batch's transaction: a read is answered; a command already carried out is
+/// answered as it was; a new one is checked against the date window, carried out, and its answer
+/// recorded.
+async fn carry_out_entry<C: CaseCommands>(
+    transaction: &mut FeedTransaction,
+    commands: &C,
+    entry: &Entry<C::Entry>,
+    date: Option<NaiveDate>,
+    today: Option<NaiveDate>,
+) -> Result<C::Answer, Status> {
+    let (Some(command), Some(date)) = (entry.request.command(), date) else {
+        return commands.read(transaction, &entry.request, today).await;
+    };
+    let encoded = entry.request.encode_request();
+    let key = CommandKey {
+        client_request_id: entry.request.client_request_id(),
+        command,
+        request: &encoded,
+    };
+    match idempotency::recall(transaction.connection(), &key).await {
+        Ok(Some(answer)) => {
+            return C::Answer::decode(answer.as_slice()).map_err(internal_error);
+        }
+        Ok(None) => {}
+        Err(error @ IdempotencyError::Reused { .. }) => {
+            return Err(Status::invalid_argument(error.to_string()));
+        }
+        Err(IdempotencyError::Storage(error)) => return Err(internal_error(error)),
     }
-
-    /// Records `response` as the command's answer and commits everything.
-    pub async fn finish<R: Message>(mut self, response: &R) -> Result<(), Status> {
-        let key = CommandKey {
-            client_request_id: &self.client_request_id,
-            command: self.command,
-            request: &self.request,
-        };
-        idempotency::remember(
-            self.transaction.connection(),
-            &key,
-            &response.encode_to_vec(),
-        )
+    check_within_window(date, today)?;
+    let context = CommandContext {
+        date,
+        today,
+        trace: entry.trace.clone(),
+    };
+    let answer = commands
+        .carry_out(transaction, &entry.request, &context)
+        .await?;
+    idempotency::remember(transaction.connection(), &key, &answer.encode_to_vec())
         .await
         .map_err(internal_error)?;
-        self.transaction
-            .commit()
-            .await
-            .map_err(|error: FeedError| internal_error(error))
-    }
+    Ok(answer)
 }

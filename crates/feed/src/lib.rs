@@ -39,12 +39,15 @@ mod server;
 pub use agency::{AgencyId, UnknownAgency};
 pub use agreements::{Agreement, AgreementError, DataSharingAgreements};
 pub use client::{EventHandler, FeedClient, run_subscription, spawn_subscription};
-pub use command::{Begun, CaseCommand, NewCommand, internal_error, parse_date};
+pub use command::{
+    CaseCommands, CommandContext, DATE_WINDOW_DAYS, Entry, MAX_BATCH_ENTRIES, internal_error,
+    parse_date,
+};
 pub use error::{FeedError, HandlerError};
 /// The W3C trace context each event carries, from the shared telemetry.
 pub use familybridge_runtime::TraceContext;
 pub use following::Following;
-pub use outbox::{Appended, Feed, FeedTransaction};
+pub use outbox::{Appended, Feed, FeedTransaction, OutgoingEvent};
 pub use server::{AGENCY_HEADER, FeedOptions, FeedService};
 
 use familybridge_storage::MigrationSet;

@@ -49,6 +49,24 @@ pub struct Appended {
     pub sequence: u64,
 }
 
+/// An event to publish, of any of the agency's event types: its type's full name and its encoded
+/// payload. A command decides a list of them, whatever their types.
+#[derive(Debug, Clone)]
+pub struct OutgoingEvent {
+    event_type: String,
+    payload: prost_types::Any,
+}
+
+impl OutgoingEvent {
+    /// `event`, encoded for the outbox.
+    pub fn new<M: prost::Message + prost::Name>(event: &M) -> Result<Self, FeedError> {
+        Ok(Self {
+            event_type: M::full_name(),
+            payload: prost_types::Any::from_msg(event)?,
+        })
+    }
+}
+
 /// An event as stored in the outbox, with the cursor that resumes after it.
 #[derive(Debug, Clone)]
 pub(crate) struct StoredEvent {
@@ -321,6 +339,19 @@ impl FeedTransaction {
         trace: &TraceContext,
         payload: &M,
     ) -> Result<Appended, FeedError> {
+        self.append_outgoing(stream, effective_date, trace, OutgoingEvent::new(payload)?)
+            .await
+    }
+
+    /// Appends an event already encoded ([`OutgoingEvent`]) to `stream`, as
+    /// [`append`](FeedTransaction::append) does.
+    pub async fn append_outgoing(
+        &mut self,
+        stream: &str,
+        effective_date: NaiveDate,
+        trace: &TraceContext,
+        event: OutgoingEvent,
+    ) -> Result<Appended, FeedError> {
         if self
             .streams
             .binary_search_by(|locked| locked.as_str().cmp(stream))
@@ -330,7 +361,10 @@ impl FeedTransaction {
                 stream: stream.to_owned(),
             });
         }
-        let payload = prost_types::Any::from_msg(payload)?;
+        let OutgoingEvent {
+            event_type,
+            payload,
+        } = event;
         let newest: i64 = sqlx::query_scalar(
             "SELECT COALESCE(MAX(sequence), 0) FROM feed_events WHERE stream = $1",
         )
@@ -347,7 +381,7 @@ impl FeedTransaction {
         .bind(&event_id)
         .bind(stream)
         .bind(sequence)
-        .bind(M::full_name())
+        .bind(event_type)
         .bind(effective_date.format("%Y-%m-%d").to_string())
         .bind(&trace.traceparent)
         .bind(&trace.tracestate)

@@ -1,6 +1,6 @@
 //! The fields every agency command request shares: a client request id (a retry carries the same
-//! one), the case it is about, and its effective date. Services begin any command through this
-//! one trait.
+//! one), the case it is about, and its effective date ([`CommandRequest`]); and an entry of a
+//! batch of them, which the feed's command executor carries out ([`BatchEntry`]).
 
 use crate::{cms, court};
 
@@ -51,3 +51,85 @@ command_requests!(
     cms::v1::RequestEnforcementPauseRequest,
     cms::v1::LiftEnforcementPauseRequest,
 );
+
+/// One entry of a batch of an agency's case commands and reads: a command request of any kind, or
+/// a read. Every command is carried out as such an entry (a single-command RPC is a batch of one).
+pub trait BatchEntry: Send + Sync {
+    /// The command's name, as its idempotency record keeps it (its RPC's, e.g. "RecordPayment"), or
+    /// `None` for a read, which changes nothing.
+    fn command(&self) -> Option<&'static str>;
+    /// The case the entry is about.
+    fn case_reference(&self) -> &str;
+    /// The command's client request id (empty for a read).
+    fn client_request_id(&self) -> &str;
+    /// The command's effective date as sent (empty for a read).
+    fn effective_date(&self) -> &str;
+    /// The request as encoded on the wire: what a retry must repeat exactly.
+    fn encode_request(&self) -> Vec<u8>;
+}
+
+/// Implements [`BatchEntry`] for a batch entry's `oneof`: each command variant with its RPC's
+/// name, and the read variant (a request with a `case_reference`).
+macro_rules! batch_entry {
+    ($entry:ty { $($variant:ident),+ $(,)? } read $read:ident) => {
+        impl BatchEntry for $entry {
+            fn command(&self) -> Option<&'static str> {
+                match self {
+                    $(Self::$variant(_) => Some(stringify!($variant)),)+
+                    Self::$read(_) => None,
+                }
+            }
+            fn case_reference(&self) -> &str {
+                match self {
+                    $(Self::$variant(request) => CommandRequest::case_reference(request),)+
+                    Self::$read(request) => &request.case_reference,
+                }
+            }
+            fn client_request_id(&self) -> &str {
+                match self {
+                    $(Self::$variant(request) => CommandRequest::client_request_id(request),)+
+                    Self::$read(_) => "",
+                }
+            }
+            fn effective_date(&self) -> &str {
+                match self {
+                    $(Self::$variant(request) => CommandRequest::effective_date(request),)+
+                    Self::$read(_) => "",
+                }
+            }
+            fn encode_request(&self) -> Vec<u8> {
+                match self {
+                    $(Self::$variant(request) => prost::Message::encode_to_vec(request),)+
+                    Self::$read(request) => prost::Message::encode_to_vec(request),
+                }
+            }
+        }
+    };
+}
+
+batch_entry!(cms::v1::case_batch_entry::Request {
+    OpenApplication,
+    NotifyPayingParent,
+    MakeCalculation,
+    RecordIncome,
+    RecordSharedCare,
+    ReportCourtOrder,
+    ReportProceedingsEnded,
+    RecordPayment,
+    ReportMissedDirectPay,
+    CloseCase,
+    RecordContact,
+    RequestEnforcementPause,
+    LiftEnforcementPause,
+} read GetCase);
+
+batch_entry!(court::v1::court_batch_entry::Request {
+    OpenCase,
+    ScheduleHearing,
+    MakeInterimOrder,
+    MakeFinalOrder,
+    ApplyToVary,
+    MakeVariationOrder,
+    CloseCase,
+    AttachReviewFindings,
+} read GetCase);

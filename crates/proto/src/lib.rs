@@ -13,7 +13,7 @@ mod command;
 pub mod json;
 pub mod validate;
 
-pub use command::CommandRequest;
+pub use command::{BatchEntry, CommandRequest};
 
 /// The encoded `FileDescriptorSet` of every familybridge proto file, with source comments.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

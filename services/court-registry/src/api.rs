@@ -1,19 +1,21 @@
 //! `familybridge.court.v1.CourtRegistry`: the registry's commands and query over gRPC.
 //!
-//! Every command runs as an idempotent command of the registry's event feed, under the case's lock
-//! (`Feed::begin_command`): a retry is answered as before and changes nothing; otherwise the case
-//! rules decide, and the changed case, the events it causes and the answer are written together. So an event is published if and only if its change happened, and a final order can
+//! Every command is an entry of a batch carried out by the feed's command executor
+//! (`Feed::execute_batch`; a single-command RPC is a batch of one, `ExecuteBatch` many), under the
+//! case's lock: a retry is answered as before and changes nothing; otherwise the case rules decide
+//! ([`Registry::decide`]), and the changed case, the events it causes and the answer are written
+//! together. So an event is published if and only if its change happened, and a final order can
 //! never be published before the interim order it replaces.
-
-use std::future::Future;
 
 use chrono::NaiveDate;
 use familybridge_calculation::ParameterBook;
 use familybridge_feed::{
-    Begun, CaseCommand, Feed, FeedError, FeedTransaction, TraceContext, internal_error, parse_date,
+    CaseCommands, CommandContext, Entry, Feed, FeedError, FeedTransaction, OutgoingEvent,
+    TraceContext, internal_error, parse_date,
 };
-use familybridge_proto::CommandRequest;
+use familybridge_proto::BatchEntry;
 use familybridge_proto::court::v1 as proto;
+use familybridge_proto::court::v1::court_batch_entry::Request as CourtRequest;
 use familybridge_proto::court::v1::court_registry_server::CourtRegistry;
 use tonic::{Request, Response, Status};
 
@@ -34,52 +36,10 @@ impl Registry {
     }
 }
 
-/// One event the registry publishes.
-enum CourtEvent {
-    CaseOpened(proto::CaseOpened),
-    InterimOrderMade(proto::InterimOrderMade),
-    FinalOrderMade(proto::FinalOrderMade),
-    SharedCareDetermined(proto::SharedCareDetermined),
-    VariationAppliedFor(proto::VariationAppliedFor),
-    VariationOrderMade(proto::VariationOrderMade),
-    CaseClosed(proto::CaseClosed),
-}
-
-impl CourtEvent {
-    async fn append(
-        &self,
-        transaction: &mut FeedTransaction,
-        stream: &str,
-        date: NaiveDate,
-        trace: &TraceContext,
-    ) -> Result<String, FeedError> {
-        let appended = match self {
-            CourtEvent::CaseOpened(event) => transaction.append(stream, date, trace, event).await,
-            CourtEvent::InterimOrderMade(event) => {
-                transaction.append(stream, date, trace, event).await
-            }
-            CourtEvent::FinalOrderMade(event) => {
-                transaction.append(stream, date, trace, event).await
-            }
-            CourtEvent::SharedCareDetermined(event) => {
-                transaction.append(stream, date, trace, event).await
-            }
-            CourtEvent::VariationAppliedFor(event) => {
-                transaction.append(stream, date, trace, event).await
-            }
-            CourtEvent::VariationOrderMade(event) => {
-                transaction.append(stream, date, trace, event).await
-            }
-            CourtEvent::CaseClosed(event) => transaction.append(stream, date, trace, event).await,
-        }?;
-        Ok(appended.event_id)
-    }
-}
-
 /// What a command decided: the case as it now is, and what to publish.
 struct Decision {
     case: Case,
-    events: Vec<CourtEvent>,
+    events: Vec<OutgoingEvent>,
 }
 
 fn case_status(error: CaseError) -> Status {
@@ -103,20 +63,20 @@ fn order_events(
     case: &Case,
     order: &crate::case::Order,
     replaced: Option<String>,
-) -> Vec<CourtEvent> {
+) -> Result<Vec<OutgoingEvent>, FeedError> {
     let arrangements = convert::arrangements(&order.arrangements);
     let order_kind = convert::order_kind(order.kind);
     let reference = case.reference.clone();
     let narrative = case.safeguarding_narrative.clone();
     let first = match order.kind {
-        OrderKind::Interim => CourtEvent::InterimOrderMade(proto::InterimOrderMade {
+        OrderKind::Interim => OutgoingEvent::new(&proto::InterimOrderMade {
             case_reference: reference.clone(),
             order_id: order.order_id.clone(),
             order_kind: order_kind.into(),
             arrangements: arrangements.clone(),
             safeguarding_narrative: narrative,
         }),
-        OrderKind::Final => CourtEvent::FinalOrderMade(proto::FinalOrderMade {
+        OrderKind::Final => OutgoingEvent::new(&proto::FinalOrderMade {
             case_reference: reference.clone(),
             order_id: order.order_id.clone(),
             order_kind: order_kind.into(),
@@ -124,7 +84,7 @@ fn order_events(
             replaces_order_id: replaced.unwrap_or_default(),
             safeguarding_narrative: narrative,
         }),
-        OrderKind::Variation => CourtEvent::VariationOrderMade(proto::VariationOrderMade {
+        OrderKind::Variation => OutgoingEvent::new(&proto::VariationOrderMade {
             case_reference: reference.clone(),
             order_id: order.order_id.clone(),
             order_kind: order_kind.into(),
@@ -133,7 +93,7 @@ fn order_events(
             safeguarding_narrative: narrative,
         }),
     };
-    let care = CourtEvent::SharedCareDetermined(proto::SharedCareDetermined {
+    let care = OutgoingEvent::new(&proto::SharedCareDetermined {
         case_reference: reference,
         order_id: order.order_id.clone(),
         order_kind: order_kind.into(),
@@ -141,81 +101,233 @@ fn order_events(
         applicant: Some(convert::party(&case.applicant)),
         respondent: Some(convert::party(&case.respondent)),
         arrangements,
-    });
-    vec![first, care]
+    })?;
+    Ok(vec![first?, care])
+}
+
+/// An event for the outbox, or the internal failure of encoding it.
+fn outgoing<M: prost::Message + prost::Name>(event: &M) -> Result<OutgoingEvent, Status> {
+    OutgoingEvent::new(event).map_err(internal_error)
 }
 
 impl Registry {
-    /// Runs one command: see the module documentation for the order of things.
-    async fn execute<R, D>(
+    /// Carries out one request, as a batch of one, with the caller's trace context.
+    async fn one<R>(
         &self,
-        command: &'static str,
         request: Request<R>,
-        decide: D,
-    ) -> Result<Response<proto::CaseResponse>, Status>
-    where
-        R: CommandRequest,
-        D: FnOnce(&R, Option<Case>, NaiveDate) -> Result<Decision, Status>,
-    {
-        let CaseCommand {
-            request,
-            date,
+        entry: fn(R) -> CourtRequest,
+    ) -> Result<Response<proto::CaseResponse>, Status> {
+        // The events carry the command's own span (a child of the caller's); a process that
+        // exports nothing passes on the caller's context as it came.
+        let trace = TraceContext::current().or(TraceContext::from_metadata(request.metadata()));
+        let entry = Entry {
+            request: entry(request.into_inner()),
             trace,
-            begun,
-            ..
-        } = self.feed.begin_case_command(command, request).await?;
-        let mut command = match begun {
-            Begun::Answered(answer) => return Ok(Response::new(answer)),
-            Begun::New(command) => command,
         };
-        let reference = request.case_reference();
-        let transaction = command.transaction();
+        self.feed.execute_one(self, entry).await.map(Response::new)
+    }
+
+    /// What the rules decide on a command: the case as it now is, and the events to publish.
+    fn decide(
+        &self,
+        entry: &CourtRequest,
+        stored: Option<Case>,
+        date: NaiveDate,
+    ) -> Result<Decision, Status> {
+        match entry {
+            CourtRequest::OpenCase(request) => open_case(request, stored, date),
+            CourtRequest::ScheduleHearing(request) => {
+                let mut case = existing(stored, &request.case_reference)?;
+                let hearing_date = parse_date("hearing_date", &request.hearing_date)?;
+                let kind = convert::hearing_kind(request.kind()).map_err(case_status)?;
+                case.schedule_hearing(date, hearing_date, kind)
+                    .map_err(case_status)?;
+                Ok(Decision {
+                    case,
+                    events: Vec::new(),
+                })
+            }
+            CourtRequest::MakeInterimOrder(request) => {
+                make_order(OrderKind::Interim, request, stored, date)
+            }
+            CourtRequest::MakeFinalOrder(request) => {
+                make_order(OrderKind::Final, request, stored, date)
+            }
+            CourtRequest::MakeVariationOrder(request) => {
+                make_order(OrderKind::Variation, request, stored, date)
+            }
+            CourtRequest::ApplyToVary(request) => apply_to_vary(request, stored, date),
+            CourtRequest::CloseCase(request) => {
+                let mut case = existing(stored, &request.case_reference)?;
+                let reason = convert::closure_reason(request.reason()).map_err(case_status)?;
+                let final_order_stands = case.close(date, reason).map_err(case_status)?;
+                let event = outgoing(&proto::CaseClosed {
+                    case_reference: case.reference.clone(),
+                    reason: request.reason,
+                    final_order_stands,
+                })?;
+                Ok(Decision {
+                    case,
+                    events: vec![event],
+                })
+            }
+            CourtRequest::AttachReviewFindings(request) => {
+                let mut case = existing(stored, &request.case_reference)?;
+                let findings = convert::requested_findings(request.findings.as_ref(), date)
+                    .map_err(case_status)?;
+                case.attach_review_findings(findings).map_err(case_status)?;
+                Ok(Decision {
+                    case,
+                    events: Vec::new(),
+                })
+            }
+            CourtRequest::GetCase(_) => Err(Status::internal("not a command")),
+        }
+    }
+}
+
+/// A new case on an application, which must not exist yet.
+fn open_case(
+    request: &proto::OpenCaseRequest,
+    stored: Option<Case>,
+    date: NaiveDate,
+) -> Result<Decision, Status> {
+    if stored.is_some() {
+        return Err(Status::already_exists(format!(
+            "case_reference: case {:?} already exists",
+            request.case_reference
+        )));
+    }
+    let case = Case::open(
+        &request.case_reference,
+        person(request.applicant.as_ref()),
+        person(request.respondent.as_ref()),
+        &request.child_refs,
+        date,
+        convert::welfare(request.welfare_flags.as_ref()),
+        &request.safeguarding_narrative,
+    )
+    .map_err(case_status)?;
+    let event = outgoing(&proto::CaseOpened {
+        case_reference: case.reference.clone(),
+        applicant: Some(convert::party(&case.applicant)),
+        respondent: Some(convert::party(&case.respondent)),
+        child_refs: case.children.clone(),
+        welfare_flags: Some(convert::welfare_flags(case.welfare)),
+        safeguarding_narrative: case.safeguarding_narrative.clone(),
+    })?;
+    Ok(Decision {
+        case,
+        events: vec![event],
+    })
+}
+
+/// An order of `kind`.
+fn make_order(
+    kind: OrderKind,
+    request: &proto::MakeOrderRequest,
+    stored: Option<Case>,
+    date: NaiveDate,
+) -> Result<Decision, Status> {
+    let mut case = existing(stored, &request.case_reference)?;
+    let replaced = case.in_force().map(|order| order.order_id.clone());
+    let order = case
+        .make_order(kind, date, &convert::requested(&request.arrangements))
+        .map_err(case_status)?;
+    // A final order replaces the interim order in force, if any; a variation order varies the
+    // order in force; an interim order replaces nothing.
+    let replaced = if kind == OrderKind::Interim {
+        None
+    } else {
+        replaced
+    };
+    let events = order_events(&case, &order, replaced).map_err(internal_error)?;
+    Ok(Decision { case, events })
+}
+
+/// An application to vary the final order.
+fn apply_to_vary(
+    request: &proto::ApplyToVaryRequest,
+    stored: Option<Case>,
+    date: NaiveDate,
+) -> Result<Decision, Status> {
+    let mut case = existing(stored, &request.case_reference)?;
+    // The bands of the CMS calculation in force on the application's date decide whether the
+    // proposal changes a child's shared-care band.
+    let parameters = ParameterBook::statutory()
+        .in_force_on(date)
+        .map_err(|error| Status::invalid_argument(format!("effective_date: {error}")))?;
+    let varies = case
+        .final_order_in_force()
+        .map(|order| order.order_id.clone())
+        .unwrap_or_default();
+    let application = case
+        .apply_to_vary(
+            date,
+            person(request.applied_by.as_ref()),
+            &convert::requested(&request.proposed_arrangements),
+            &parameters.shared_care,
+        )
+        .map_err(case_status)?
+        .clone();
+    let event = outgoing(&proto::VariationAppliedFor {
+        case_reference: case.reference.clone(),
+        application: Some(convert::variation(&case, &application)),
+        varies_order_id: varies,
+        applicant: Some(convert::party(&case.applicant)),
+        respondent: Some(convert::party(&case.respondent)),
+    })?;
+    Ok(Decision {
+        case,
+        events: vec![event],
+    })
+}
+
+impl CaseCommands for Registry {
+    type Entry = CourtRequest;
+    type Answer = proto::CaseResponse;
+
+    async fn carry_out(
+        &self,
+        transaction: &mut FeedTransaction,
+        entry: &CourtRequest,
+        context: &CommandContext,
+    ) -> Result<proto::CaseResponse, Status> {
+        let reference = entry.case_reference();
         let stored = store::load(transaction.connection(), reference)
             .await
             .map_err(internal_error)?;
-        let decision = decide(&request, stored, date)?;
-        store::save(transaction.connection(), &decision.case)
+        let Decision { case, events } = self.decide(entry, stored, context.date)?;
+        store::save(transaction.connection(), &case)
             .await
             .map_err(internal_error)?;
-        let mut event_ids = Vec::with_capacity(decision.events.len());
-        for event in &decision.events {
-            event_ids.push(
-                event
-                    .append(transaction, reference, date, &trace)
-                    .await
-                    .map_err(internal_error)?,
-            );
+        let mut event_ids = Vec::with_capacity(events.len());
+        for event in events {
+            let appended = transaction
+                .append_outgoing(reference, context.date, &context.trace, event)
+                .await
+                .map_err(internal_error)?;
+            event_ids.push(appended.event_id);
         }
-        let response = proto::CaseResponse {
-            case: Some(convert::case(&decision.case)),
+        Ok(proto::CaseResponse {
+            case: Some(convert::case(&case)),
             event_ids,
-        };
-        command.finish(&response).await?;
-        Ok(Response::new(response))
+        })
     }
 
-    /// Makes an order of `kind` through [`Registry::execute`].
-    fn order(
+    async fn read(
         &self,
-        command: &'static str,
-        kind: OrderKind,
-        request: Request<proto::MakeOrderRequest>,
-    ) -> impl Future<Output = Result<Response<proto::CaseResponse>, Status>> + Send + '_ {
-        self.execute(command, request, move |request, stored, date| {
-            let mut case = existing(stored, &request.case_reference)?;
-            let replaced = case.in_force().map(|order| order.order_id.clone());
-            let order = case
-                .make_order(kind, date, &convert::requested(&request.arrangements))
-                .map_err(case_status)?;
-            // A final order replaces the interim order in force, if any; a variation order
-            // varies the order in force; an interim order replaces nothing.
-            let replaced = if kind == OrderKind::Interim {
-                None
-            } else {
-                replaced
-            };
-            let events = order_events(&case, &order, replaced);
-            Ok(Decision { case, events })
+        transaction: &mut FeedTransaction,
+        entry: &CourtRequest,
+        _today: Option<NaiveDate>,
+    ) -> Result<proto::CaseResponse, Status> {
+        let reference = entry.case_reference();
+        let case = store::load(transaction.connection(), reference)
+            .await
+            .map_err(internal_error)?;
+        Ok(proto::CaseResponse {
+            case: Some(convert::case(&existing(case, reference)?)),
+            event_ids: Vec::new(),
         })
     }
 }
@@ -226,156 +338,56 @@ impl CourtRegistry for Registry {
         &self,
         request: Request<proto::OpenCaseRequest>,
     ) -> Result<Response<proto::CaseResponse>, Status> {
-        self.execute("OpenCase", request, |request, stored, date| {
-            if stored.is_some() {
-                return Err(Status::already_exists(format!(
-                    "case_reference: case {:?} already exists",
-                    request.case_reference
-                )));
-            }
-            let case = Case::open(
-                &request.case_reference,
-                person(request.applicant.as_ref()),
-                person(request.respondent.as_ref()),
-                &request.child_refs,
-                date,
-                convert::welfare(request.welfare_flags.as_ref()),
-                &request.safeguarding_narrative,
-            )
-            .map_err(case_status)?;
-            let event = CourtEvent::CaseOpened(proto::CaseOpened {
-                case_reference: case.reference.clone(),
-                applicant: Some(convert::party(&case.applicant)),
-                respondent: Some(convert::party(&case.respondent)),
-                child_refs: case.children.clone(),
-                welfare_flags: Some(convert::welfare_flags(case.welfare)),
-                safeguarding_narrative: case.safeguarding_narrative.clone(),
-            });
-            Ok(Decision {
-                case,
-                events: vec![event],
-            })
-        })
-        .await
+        self.one(request, CourtRequest::OpenCase).await
     }
 
     async fn schedule_hearing(
         &self,
         request: Request<proto::ScheduleHearingRequest>,
     ) -> Result<Response<proto::CaseResponse>, Status> {
-        self.execute("ScheduleHearing", request, |request, stored, date| {
-            let mut case = existing(stored, &request.case_reference)?;
-            let hearing_date = parse_date("hearing_date", &request.hearing_date)?;
-            let kind = convert::hearing_kind(request.kind()).map_err(case_status)?;
-            case.schedule_hearing(date, hearing_date, kind)
-                .map_err(case_status)?;
-            Ok(Decision {
-                case,
-                events: Vec::new(),
-            })
-        })
-        .await
+        self.one(request, CourtRequest::ScheduleHearing).await
     }
 
     async fn make_interim_order(
         &self,
         request: Request<proto::MakeOrderRequest>,
     ) -> Result<Response<proto::CaseResponse>, Status> {
-        self.order("MakeInterimOrder", OrderKind::Interim, request)
-            .await
+        self.one(request, CourtRequest::MakeInterimOrder).await
     }
 
     async fn make_final_order(
         &self,
         request: Request<proto::MakeOrderRequest>,
     ) -> Result<Response<proto::CaseResponse>, Status> {
-        self.order("MakeFinalOrder", OrderKind::Final, request)
-            .await
+        self.one(request, CourtRequest::MakeFinalOrder).await
     }
 
     async fn apply_to_vary(
         &self,
         request: Request<proto::ApplyToVaryRequest>,
     ) -> Result<Response<proto::CaseResponse>, Status> {
-        self.execute("ApplyToVary", request, |request, stored, date| {
-            let mut case = existing(stored, &request.case_reference)?;
-            // The bands of the CMS calculation in force on the application's date decide
-            // whether the proposal changes a child's shared-care band.
-            let parameters = ParameterBook::statutory()
-                .in_force_on(date)
-                .map_err(|error| Status::invalid_argument(format!("effective_date: {error}")))?;
-            let varies = case
-                .final_order_in_force()
-                .map(|order| order.order_id.clone())
-                .unwrap_or_default();
-            let application = case
-                .apply_to_vary(
-                    date,
-                    person(request.applied_by.as_ref()),
-                    &convert::requested(&request.proposed_arrangements),
-                    &parameters.shared_care,
-                )
-                .map_err(case_status)?
-                .clone();
-            let event = CourtEvent::VariationAppliedFor(proto::VariationAppliedFor {
-                case_reference: case.reference.clone(),
-                application: Some(convert::variation(&case, &application)),
-                varies_order_id: varies,
-                applicant: Some(convert::party(&case.applicant)),
-                respondent: Some(convert::party(&case.respondent)),
-            });
-            Ok(Decision {
-                case,
-                events: vec![event],
-            })
-        })
-        .await
+        self.one(request, CourtRequest::ApplyToVary).await
     }
 
     async fn make_variation_order(
         &self,
         request: Request<proto::MakeOrderRequest>,
     ) -> Result<Response<proto::CaseResponse>, Status> {
-        self.order("MakeVariationOrder", OrderKind::Variation, request)
-            .await
+        self.one(request, CourtRequest::MakeVariationOrder).await
     }
 
     async fn close_case(
         &self,
         request: Request<proto::CloseCaseRequest>,
     ) -> Result<Response<proto::CaseResponse>, Status> {
-        self.execute("CloseCase", request, |request, stored, date| {
-            let mut case = existing(stored, &request.case_reference)?;
-            let reason = convert::closure_reason(request.reason()).map_err(case_status)?;
-            let final_order_stands = case.close(date, reason).map_err(case_status)?;
-            let event = CourtEvent::CaseClosed(proto::CaseClosed {
-                case_reference: case.reference.clone(),
-                reason: request.reason,
-                final_order_stands,
-            });
-            Ok(Decision {
-                case,
-                events: vec![event],
-            })
-        })
-        .await
+        self.one(request, CourtRequest::CloseCase).await
     }
 
     async fn attach_review_findings(
         &self,
         request: Request<proto::AttachReviewFindingsRequest>,
     ) -> Result<Response<proto::CaseResponse>, Status> {
-        self.execute("AttachReviewFindings", request, |request, stored, date| {
-            let mut case = existing(stored, &request.case_reference)?;
-            let findings = convert::requested_findings(request.findings.as_ref(), date)
-                .map_err(case_status)?;
-            case.attach_review_findings(findings).map_err(case_status)?;
-            Ok(Decision {
-                case,
-                events: Vec::new(),
-            })
-        })
-        .await
+        self.one(request, CourtRequest::AttachReviewFindings).await
     }
 
     async fn get_case(
@@ -397,5 +409,28 @@ impl CourtRegistry for Registry {
             .await
             .map_err(internal_error)?;
         Ok(Response::new(convert::case(&existing(case, reference)?)))
+    }
+
+    async fn execute_batch(
+        &self,
+        request: Request<proto::CourtBatchRequest>,
+    ) -> Result<Response<proto::CourtBatchResponse>, Status> {
+        use proto::court_batch_outcome::Outcome;
+        let call = TraceContext::current().or(TraceContext::from_metadata(request.metadata()));
+        let sent = request
+            .into_inner()
+            .entries
+            .into_iter()
+            .map(|entry| (entry.request, entry.trace))
+            .collect();
+        let outcomes = self.feed.execute_sent(self, sent, &call).await?;
+        Ok(Response::new(proto::CourtBatchResponse {
+            outcomes: outcomes
+                .into_iter()
+                .map(|outcome| proto::CourtBatchOutcome {
+                    outcome: Some(outcome.map_or_else(Outcome::Refusal, Outcome::Answer)),
+                })
+                .collect(),
+        }))
     }
 }

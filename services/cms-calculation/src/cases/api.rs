@@ -1,9 +1,11 @@
 //! `familybridge.cms.v1.CaseService`: the CMS's case commands and query over gRPC.
 //!
-//! Each command is an idempotent command of the CMS's event feed under the case's lock
-//! (`Feed::begin_command`): the request is checked and translated (errors name the request field),
-//! the case rules decide, and the changed case, the events to publish and the answer are written
-//! together.
+//! Every command is an entry of a batch carried out by the feed's command executor
+//! (`Feed::execute_batch`; a single-command RPC is a batch of one, `ExecuteBatch` many): the request
+//! is checked and translated (errors name the request field), the case rules decide, and the
+//! changed case, the events to publish and the answer are written together. [`CaseCommands`] is
+//! where the CMS says how: the case loaded and brought up to the clock and to the court's events,
+//! the rule of the entry's kind, the case saved and its events published.
 
 use std::collections::BTreeMap;
 
@@ -16,10 +18,14 @@ use familybridge_casework::{
     ContactKind, CourtOrder, CourtOrderRoute, Deduction, Employment, EvidenceSource, IncomeSource,
     Party, PaymentSource, ProceedingsOutcome, ProposedCare, Stage,
 };
-use familybridge_feed::{Begun, CaseCommand, Feed, internal_error, parse_date};
+use familybridge_feed::{
+    CaseCommands, CommandContext, Entry, Feed, FeedTransaction, TraceContext, internal_error,
+    parse_date,
+};
 use familybridge_proto::cms::v1 as proto;
+use familybridge_proto::cms::v1::case_batch_entry::Request as CaseRequest;
 use familybridge_proto::cms::v1::case_service_server::CaseService;
-use familybridge_proto::{CommandRequest, validate};
+use familybridge_proto::{BatchEntry, validate};
 use familybridge_storage::SimulatedClock;
 use familybridge_storage::sqlx::AnyConnection;
 use tonic::{Request, Response, Status};
@@ -218,78 +224,46 @@ fn view(case: &StoredCase, book: &ParameterBook, history: History) -> Result<pro
 }
 
 impl Cases {
-    /// Runs one command: see the module documentation.
-    async fn execute<R, C>(
+    /// Carries out one request, as a batch of one, with the caller's trace context.
+    async fn one<R>(
         &self,
-        command: &'static str,
         request: Request<R>,
-        change: C,
-    ) -> Result<Response<proto::CaseResponse>, Status>
-    where
-        R: CommandRequest,
-        C: FnOnce(
-            &R,
-            Option<StoredCase>,
-            NaiveDate,
-        ) -> Result<(StoredCase, Vec<CaseEvent>), Status>,
-    {
-        let CaseCommand {
-            request,
-            date,
-            today,
+        entry: fn(R) -> CaseRequest,
+    ) -> Result<Response<proto::CaseResponse>, Status> {
+        // The events carry the command's own span (a child of the caller's); a process that
+        // exports nothing passes on the caller's context as it came.
+        let trace = TraceContext::current().or(TraceContext::from_metadata(request.metadata()));
+        let entry = Entry {
+            request: entry(request.into_inner()),
             trace,
-            begun,
-        } = self.feed.begin_case_command(command, request).await?;
-        let mut command = match begun {
-            Begun::Answered(answer) => return Ok(Response::new(answer)),
-            Begun::New(command) => command,
         };
-        let reference = request.case_reference();
-        let transaction = command.transaction();
-        let mut stored = store::load(transaction.connection(), reference)
+        self.feed.execute_one(self, entry).await.map(Response::new)
+    }
+
+    /// Reads an existing case on `connection`, with its whole history if asked, as the next
+    /// command will see it (brought up to the clock's date `today`; the catch-up's events, if any,
+    /// are published then).
+    async fn read_on(
+        &self,
+        connection: &mut AnyConnection,
+        reference: &str,
+        history: History,
+        today: Option<NaiveDate>,
+    ) -> Result<StoredCase, Status> {
+        let stored = store::load(connection, reference)
             .await
             .map_err(internal_error)?;
-        if let Some(case) = stored.as_mut() {
-            // A case the clock's moves left alone (nothing was due) comes up to the clock first
-            // (the date the command path read as the command began).
-            let caught_up =
-                store::catch_up(case, today, &self.settings, &self.book).map_err(case_status)?;
-            publish(transaction, case, &caught_up, &trace)
+        let mut case = existing(stored, reference)?;
+        if history == History::Included {
+            store::load_history(connection, &mut case)
                 .await
                 .map_err(internal_error)?;
         }
-        // Court events dated up to the command's date come first, so the case decides on what the
-        // court did by then (automatic exchange only: there are none on the manual route).
-        if let Some(case) = stored.as_mut()
-            && self.settings.court_orders == CourtOrderRoute::Automatic
-        {
-            apply_pending_to_case(
-                transaction,
-                case,
-                date,
-                &self.settings,
-                &self.book,
-                &Span::current(),
-            )
-            .await?;
-        }
-        let (case, events) = change(&request, stored, date)?;
-        let mut case = case;
-        store::save(transaction.connection(), &mut case)
-            .await
-            .map_err(internal_error)?;
-        let event_ids = publish(transaction, &case, &events, &trace)
-            .await
-            .map_err(internal_error)?;
-        let response = proto::CaseResponse {
-            case: Some(view(&case, &self.book, History::Omitted)?),
-            event_ids,
-        };
-        command.finish(&response).await?;
-        Ok(Response::new(response))
+        store::catch_up(&mut case, today, &self.settings, &self.book).map_err(case_status)?;
+        Ok(case)
     }
 
-    /// Reads an existing case, outside any command, with its whole history if asked.
+    /// Reads an existing case, outside any command.
     async fn read(&self, reference: &str, history: History) -> Result<StoredCase, Status> {
         let mut connection = self
             .feed
@@ -298,45 +272,334 @@ impl Cases {
             .acquire()
             .await
             .map_err(internal_error)?;
-        let stored = store::load(&mut connection, reference)
-            .await
-            .map_err(internal_error)?;
-        let mut case = existing(stored, reference)?;
-        if history == History::Included {
-            store::load_history(&mut connection, &mut case)
-                .await
-                .map_err(internal_error)?;
-        }
-        // As the next command will see it (the catch-up's events, if any, are published then).
         let today = today(&mut connection).await?;
-        store::catch_up(&mut case, today, &self.settings, &self.book).map_err(case_status)?;
-        Ok(case)
+        self.read_on(&mut connection, reference, history, today)
+            .await
     }
 
-    /// A command that changes an existing case through `rule`.
-    async fn on_case<R, F>(
+    /// What the rules decide on a command: the case as it now is, and the events to publish.
+    fn decide(
         &self,
-        command: &'static str,
-        request: Request<R>,
-        rule: F,
-    ) -> Result<Response<proto::CaseResponse>, Status>
-    where
-        R: CommandRequest,
-        F: FnOnce(
-            &R,
-            &mut CaseFile,
-            NaiveDate,
-            &CaseSettings,
-            &ParameterBook,
-        ) -> Result<Vec<CaseEvent>, Status>,
-    {
-        self.execute(command, request, |request, stored, date| {
-            let mut case = existing(stored, request.case_reference())?;
-            let events = rule(request, &mut case.file, date, &self.settings, &self.book)?;
-            Ok((case, events))
-        })
-        .await
+        entry: &CaseRequest,
+        stored: Option<StoredCase>,
+        date: NaiveDate,
+    ) -> Result<(StoredCase, Vec<CaseEvent>), Status> {
+        let (settings, book) = (&self.settings, &*self.book);
+        if let CaseRequest::OpenApplication(request) = entry {
+            return self.open_case(request, stored, date);
+        }
+        let mut case = existing(stored, entry.case_reference())?;
+        let file = &mut case.file;
+        let events = match entry {
+            CaseRequest::OpenApplication(_) | CaseRequest::GetCase(_) => {
+                return Err(Status::internal("not a command on an existing case"));
+            }
+            CaseRequest::NotifyPayingParent(_) => file
+                .notify_paying_parent(date, settings, book)
+                .map_err(case_status)?,
+            CaseRequest::MakeCalculation(_) => file
+                .make_calculation(date, settings, book)
+                .map_err(case_status)?,
+            CaseRequest::RecordIncome(request) => {
+                record_income(request, file, date, settings, book)?
+            }
+            CaseRequest::RecordSharedCare(request) => {
+                record_shared_care(request, file, date, settings, book)?
+            }
+            CaseRequest::ReportCourtOrder(request) => {
+                report_court_order(request, file, date, settings, book)?
+            }
+            CaseRequest::ReportProceedingsEnded(request) => {
+                report_proceedings_ended(request, file, date, settings, book)?
+            }
+            CaseRequest::RecordPayment(request) => {
+                record_payment(request, file, date, settings, book)?
+            }
+            CaseRequest::ReportMissedDirectPay(request) => {
+                let unpaid = parse_money("unpaid", &request.unpaid)?
+                    .ok_or_else(|| invalid("unpaid", "required"))?;
+                file.report_missed_direct_pay(date, unpaid, settings, book)
+                    .map_err(case_status)?
+            }
+            CaseRequest::CloseCase(_) => file
+                .close(date, ClosureReason::FamilyBasedArrangement, settings, book)
+                .map_err(case_status)?,
+            CaseRequest::RecordContact(request) => {
+                record_contact(request, file, date, settings, book)?
+            }
+            CaseRequest::RequestEnforcementPause(request) => file
+                .request_pause(date, request.weeks, &request.reason, settings, book)
+                .map_err(case_status)?,
+            CaseRequest::LiftEnforcementPause(_) => {
+                file.lift_pause(date, settings, book).map_err(case_status)?
+            }
+        };
+        Ok((case, events))
     }
+
+    /// A new case on an application, which must not exist yet.
+    fn open_case(
+        &self,
+        request: &proto::OpenApplicationRequest,
+        stored: Option<StoredCase>,
+        date: NaiveDate,
+    ) -> Result<(StoredCase, Vec<CaseEvent>), Status> {
+        if stored.is_some() {
+            return Err(Status::already_exists(format!(
+                "case_reference: CMS case {:?} already exists",
+                request.case_reference
+            )));
+        }
+        for (field, value) in [
+            ("paying_parent_ref", &request.paying_parent_ref),
+            ("receiving_parent_ref", &request.receiving_parent_ref),
+        ] {
+            if let Some(problem) = validate::reference_problem(value) {
+                return Err(invalid(field, problem));
+            }
+        }
+        if request.child_refs.len() > MAX_CHILDREN {
+            return Err(invalid(
+                "child_refs",
+                format!("at most {MAX_CHILDREN} children on one application"),
+            ));
+        }
+        for (index, child) in request.child_refs.iter().enumerate() {
+            if let Some(problem) = validate::reference_problem(child) {
+                return Err(invalid(&format!("child_refs[{index}]"), problem));
+            }
+        }
+        if request.receiving_parent_ref == request.paying_parent_ref {
+            return Err(invalid(
+                "receiving_parent_ref",
+                "must be a different person from the paying parent",
+            ));
+        }
+        let application = Application {
+            date,
+            applicant: party("applicant", request.applicant())?,
+            children: request.child_refs.clone(),
+            proceedings_pending: request.proceedings_pending,
+            collection: if request.collect_and_pay {
+                CollectionMethod::CollectAndPay
+            } else {
+                CollectionMethod::DirectPay
+            },
+            paying_parent_income: parse_money("gross_weekly_income", &request.gross_weekly_income)?,
+            relevant_other_children: request.relevant_other_children,
+            flat_rate_benefit: request.flat_rate_benefit,
+            employment: match request.employment() {
+                proto::Employment::Unspecified => {
+                    return Err(invalid("employment", "required"));
+                }
+                proto::Employment::Employed => Employment::Employed,
+                proto::Employment::SelfEmployed => Employment::SelfEmployed,
+                proto::Employment::NotWorking => Employment::NotWorking,
+            },
+        };
+        let (file, events) =
+            CaseFile::open(application, &self.settings, &self.book).map_err(case_status)?;
+        Ok((
+            StoredCase {
+                case_reference: request.case_reference.clone(),
+                paying_parent_ref: request.paying_parent_ref.clone(),
+                receiving_parent_ref: request.receiving_parent_ref.clone(),
+                child_refs: request.child_refs.clone(),
+                file,
+                history_stored: 0,
+            },
+            events,
+        ))
+    }
+}
+
+impl CaseCommands for Cases {
+    type Entry = CaseRequest;
+    type Answer = proto::CaseResponse;
+
+    async fn carry_out(
+        &self,
+        transaction: &mut FeedTransaction,
+        entry: &CaseRequest,
+        context: &CommandContext,
+    ) -> Result<proto::CaseResponse, Status> {
+        let mut stored = store::load(transaction.connection(), entry.case_reference())
+            .await
+            .map_err(internal_error)?;
+        if let Some(case) = stored.as_mut() {
+            // A case the clock's moves left alone (nothing was due) comes up to the clock first
+            // (the date the batch read as it began).
+            let caught_up = store::catch_up(case, context.today, &self.settings, &self.book)
+                .map_err(case_status)?;
+            publish(transaction, case, &caught_up, &context.trace)
+                .await
+                .map_err(internal_error)?;
+            // Court events dated up to the command's date come first, so the case decides on what
+            // the court did by then (automatic exchange only: there are none on the manual route).
+            if self.settings.court_orders == CourtOrderRoute::Automatic {
+                apply_pending_to_case(
+                    transaction,
+                    case,
+                    context.date,
+                    &self.settings,
+                    &self.book,
+                    &Span::current(),
+                )
+                .await?;
+            }
+        }
+        let (mut case, events) = self.decide(entry, stored, context.date)?;
+        store::save(transaction.connection(), &mut case)
+            .await
+            .map_err(internal_error)?;
+        let event_ids = publish(transaction, &case, &events, &context.trace)
+            .await
+            .map_err(internal_error)?;
+        Ok(proto::CaseResponse {
+            case: Some(view(&case, &self.book, History::Omitted)?),
+            event_ids,
+        })
+    }
+
+    async fn read(
+        &self,
+        transaction: &mut FeedTransaction,
+        entry: &CaseRequest,
+        today: Option<NaiveDate>,
+    ) -> Result<proto::CaseResponse, Status> {
+        let CaseRequest::GetCase(request) = entry else {
+            return Err(Status::internal("not a read"));
+        };
+        let history = if request.omit_history {
+            History::Omitted
+        } else {
+            History::Included
+        };
+        let case = self
+            .read_on(
+                transaction.connection(),
+                &request.case_reference,
+                history,
+                today,
+            )
+            .await?;
+        Ok(proto::CaseResponse {
+            case: Some(view(&case, &self.book, history)?),
+            event_ids: Vec::new(),
+        })
+    }
+}
+
+fn record_income(
+    request: &proto::RecordIncomeRequest,
+    file: &mut CaseFile,
+    date: NaiveDate,
+    settings: &CaseSettings,
+    book: &ParameterBook,
+) -> Result<Vec<CaseEvent>, Status> {
+    let income = parse_money("gross_weekly_income", &request.gross_weekly_income)?;
+    let source = match request.source() {
+        proto::IncomeSource::Unspecified => return Err(invalid("source", "required")),
+        proto::IncomeSource::ReportedChange => IncomeSource::ReportedChange,
+        proto::IncomeSource::AnnualReview => IncomeSource::AnnualReview,
+    };
+    file.record_income(date, income, source, settings, book)
+        .map_err(case_status)
+}
+
+fn record_shared_care(
+    request: &proto::RecordSharedCareRequest,
+    file: &mut CaseFile,
+    date: NaiveDate,
+    settings: &CaseSettings,
+    book: &ParameterBook,
+) -> Result<Vec<CaseEvent>, Status> {
+    let nights = parse_nights("nights", request.nights)?;
+    let source = match request.source() {
+        proto::EvidenceSource::Unspecified => return Err(invalid("source", "required")),
+        proto::EvidenceSource::ParentsWord => EvidenceSource::ParentsWord,
+        proto::EvidenceSource::Agreement => EvidenceSource::Agreement,
+        proto::EvidenceSource::CourtOrder => EvidenceSource::CourtOrder,
+    };
+    file.record_shared_care(date, &request.child_ref, nights, source, settings, book)
+        .map_err(case_status)
+}
+
+fn report_court_order(
+    request: &proto::ReportCourtOrderRequest,
+    file: &mut CaseFile,
+    date: NaiveDate,
+    settings: &CaseSettings,
+    book: &ParameterBook,
+) -> Result<Vec<CaseEvent>, Status> {
+    if request.order_id.is_empty() {
+        return Err(invalid("order_id", "required"));
+    }
+    let made_on = parse_date("made_on", &request.made_on)?;
+    let nights = child_nights("nights", &request.nights)?;
+    let order = CourtOrder {
+        order_id: request.order_id.clone(),
+        made_on,
+        is_final: request.is_final,
+        nights,
+    };
+    file.apply_court_order(date, order, settings, book)
+        .map_err(case_status)
+}
+
+fn report_proceedings_ended(
+    request: &proto::ReportProceedingsEndedRequest,
+    file: &mut CaseFile,
+    date: NaiveDate,
+    settings: &CaseSettings,
+    book: &ParameterBook,
+) -> Result<Vec<CaseEvent>, Status> {
+    let outcome = match request.outcome() {
+        proto::ProceedingsOutcome::Unspecified => return Err(invalid("outcome", "required")),
+        proto::ProceedingsOutcome::Withdrawn => ProceedingsOutcome::Withdrawn,
+        proto::ProceedingsOutcome::Dismissed => ProceedingsOutcome::Dismissed,
+    };
+    file.end_proceedings(date, outcome, settings, book)
+        .map_err(case_status)
+}
+
+fn record_payment(
+    request: &proto::RecordPaymentRequest,
+    file: &mut CaseFile,
+    date: NaiveDate,
+    settings: &CaseSettings,
+    book: &ParameterBook,
+) -> Result<Vec<CaseEvent>, Status> {
+    let amount =
+        parse_money("amount", &request.amount)?.ok_or_else(|| invalid("amount", "required"))?;
+    let source = match request.source() {
+        proto::PaymentSource::Unspecified => return Err(invalid("source", "required")),
+        proto::PaymentSource::PayingParent => PaymentSource::PayingParent,
+        proto::PaymentSource::DeductionFromEarnings => PaymentSource::DeductionFromEarnings,
+        proto::PaymentSource::DeductionFromAccount => PaymentSource::DeductionFromAccount,
+        proto::PaymentSource::DeductionFromBenefit => PaymentSource::DeductionFromBenefit,
+        proto::PaymentSource::EnforcementAgents => PaymentSource::EnforcementAgents,
+    };
+    file.record_payment(date, amount, source, settings, book)
+        .map_err(case_status)
+}
+
+fn record_contact(
+    request: &proto::RecordContactRequest,
+    file: &mut CaseFile,
+    date: NaiveDate,
+    settings: &CaseSettings,
+    book: &ParameterBook,
+) -> Result<Vec<CaseEvent>, Status> {
+    let who = party("party", request.party())?;
+    let kind = match request.kind() {
+        proto::ContactKind::Unspecified => return Err(invalid("kind", "required")),
+        proto::ContactKind::Call => ContactKind::Call,
+        proto::ContactKind::Complaint => ContactKind::Complaint,
+        proto::ContactKind::Written => ContactKind::Written,
+    };
+    file.record_contact(date, who, kind, request.distressed, settings, book)
+        .map_err(case_status)
 }
 
 #[tonic::async_trait]
@@ -345,313 +608,92 @@ impl CaseService for Cases {
         &self,
         request: Request<proto::OpenApplicationRequest>,
     ) -> Result<Response<proto::CaseResponse>, Status> {
-        self.execute("OpenApplication", request, |request, stored, date| {
-            if stored.is_some() {
-                return Err(Status::already_exists(format!(
-                    "case_reference: CMS case {:?} already exists",
-                    request.case_reference
-                )));
-            }
-            for (field, value) in [
-                ("paying_parent_ref", &request.paying_parent_ref),
-                ("receiving_parent_ref", &request.receiving_parent_ref),
-            ] {
-                if let Some(problem) = validate::reference_problem(value) {
-                    return Err(invalid(field, problem));
-                }
-            }
-            if request.child_refs.len() > MAX_CHILDREN {
-                return Err(invalid(
-                    "child_refs",
-                    format!("at most {MAX_CHILDREN} children on one application"),
-                ));
-            }
-            for (index, child) in request.child_refs.iter().enumerate() {
-                if let Some(problem) = validate::reference_problem(child) {
-                    return Err(invalid(&format!("child_refs[{index}]"), problem));
-                }
-            }
-            if request.receiving_parent_ref == request.paying_parent_ref {
-                return Err(invalid(
-                    "receiving_parent_ref",
-                    "must be a different person from the paying parent",
-                ));
-            }
-            let application = Application {
-                date,
-                applicant: party("applicant", request.applicant())?,
-                children: request.child_refs.clone(),
-                proceedings_pending: request.proceedings_pending,
-                collection: if request.collect_and_pay {
-                    CollectionMethod::CollectAndPay
-                } else {
-                    CollectionMethod::DirectPay
-                },
-                paying_parent_income: parse_money(
-                    "gross_weekly_income",
-                    &request.gross_weekly_income,
-                )?,
-                relevant_other_children: request.relevant_other_children,
-                flat_rate_benefit: request.flat_rate_benefit,
-                employment: match request.employment() {
-                    proto::Employment::Unspecified => {
-                        return Err(invalid("employment", "required"));
-                    }
-                    proto::Employment::Employed => Employment::Employed,
-                    proto::Employment::SelfEmployed => Employment::SelfEmployed,
-                    proto::Employment::NotWorking => Employment::NotWorking,
-                },
-            };
-            let (file, events) =
-                CaseFile::open(application, &self.settings, &self.book).map_err(case_status)?;
-            Ok((
-                StoredCase {
-                    case_reference: request.case_reference.clone(),
-                    paying_parent_ref: request.paying_parent_ref.clone(),
-                    receiving_parent_ref: request.receiving_parent_ref.clone(),
-                    child_refs: request.child_refs.clone(),
-                    file,
-                    history_stored: 0,
-                },
-                events,
-            ))
-        })
-        .await
+        self.one(request, CaseRequest::OpenApplication).await
     }
 
     async fn notify_paying_parent(
         &self,
         request: Request<proto::NotifyPayingParentRequest>,
     ) -> Result<Response<proto::CaseResponse>, Status> {
-        self.on_case(
-            "NotifyPayingParent",
-            request,
-            |_, file, date, settings, book| {
-                file.notify_paying_parent(date, settings, book)
-                    .map_err(case_status)
-            },
-        )
-        .await
+        self.one(request, CaseRequest::NotifyPayingParent).await
     }
 
     async fn make_calculation(
         &self,
         request: Request<proto::MakeCalculationRequest>,
     ) -> Result<Response<proto::CaseResponse>, Status> {
-        self.on_case(
-            "MakeCalculation",
-            request,
-            |_, file, date, settings, book| {
-                file.make_calculation(date, settings, book)
-                    .map_err(case_status)
-            },
-        )
-        .await
+        self.one(request, CaseRequest::MakeCalculation).await
     }
 
     async fn record_income(
         &self,
         request: Request<proto::RecordIncomeRequest>,
     ) -> Result<Response<proto::CaseResponse>, Status> {
-        self.on_case(
-            "RecordIncome",
-            request,
-            |request, file, date, settings, book| {
-                let income = parse_money("gross_weekly_income", &request.gross_weekly_income)?;
-                let source = match request.source() {
-                    proto::IncomeSource::Unspecified => return Err(invalid("source", "required")),
-                    proto::IncomeSource::ReportedChange => IncomeSource::ReportedChange,
-                    proto::IncomeSource::AnnualReview => IncomeSource::AnnualReview,
-                };
-                file.record_income(date, income, source, settings, book)
-                    .map_err(case_status)
-            },
-        )
-        .await
+        self.one(request, CaseRequest::RecordIncome).await
     }
 
     async fn record_shared_care(
         &self,
         request: Request<proto::RecordSharedCareRequest>,
     ) -> Result<Response<proto::CaseResponse>, Status> {
-        self.on_case(
-            "RecordSharedCare",
-            request,
-            |request, file, date, settings, book| {
-                let nights = parse_nights("nights", request.nights)?;
-                let source = match request.source() {
-                    proto::EvidenceSource::Unspecified => {
-                        return Err(invalid("source", "required"));
-                    }
-                    proto::EvidenceSource::ParentsWord => EvidenceSource::ParentsWord,
-                    proto::EvidenceSource::Agreement => EvidenceSource::Agreement,
-                    proto::EvidenceSource::CourtOrder => EvidenceSource::CourtOrder,
-                };
-                file.record_shared_care(date, &request.child_ref, nights, source, settings, book)
-                    .map_err(case_status)
-            },
-        )
-        .await
+        self.one(request, CaseRequest::RecordSharedCare).await
     }
 
     async fn report_court_order(
         &self,
         request: Request<proto::ReportCourtOrderRequest>,
     ) -> Result<Response<proto::CaseResponse>, Status> {
-        self.on_case(
-            "ReportCourtOrder",
-            request,
-            |request, file, date, settings, book| {
-                if request.order_id.is_empty() {
-                    return Err(invalid("order_id", "required"));
-                }
-                let made_on = parse_date("made_on", &request.made_on)?;
-                let nights = child_nights("nights", &request.nights)?;
-                let order = CourtOrder {
-                    order_id: request.order_id.clone(),
-                    made_on,
-                    is_final: request.is_final,
-                    nights,
-                };
-                file.apply_court_order(date, order, settings, book)
-                    .map_err(case_status)
-            },
-        )
-        .await
+        self.one(request, CaseRequest::ReportCourtOrder).await
     }
 
     async fn report_proceedings_ended(
         &self,
         request: Request<proto::ReportProceedingsEndedRequest>,
     ) -> Result<Response<proto::CaseResponse>, Status> {
-        self.on_case(
-            "ReportProceedingsEnded",
-            request,
-            |request, file, date, settings, book| {
-                let outcome = match request.outcome() {
-                    proto::ProceedingsOutcome::Unspecified => {
-                        return Err(invalid("outcome", "required"));
-                    }
-                    proto::ProceedingsOutcome::Withdrawn => ProceedingsOutcome::Withdrawn,
-                    proto::ProceedingsOutcome::Dismissed => ProceedingsOutcome::Dismissed,
-                };
-                file.end_proceedings(date, outcome, settings, book)
-                    .map_err(case_status)
-            },
-        )
-        .await
+        self.one(request, CaseRequest::ReportProceedingsEnded).await
     }
 
     async fn record_payment(
         &self,
         request: Request<proto::RecordPaymentRequest>,
     ) -> Result<Response<proto::CaseResponse>, Status> {
-        self.on_case(
-            "RecordPayment",
-            request,
-            |request, file, date, settings, book| {
-                let amount = parse_money("amount", &request.amount)?
-                    .ok_or_else(|| invalid("amount", "required"))?;
-                let source = match request.source() {
-                    proto::PaymentSource::Unspecified => {
-                        return Err(invalid("source", "required"));
-                    }
-                    proto::PaymentSource::PayingParent => PaymentSource::PayingParent,
-                    proto::PaymentSource::DeductionFromEarnings => {
-                        PaymentSource::DeductionFromEarnings
-                    }
-                    proto::PaymentSource::DeductionFromAccount => {
-                        PaymentSource::DeductionFromAccount
-                    }
-                    proto::PaymentSource::DeductionFromBenefit => {
-                        PaymentSource::DeductionFromBenefit
-                    }
-                    proto::PaymentSource::EnforcementAgents => PaymentSource::EnforcementAgents,
-                };
-                file.record_payment(date, amount, source, settings, book)
-                    .map_err(case_status)
-            },
-        )
-        .await
+        self.one(request, CaseRequest::RecordPayment).await
     }
 
     async fn report_missed_direct_pay(
         &self,
         request: Request<proto::ReportMissedDirectPayRequest>,
     ) -> Result<Response<proto::CaseResponse>, Status> {
-        self.on_case(
-            "ReportMissedDirectPay",
-            request,
-            |request, file, date, settings, book| {
-                let unpaid = parse_money("unpaid", &request.unpaid)?
-                    .ok_or_else(|| invalid("unpaid", "required"))?;
-                file.report_missed_direct_pay(date, unpaid, settings, book)
-                    .map_err(case_status)
-            },
-        )
-        .await
+        self.one(request, CaseRequest::ReportMissedDirectPay).await
     }
 
     async fn close_case(
         &self,
         request: Request<proto::CloseCaseRequest>,
     ) -> Result<Response<proto::CaseResponse>, Status> {
-        self.on_case("CloseCase", request, |_, file, date, settings, book| {
-            file.close(date, ClosureReason::FamilyBasedArrangement, settings, book)
-                .map_err(case_status)
-        })
-        .await
+        self.one(request, CaseRequest::CloseCase).await
     }
 
     async fn record_contact(
         &self,
         request: Request<proto::RecordContactRequest>,
     ) -> Result<Response<proto::CaseResponse>, Status> {
-        self.on_case(
-            "RecordContact",
-            request,
-            |request, file, date, settings, book| {
-                let who = party("party", request.party())?;
-                let kind = match request.kind() {
-                    proto::ContactKind::Unspecified => return Err(invalid("kind", "required")),
-                    proto::ContactKind::Call => ContactKind::Call,
-                    proto::ContactKind::Complaint => ContactKind::Complaint,
-                    proto::ContactKind::Written => ContactKind::Written,
-                };
-                file.record_contact(date, who, kind, request.distressed, settings, book)
-                    .map_err(case_status)
-            },
-        )
-        .await
+        self.one(request, CaseRequest::RecordContact).await
     }
 
     async fn request_enforcement_pause(
         &self,
         request: Request<proto::RequestEnforcementPauseRequest>,
     ) -> Result<Response<proto::CaseResponse>, Status> {
-        self.on_case(
-            "RequestEnforcementPause",
-            request,
-            |request, file, date, settings, book| {
-                file.request_pause(date, request.weeks, &request.reason, settings, book)
-                    .map_err(case_status)
-            },
-        )
-        .await
+        self.one(request, CaseRequest::RequestEnforcementPause)
+            .await
     }
 
     async fn lift_enforcement_pause(
         &self,
         request: Request<proto::LiftEnforcementPauseRequest>,
     ) -> Result<Response<proto::CaseResponse>, Status> {
-        self.on_case(
-            "LiftEnforcementPause",
-            request,
-            |_, file, date, settings, book| {
-                file.lift_pause(date, settings, book).map_err(case_status)
-            },
-        )
-        .await
+        self.one(request, CaseRequest::LiftEnforcementPause).await
     }
 
     async fn get_case(
@@ -711,6 +753,29 @@ impl CaseService for Cases {
             payer_income_known: projection.payer_income_known,
             calculation: Some(calculation_response(&projection.calculation, date)),
             notes: projection.notes,
+        }))
+    }
+
+    async fn execute_batch(
+        &self,
+        request: Request<proto::CaseBatchRequest>,
+    ) -> Result<Response<proto::CaseBatchResponse>, Status> {
+        use proto::case_batch_outcome::Outcome;
+        let call = TraceContext::current().or(TraceContext::from_metadata(request.metadata()));
+        let sent = request
+            .into_inner()
+            .entries
+            .into_iter()
+            .map(|entry| (entry.request, entry.trace))
+            .collect();
+        let outcomes = self.feed.execute_sent(self, sent, &call).await?;
+        Ok(Response::new(proto::CaseBatchResponse {
+            outcomes: outcomes
+                .into_iter()
+                .map(|outcome| proto::CaseBatchOutcome {
+                    outcome: Some(outcome.map_or_else(Outcome::Refusal, Outcome::Answer)),
+                })
+                .collect(),
         }))
     }
 }

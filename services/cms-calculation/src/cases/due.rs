@@ -1,8 +1,9 @@
 //! The CMS's time-driven work: when the simulation moves the clock, every case with something due
 //! by the new date advances to it — instalments fall due, missed payments build arrears and climb
 //! the enforcement ladder (unless paused), pauses end, annual reviews happen, court events reach
-//! their dates — each case in its own transaction, in case reference order so that every run is
-//! the same. Which cases have something due is an index (the next work day kept with each case,
+//! their dates — in case reference order so that every run is the same, a batch of cases to a
+//! transaction (as the feed's command executor batches commands), so that a week costs a few
+//! commits, not one per case. Which cases have something due is an index (the next work day kept with each case,
 //! and the pending court events), so a week costs the cases due that week, not the caseload; the
 //! others catch up when next loaded (`store::catch_up`), to exactly the state a visit would have
 //! left. A case already advanced (say, before a crash) does nothing more, so the work can safely be
@@ -26,6 +27,10 @@ use crate::cases::api::case_status;
 use crate::cases::court_orders::apply_pending_to_case;
 use crate::cases::publish::publish;
 use crate::cases::store;
+
+/// How many cases one transaction of due work advances: enough that commits are few, few enough
+/// that the write lock is never held for long.
+const CASES_PER_TRANSACTION: usize = 256;
 
 /// What falls due on CMS cases as time passes.
 #[derive(Debug, Clone)]
@@ -58,52 +63,51 @@ impl DueWork for CaseDueWork {
             references.len(),
         );
         let automatic = self.settings.court_orders == CourtOrderRoute::Automatic;
-        for reference in references {
-            let mut transaction = self
-                .feed
-                .begin(&[&reference])
-                .await
-                .map_err(internal_error)?;
-            let Some(mut case) = store::load(transaction.connection(), &reference)
-                .await
-                .map_err(internal_error)?
-            else {
-                continue;
-            };
-            // The court's events dated by then, in date order, before the time-driven work after
-            // them (each runs the due work before its own date).
-            if automatic {
-                apply_pending_to_case(
-                    &mut transaction,
-                    &mut case,
-                    to,
-                    &self.settings,
-                    &self.book,
+        for chunk in references.chunks(CASES_PER_TRANSACTION) {
+            let streams: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            let mut transaction = self.feed.begin(&streams).await.map_err(internal_error)?;
+            for reference in chunk {
+                let Some(mut case) = store::load(transaction.connection(), reference)
+                    .await
+                    .map_err(internal_error)?
+                else {
+                    continue;
+                };
+                // The court's events dated by then, in date order, before the time-driven work
+                // after them (each runs the due work before its own date).
+                if automatic {
+                    apply_pending_to_case(
+                        &mut transaction,
+                        &mut case,
+                        to,
+                        &self.settings,
+                        &self.book,
+                        &advancing,
+                    )
+                    .await?;
+                }
+                let events = case
+                    .file
+                    .advance_to(to, &self.settings, &self.book)
+                    .map_err(case_status)?;
+                // Saved even with no events: its next work day has moved on.
+                let span = family_span(
+                    trace_span!("cms.advance_case", case = %reference, events = events.len()),
+                    &TraceContext::default(),
                     &advancing,
-                )
+                );
+                async {
+                    store::save(transaction.connection(), &mut case)
+                        .await
+                        .map_err(internal_error)?;
+                    publish(&mut transaction, &case, &events, &TraceContext::current())
+                        .await
+                        .map_err(internal_error)
+                }
+                .instrument(span)
                 .await?;
             }
-            let events = case
-                .file
-                .advance_to(to, &self.settings, &self.book)
-                .map_err(case_status)?;
-            // Saved even with no events: its next work day has moved on.
-            let span = family_span(
-                trace_span!("cms.advance_case", case = %reference, events = events.len()),
-                &TraceContext::default(),
-                &advancing,
-            );
-            async {
-                store::save(transaction.connection(), &mut case)
-                    .await
-                    .map_err(internal_error)?;
-                publish(&mut transaction, &case, &events, &TraceContext::current())
-                    .await
-                    .map_err(internal_error)?;
-                transaction.commit().await.map_err(internal_error)
-            }
-            .instrument(span)
-            .await?;
+            transaction.commit().await.map_err(internal_error)?;
         }
         Ok(())
     }
