@@ -22,7 +22,7 @@ use chrono::NaiveDate;
 use familybridge_proto::common::v1 as proto;
 use familybridge_proto::{BatchEntry, validate};
 use familybridge_storage::SimulatedClock;
-use familybridge_storage::idempotency::{self, CommandKey, IdempotencyError};
+use familybridge_storage::idempotency::{CommandKey, IdempotencyError, Ledger};
 use familybridge_storage::sqlx;
 use prost::Message;
 use tonic::{Code, Status};
@@ -178,6 +178,15 @@ pub fn internal_error(error: impl std::error::Error) -> Status {
     Status::internal(described)
 }
 
+/// A request id that cannot be honoured is the client's error, naming the field; a storage
+/// failure is the agency's.
+fn idempotency_error(error: IdempotencyError) -> Status {
+    match error {
+        IdempotencyError::Reused { .. } => Status::invalid_argument(error.to_string()),
+        IdempotencyError::Storage(error) => internal_error(error),
+    }
+}
+
 /// Whether a failure is the answer to one entry (a rule's refusal, a bad field), which undoes that
 /// entry only, rather than a failure of the agency's machinery, which undoes the batch.
 fn is_refusal(status: &Status) -> bool {
@@ -264,21 +273,34 @@ impl Feed {
             let today = SimulatedClock::current_date_on(transaction.connection())
                 .await
                 .map_err(internal_error)?;
-            // A batch of one needs no savepoint: its refusal undoes the transaction.
+            // Every command's record, if it has one, in a statement or two for the batch.
+            let ids: Vec<&str> = accepted
+                .iter()
+                .filter(|(_, date)| date.is_some())
+                .map(|(index, _)| entries[*index].request.client_request_id())
+                .collect();
+            let mut ledger = Ledger::read(transaction.connection(), &ids)
+                .await
+                .map_err(idempotency_error)?;
+            // A batch of one needs no savepoint (its refusal undoes the transaction), nor does a
+            // read (it writes nothing).
             let alone = accepted.len() == 1;
             let mut kept = false;
             for (index, date) in accepted {
-                if !alone {
+                let entry = &entries[index];
+                let guarded = !alone && entry.request.command().is_some();
+                if guarded {
                     savepoint(&mut transaction, "SAVEPOINT batch_entry").await?;
                 }
-                let entry = &entries[index];
-                match carry_out_entry(&mut transaction, commands, entry, date, today).await {
+                match carry_out_entry(&mut transaction, &mut ledger, commands, entry, date, today)
+                    .await
+                {
                     Ok(answer) => {
                         kept = true;
                         outcomes[index] = Some(Ok(answer));
                     }
                     Err(refusal) if is_refusal(&refusal) => {
-                        if !alone {
+                        if guarded {
                             savepoint(&mut transaction, "ROLLBACK TO SAVEPOINT batch_entry")
                                 .await?;
                         }
@@ -286,11 +308,15 @@ impl Feed {
                     }
                     Err(failure) => return Err(failure),
                 }
-                if !alone {
+                if guarded {
                     savepoint(&mut transaction, "RELEASE SAVEPOINT batch_entry").await?;
                 }
             }
             if kept {
+                ledger
+                    .write(transaction.connection())
+                    .await
+                    .map_err(internal_error)?;
                 transaction
                     .commit()
                     .await
@@ -372,6 +398,7 @@ impl Feed {
 /// recorded.
 async fn carry_out_entry<C: CaseCommands>(
     transaction: &mut FeedTransaction,
+    ledger: &mut Ledger,
     commands: &C,
     entry: &Entry<C::Entry>,
     date: Option<NaiveDate>,
@@ -386,15 +413,8 @@ async fn carry_out_entry<C: CaseCommands>(
         command,
         request: &encoded,
     };
-    match idempotency::recall(transaction.connection(), &key).await {
-        Ok(Some(answer)) => {
-            return C::Answer::decode(answer.as_slice()).map_err(internal_error);
-        }
-        Ok(None) => {}
-        Err(error @ IdempotencyError::Reused { .. }) => {
-            return Err(Status::invalid_argument(error.to_string()));
-        }
-        Err(IdempotencyError::Storage(error)) => return Err(internal_error(error)),
+    if let Some(answer) = ledger.answer(&key).map_err(idempotency_error)? {
+        return C::Answer::decode(answer).map_err(internal_error);
     }
     check_within_window(date, today)?;
     let context = CommandContext {
@@ -405,8 +425,6 @@ async fn carry_out_entry<C: CaseCommands>(
     let answer = commands
         .carry_out(transaction, &entry.request, &context)
         .await?;
-    idempotency::remember(transaction.connection(), &key, &answer.encode_to_vec())
-        .await
-        .map_err(internal_error)?;
+    ledger.record(&key, answer.encode_to_vec());
     Ok(answer)
 }
