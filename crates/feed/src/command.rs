@@ -12,6 +12,11 @@
 //! answer stand or fall together. A refusal (a rule said no, a field is wrong) undoes that entry
 //! only (a savepoint); a failure of the agency's own machinery undoes the whole batch.
 //!
+//! A batch costs a few statements, not a few per command: the service loads every case the batch
+//! is about at once into a working set ([`CaseCommands::load`]), its commands change the cases in
+//! memory, and the changed ones are written together at the end ([`CaseCommands::save`]), as the
+//! idempotency records and the events are.
+//!
 //! Errors come back as gRPC statuses, because every caller is a gRPC handler: a missing or reused
 //! request id is `INVALID_ARGUMENT` naming `client_request_id`; storage failures are `INTERNAL`; a
 //! peer's feed out of reach is `UNAVAILABLE` (`From<FeedError> for Status`).
@@ -23,7 +28,6 @@ use familybridge_proto::common::v1 as proto;
 use familybridge_proto::{BatchEntry, validate};
 use familybridge_storage::SimulatedClock;
 use familybridge_storage::idempotency::{CommandKey, IdempotencyError, Ledger};
-use familybridge_storage::sqlx;
 use prost::Message;
 use tonic::{Code, Status};
 
@@ -64,23 +68,44 @@ pub trait CaseCommands: Send + Sync {
     type Entry: BatchEntry;
     /// What a command or read answers.
     type Answer: Message + Default + Send;
+    /// The cases a batch is about, as its commands change them in memory.
+    type WorkingSet: Send;
 
-    /// Carries out a new command (checked, and not a retry): loads the case, lets the rules
-    /// decide, saves the case and appends the events it causes, and returns the answer.
+    /// Loads the cases with these references (sorted, distinct), as the batch begins.
+    fn load(
+        &self,
+        transaction: &mut FeedTransaction,
+        references: &[&str],
+    ) -> impl Future<Output = Result<Self::WorkingSet, Status>> + Send;
+
+    /// Carries out a new command (checked, and not a retry) on its case in `cases`: lets the rules
+    /// decide, keeps the changed case in `cases`, appends the events it causes, and returns the
+    /// answer. A command that fails leaves `cases` as it found them (its writes to the database
+    /// and its events are undone by the executor).
     fn carry_out(
         &self,
         transaction: &mut FeedTransaction,
+        cases: &mut Self::WorkingSet,
         entry: &Self::Entry,
         context: &CommandContext,
     ) -> impl Future<Output = Result<Self::Answer, Status>> + Send;
 
-    /// Answers a read, changing nothing; `today` is the service's simulated date.
+    /// Answers a read of a case as the batch has it so far, changing nothing; `today` is the
+    /// service's simulated date.
     fn read(
         &self,
         transaction: &mut FeedTransaction,
+        cases: &Self::WorkingSet,
         entry: &Self::Entry,
         today: Option<NaiveDate>,
     ) -> impl Future<Output = Result<Self::Answer, Status>> + Send;
+
+    /// Writes the cases the batch changed, before it commits.
+    fn save(
+        &self,
+        transaction: &mut FeedTransaction,
+        cases: Self::WorkingSet,
+    ) -> impl Future<Output = Result<(), Status>> + Send;
 }
 
 /// What a new command is carried out with besides its request.
@@ -221,18 +246,6 @@ fn check_fields(entry: &impl BatchEntry) -> Result<Option<NaiveDate>, Status> {
     Ok(Some(date))
 }
 
-/// Runs `statement` (a savepoint's) in the batch's transaction.
-async fn savepoint(
-    transaction: &mut FeedTransaction,
-    statement: &'static str,
-) -> Result<(), Status> {
-    sqlx::query(statement)
-        .execute(transaction.connection())
-        .await
-        .map(|_| ())
-        .map_err(internal_error)
-}
-
 impl Feed {
     /// Carries out `entries` through `commands`, in one transaction: see the module documentation.
     /// Answers each entry in the order given — its answer, or its refusal — or fails as a whole
@@ -282,6 +295,9 @@ impl Feed {
             let mut ledger = Ledger::read(transaction.connection(), &ids)
                 .await
                 .map_err(idempotency_error)?;
+            let mut references = streams;
+            references.dedup();
+            let mut cases = commands.load(&mut transaction, &references).await?;
             // A batch of one needs no savepoint (its refusal undoes the transaction), nor does a
             // read (it writes nothing).
             let alone = accepted.len() == 1;
@@ -290,29 +306,37 @@ impl Feed {
                 let entry = &entries[index];
                 let guarded = !alone && entry.request.command().is_some();
                 if guarded {
-                    savepoint(&mut transaction, "SAVEPOINT batch_entry").await?;
+                    transaction.savepoint().await?;
                 }
-                match carry_out_entry(&mut transaction, &mut ledger, commands, entry, date, today)
-                    .await
-                {
+                let outcome = carry_out_entry(
+                    &mut transaction,
+                    &mut cases,
+                    &mut ledger,
+                    commands,
+                    entry,
+                    date,
+                    today,
+                )
+                .await;
+                match outcome {
                     Ok(answer) => {
+                        if guarded {
+                            transaction.release_savepoint().await?;
+                        }
                         kept = true;
                         outcomes[index] = Some(Ok(answer));
                     }
                     Err(refusal) if is_refusal(&refusal) => {
                         if guarded {
-                            savepoint(&mut transaction, "ROLLBACK TO SAVEPOINT batch_entry")
-                                .await?;
+                            transaction.rollback_to_savepoint().await?;
                         }
                         outcomes[index] = Some(Err(refusal));
                     }
                     Err(failure) => return Err(failure),
                 }
-                if guarded {
-                    savepoint(&mut transaction, "RELEASE SAVEPOINT batch_entry").await?;
-                }
             }
             if kept {
+                commands.save(&mut transaction, cases).await?;
                 ledger
                     .write(transaction.connection())
                     .await
@@ -398,6 +422,7 @@ impl Feed {
 /// recorded.
 async fn carry_out_entry<C: CaseCommands>(
     transaction: &mut FeedTransaction,
+    cases: &mut C::WorkingSet,
     ledger: &mut Ledger,
     commands: &C,
     entry: &Entry<C::Entry>,
@@ -405,7 +430,9 @@ async fn carry_out_entry<C: CaseCommands>(
     today: Option<NaiveDate>,
 ) -> Result<C::Answer, Status> {
     let (Some(command), Some(date)) = (entry.request.command(), date) else {
-        return commands.read(transaction, &entry.request, today).await;
+        return commands
+            .read(transaction, cases, &entry.request, today)
+            .await;
     };
     let encoded = entry.request.encode_request();
     let key = CommandKey {
@@ -423,7 +450,7 @@ async fn carry_out_entry<C: CaseCommands>(
         trace: entry.trace.clone(),
     };
     let answer = commands
-        .carry_out(transaction, &entry.request, &context)
+        .carry_out(transaction, cases, &entry.request, &context)
         .await?;
     ledger.record(&key, answer.encode_to_vec());
     Ok(answer)

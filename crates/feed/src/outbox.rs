@@ -5,10 +5,19 @@
 //! touches; makes its own writes on [`FeedTransaction::connection`]; records its events with
 //! [`FeedTransaction::append`]; and [`commits`](FeedTransaction::commit), which wakes every
 //! subscriber served from this process. Either the change and its events are both saved or neither.
+//!
+//! Appended events are numbered at once but written at commit, a few hundred rows a statement,
+//! and each stream's newest number is read once per transaction (for every locked stream in one
+//! statement): a batch of commands costs a few statements for its events, not two per event. A
+//! [`savepoint`](FeedTransaction::savepoint) covers those buffered events as it covers the
+//! database's own writes. Nothing reads the outbox inside a command's transaction, which is what
+//! makes writing late safe.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
+use familybridge_storage::statements::{placeholders, value_rows};
 use familybridge_storage::{Backend, Database};
 use sqlx::{Any, AnyConnection, Row, Transaction};
 use tokio::sync::watch;
@@ -38,7 +47,32 @@ pub struct FeedTransaction {
     /// The streams locked in [`Feed::begin`], sorted: the only ones [`FeedTransaction::append`]
     /// may write to.
     streams: Vec<String>,
+    /// Each locked stream's newest sequence number, this transaction's appends included: read
+    /// from the outbox at the first append (`None` until then).
+    newest: Option<HashMap<String, i64>>,
+    /// Events appended but not yet written, in the order appended.
+    unwritten: Vec<UnwrittenEvent>,
+    /// How many events were unwritten when each open savepoint was taken, innermost last.
+    savepoints: Vec<usize>,
 }
+
+/// An appended event waiting for the transaction's commit to be written.
+#[derive(Debug)]
+struct UnwrittenEvent {
+    event_id: String,
+    stream: String,
+    sequence: i64,
+    event_type: String,
+    effective_date: String,
+    trace: TraceContext,
+    payload: prost_types::Any,
+}
+
+/// The most events one statement writes (nine parameters each, within SQLite's 32,766).
+const EVENTS_PER_STATEMENT: usize = 500;
+
+/// The most streams one statement reads the newest sequence numbers of.
+const STREAMS_PER_STATEMENT: usize = 1000;
 
 /// The event just appended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,17 +189,23 @@ impl Feed {
         }
         let mut transaction = write_transaction(&self.database).await?;
         if self.database.backend() == Backend::Postgres {
-            for stream in &streams {
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(stream_lock_key(stream))
-                    .execute(&mut *transaction)
-                    .await?;
-            }
+            // One round trip for all the locks, taken one statement after another in the order
+            // given. Only the keys, integers computed here, are formatted into the text.
+            let locks: String = streams
+                .iter()
+                .map(|stream| format!("SELECT pg_advisory_xact_lock({});", stream_lock_key(stream)))
+                .collect();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(locks))
+                .execute(&mut *transaction)
+                .await?;
         }
         Ok(FeedTransaction {
             transaction,
             feed: self.clone(),
             streams,
+            newest: None,
+            unwritten: Vec::new(),
+            savepoints: Vec::new(),
         })
     }
 
@@ -361,34 +401,23 @@ impl FeedTransaction {
                 stream: stream.to_owned(),
             });
         }
-        let OutgoingEvent {
-            event_type,
-            payload,
-        } = event;
-        let newest: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(sequence), 0) FROM feed_events WHERE stream = $1",
-        )
-        .bind(stream)
-        .fetch_one(&mut *self.transaction)
-        .await?;
-        let sequence = newest + 1;
+        let newest = match &mut self.newest {
+            Some(newest) => newest,
+            empty => empty.insert(newest_sequences(&mut self.transaction, &self.streams).await?),
+        };
+        let number = newest.entry(stream.to_owned()).or_insert(0);
+        *number += 1;
+        let sequence = *number;
         let event_id = format!("{}/{stream}/{sequence}", self.feed.publisher);
-        sqlx::query(
-            "INSERT INTO feed_events (event_id, stream, sequence, event_type, effective_date, \
-             traceparent, tracestate, payload_type_url, payload) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&event_id)
-        .bind(stream)
-        .bind(sequence)
-        .bind(event_type)
-        .bind(effective_date.format("%Y-%m-%d").to_string())
-        .bind(&trace.traceparent)
-        .bind(&trace.tracestate)
-        .bind(payload.type_url)
-        .bind(payload.value)
-        .execute(&mut *self.transaction)
-        .await?;
+        self.unwritten.push(UnwrittenEvent {
+            event_id: event_id.clone(),
+            stream: stream.to_owned(),
+            sequence,
+            event_type: event.event_type,
+            effective_date: effective_date.format("%Y-%m-%d").to_string(),
+            trace: trace.clone(),
+            payload: event.payload,
+        });
         Ok(Appended {
             event_id,
             sequence: u64::try_from(sequence).map_err(|_| FeedError::Corrupt {
@@ -398,12 +427,103 @@ impl FeedTransaction {
         })
     }
 
-    /// Commits the transaction, then wakes the feed's subscribers.
-    pub async fn commit(self) -> Result<(), FeedError> {
+    /// Takes a savepoint: [`rollback_to_savepoint`](FeedTransaction::rollback_to_savepoint)
+    /// undoes everything since — the database's writes and the events appended — and
+    /// [`release_savepoint`](FeedTransaction::release_savepoint) keeps it.
+    pub async fn savepoint(&mut self) -> Result<(), FeedError> {
+        sqlx::query("SAVEPOINT feed_savepoint")
+            .execute(&mut *self.transaction)
+            .await?;
+        self.savepoints.push(self.unwritten.len());
+        Ok(())
+    }
+
+    /// Undoes everything since the innermost savepoint, and ends it.
+    pub async fn rollback_to_savepoint(&mut self) -> Result<(), FeedError> {
+        sqlx::raw_sql("ROLLBACK TO SAVEPOINT feed_savepoint; RELEASE SAVEPOINT feed_savepoint")
+            .execute(&mut *self.transaction)
+            .await?;
+        let kept = self.savepoints.pop().unwrap_or(0);
+        // Newest first, so that each stream's number ends at the one before its first undone
+        // event: sequence numbers within a stream are consecutive.
+        for undone in self.unwritten.drain(kept..).rev() {
+            if let Some(newest) = &mut self.newest {
+                newest.insert(undone.stream, undone.sequence - 1);
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps everything since the innermost savepoint, and ends it.
+    pub async fn release_savepoint(&mut self) -> Result<(), FeedError> {
+        sqlx::query("RELEASE SAVEPOINT feed_savepoint")
+            .execute(&mut *self.transaction)
+            .await?;
+        self.savepoints.pop();
+        Ok(())
+    }
+
+    /// Writes the events appended, then commits the transaction, then wakes the feed's
+    /// subscribers.
+    pub async fn commit(mut self) -> Result<(), FeedError> {
+        write_events(&mut self.transaction, &self.unwritten).await?;
         self.transaction.commit().await?;
         self.feed.committed.send_replace(());
         Ok(())
     }
+}
+
+/// The newest sequence number of each of `streams` that has events, in a statement or two.
+async fn newest_sequences(
+    connection: &mut AnyConnection,
+    streams: &[String],
+) -> Result<HashMap<String, i64>, FeedError> {
+    let mut newest = HashMap::with_capacity(streams.len());
+    for chunk in streams.chunks(STREAMS_PER_STATEMENT) {
+        let placeholders = placeholders(chunk.len(), 1);
+        // Only placeholders are formatted into the statement; every stream is bound.
+        let statement = format!(
+            "SELECT stream, MAX(sequence) FROM feed_events WHERE stream IN ({placeholders}) \
+             GROUP BY stream"
+        );
+        let mut query = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(statement));
+        for stream in chunk {
+            query = query.bind(stream);
+        }
+        newest.extend(query.fetch_all(&mut *connection).await?);
+    }
+    Ok(newest)
+}
+
+/// Writes `events` to the outbox, in order, a few hundred rows a statement. A unique index on
+/// (stream, sequence) turns any numbering mistake into an error rather than a duplicate.
+async fn write_events(
+    connection: &mut AnyConnection,
+    events: &[UnwrittenEvent],
+) -> Result<(), FeedError> {
+    for chunk in events.chunks(EVENTS_PER_STATEMENT) {
+        // Only placeholders are formatted into the statement; every value is bound.
+        let statement = format!(
+            "INSERT INTO feed_events (event_id, stream, sequence, event_type, effective_date, \
+             traceparent, tracestate, payload_type_url, payload) VALUES {}",
+            value_rows(chunk.len(), 9)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(statement));
+        for event in chunk {
+            query = query
+                .bind(&event.event_id)
+                .bind(&event.stream)
+                .bind(event.sequence)
+                .bind(&event.event_type)
+                .bind(&event.effective_date)
+                .bind(&event.trace.traceparent)
+                .bind(&event.trace.tracestate)
+                .bind(&event.payload.type_url)
+                .bind(&event.payload.value);
+        }
+        query.execute(&mut *connection).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

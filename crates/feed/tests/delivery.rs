@@ -18,6 +18,7 @@ use familybridge_proto::simulation::v1::AdvanceToResponse;
 use familybridge_runtime::CancellationToken;
 use familybridge_storage::sqlx::{self, Row};
 use familybridge_testing::{TestDatabase, on_both_backends};
+use prost::Name;
 use support::*;
 use tokio::sync::Semaphore;
 use tonic::Code;
@@ -615,11 +616,22 @@ async fn postgres_out_of_order_commits_never_make_a_subscriber_skip_an_event() {
     let (nothing, _) = until_heartbeat(&mut early).await;
     assert!(nothing.is_empty());
 
-    // A takes the first position and stays open; B takes the second and commits.
+    // A takes the first position and stays open; B takes the second and commits. (A feed
+    // transaction writes its events as it commits, so A's row is written here as that would
+    // write it: what matters is a position taken by a transaction still open.)
     let mut a = feed.begin(&["a"]).await.expect("begin A");
-    a.append("a", april(1), &TraceContext::default(), &calculation(1))
-        .await
-        .expect("append A");
+    let payload = prost_types::Any::from_msg(&calculation(1)).expect("encode A");
+    sqlx::query(
+        "INSERT INTO feed_events (event_id, stream, sequence, event_type, effective_date, \
+         traceparent, tracestate, payload_type_url, payload) \
+         VALUES ('court-registry/a/1', 'a', 1, $1, '2025-04-01', '', '', $2, $3)",
+    )
+    .bind(CalculateRequest::full_name())
+    .bind(&payload.type_url)
+    .bind(&payload.value)
+    .execute(a.connection())
+    .await
+    .expect("A takes a position");
     let b_appended = publish(&feed, "b", &TraceContext::default(), &calculation(2)).await;
     assert_eq!(b_appended.event_id, "court-registry/b/1");
     let visible: Vec<i64> =

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
 use crate::StorageError;
+use crate::statements::{placeholders, value_rows};
 
 /// A command as its client identified it.
 #[derive(Debug, Clone, Copy)]
@@ -81,12 +82,11 @@ impl Ledger {
         ids.dedup();
         let mut known = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(RECORDS_PER_STATEMENT) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
             // Only placeholders are formatted into the statement; every value is bound.
             let statement = format!(
                 "SELECT client_request_id, command, request, response FROM idempotent_commands \
                  WHERE client_request_id IN ({})",
-                placeholders.join(", ")
+                placeholders(chunk.len(), 1)
             );
             let mut query = sqlx::query_as::<_, (String, String, Vec<u8>, Vec<u8>)>(
                 sqlx::AssertSqlSafe(statement),
@@ -149,17 +149,11 @@ impl Ledger {
     /// Writes the records the batch added, in the batch's transaction.
     pub async fn write(self, connection: &mut AnyConnection) -> Result<(), StorageError> {
         for chunk in self.added.chunks(RECORDS_PER_STATEMENT) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|row| {
-                    let first = row * 4 + 1;
-                    format!("(${first}, ${}, ${}, ${})", first + 1, first + 2, first + 3)
-                })
-                .collect();
             // Only placeholders are formatted into the statement; every value is bound.
             let statement = format!(
                 "INSERT INTO idempotent_commands (client_request_id, command, request, response) \
                  VALUES {}",
-                rows.join(", ")
+                value_rows(chunk.len(), 4)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(statement));
             for (id, record) in chunk {

@@ -10,11 +10,13 @@
 //! the simulated clock) live here, and each library or service adds its own [`MigrationSet`], embedded
 //! with [`embed_migrations!`].
 
+pub mod case_table;
 mod clock;
 mod database;
 mod error;
 pub mod idempotency;
 mod server;
+pub mod statements;
 mod url;
 
 pub use clock::{ClockError, SimulatedClock};

@@ -17,11 +17,11 @@ use familybridge_proto::BatchEntry;
 use familybridge_proto::court::v1 as proto;
 use familybridge_proto::court::v1::court_batch_entry::Request as CourtRequest;
 use familybridge_proto::court::v1::court_registry_server::CourtRegistry;
+use familybridge_storage::case_table::WorkingSet;
 use tonic::{Request, Response, Status};
 
 use crate::case::{Case, CaseError, OrderKind};
 use crate::convert::{self, person};
-use crate::store;
 
 /// The registry's gRPC service.
 #[derive(Debug, Clone)]
@@ -286,21 +286,28 @@ fn apply_to_vary(
 impl CaseCommands for Registry {
     type Entry = CourtRequest;
     type Answer = proto::CaseResponse;
+    type WorkingSet = WorkingSet<Case>;
+
+    async fn load(
+        &self,
+        transaction: &mut FeedTransaction,
+        references: &[&str],
+    ) -> Result<WorkingSet<Case>, Status> {
+        WorkingSet::load(transaction.connection(), references)
+            .await
+            .map_err(internal_error)
+    }
 
     async fn carry_out(
         &self,
         transaction: &mut FeedTransaction,
+        cases: &mut WorkingSet<Case>,
         entry: &CourtRequest,
         context: &CommandContext,
     ) -> Result<proto::CaseResponse, Status> {
         let reference = entry.case_reference();
-        let stored = store::load(transaction.connection(), reference)
-            .await
-            .map_err(internal_error)?;
+        let stored = cases.get(reference).cloned();
         let Decision { case, events } = self.decide(entry, stored, context.date)?;
-        store::save(transaction.connection(), &case)
-            .await
-            .map_err(internal_error)?;
         let mut event_ids = Vec::with_capacity(events.len());
         for event in events {
             let appended = transaction
@@ -309,26 +316,40 @@ impl CaseCommands for Registry {
                 .map_err(internal_error)?;
             event_ids.push(appended.event_id);
         }
-        Ok(proto::CaseResponse {
+        let answer = proto::CaseResponse {
             case: Some(convert::case(&case)),
             event_ids,
-        })
+        };
+        cases.keep(case);
+        Ok(answer)
     }
 
     async fn read(
         &self,
-        transaction: &mut FeedTransaction,
+        _transaction: &mut FeedTransaction,
+        cases: &WorkingSet<Case>,
         entry: &CourtRequest,
         _today: Option<NaiveDate>,
     ) -> Result<proto::CaseResponse, Status> {
         let reference = entry.case_reference();
-        let case = store::load(transaction.connection(), reference)
-            .await
-            .map_err(internal_error)?;
         Ok(proto::CaseResponse {
-            case: Some(convert::case(&existing(case, reference)?)),
+            case: Some(convert::case(&existing(
+                cases.get(reference).cloned(),
+                reference,
+            )?)),
             event_ids: Vec::new(),
         })
+    }
+
+    async fn save(
+        &self,
+        transaction: &mut FeedTransaction,
+        cases: WorkingSet<Case>,
+    ) -> Result<(), Status> {
+        cases
+            .save(transaction.connection())
+            .await
+            .map_err(internal_error)
     }
 }
 
@@ -405,10 +426,13 @@ impl CourtRegistry for Registry {
             .acquire()
             .await
             .map_err(internal_error)?;
-        let case = store::load(&mut connection, reference)
+        let cases = WorkingSet::<Case>::load(&mut connection, &[reference.as_str()])
             .await
             .map_err(internal_error)?;
-        Ok(Response::new(convert::case(&existing(case, reference)?)))
+        Ok(Response::new(convert::case(&existing(
+            cases.get(reference).cloned(),
+            reference,
+        )?)))
     }
 
     async fn execute_batch(

@@ -32,6 +32,7 @@ use tonic::{Request, Response, Status};
 use tracing::Span;
 
 use crate::calculation::response as calculation_response;
+use crate::cases::batch::CaseBatch;
 use crate::cases::court_orders::apply_pending_to_case;
 use crate::cases::publish::publish;
 use crate::cases::store::{self, StoredCase};
@@ -240,19 +241,16 @@ impl Cases {
         self.feed.execute_one(self, entry).await.map(Response::new)
     }
 
-    /// Reads an existing case on `connection`, with its whole history if asked, as the next
-    /// command will see it (brought up to the clock's date `today`; the catch-up's events, if any,
-    /// are published then).
+    /// Reads an existing case as the next command will see it: `stored` (from `connection`), with
+    /// its whole history if asked, brought up to the clock's date `today`.
     async fn read_on(
         &self,
         connection: &mut AnyConnection,
+        stored: Option<StoredCase>,
         reference: &str,
         history: History,
         today: Option<NaiveDate>,
     ) -> Result<StoredCase, Status> {
-        let stored = store::load(connection, reference)
-            .await
-            .map_err(internal_error)?;
         let mut case = existing(stored, reference)?;
         if history == History::Included {
             store::load_history(connection, &mut case)
@@ -273,7 +271,12 @@ impl Cases {
             .await
             .map_err(internal_error)?;
         let today = today(&mut connection).await?;
-        self.read_on(&mut connection, reference, history, today)
+        let stored = store::load(&mut connection, &[reference])
+            .await
+            .map_err(internal_error)?
+            .get(reference)
+            .cloned();
+        self.read_on(&mut connection, stored, reference, history, today)
             .await
     }
 
@@ -416,16 +419,25 @@ impl Cases {
 impl CaseCommands for Cases {
     type Entry = CaseRequest;
     type Answer = proto::CaseResponse;
+    type WorkingSet = CaseBatch;
+
+    async fn load(
+        &self,
+        transaction: &mut FeedTransaction,
+        references: &[&str],
+    ) -> Result<CaseBatch, Status> {
+        let automatic = self.settings.court_orders == CourtOrderRoute::Automatic;
+        CaseBatch::load(transaction, references, automatic).await
+    }
 
     async fn carry_out(
         &self,
         transaction: &mut FeedTransaction,
+        cases: &mut CaseBatch,
         entry: &CaseRequest,
         context: &CommandContext,
     ) -> Result<proto::CaseResponse, Status> {
-        let mut stored = store::load(transaction.connection(), entry.case_reference())
-            .await
-            .map_err(internal_error)?;
+        let (mut stored, mut pending) = cases.copy_of(entry.case_reference());
         if let Some(case) = stored.as_mut() {
             // A case the clock's moves left alone (nothing was due) comes up to the clock first
             // (the date the batch read as it began).
@@ -436,34 +448,33 @@ impl CaseCommands for Cases {
                 .map_err(internal_error)?;
             // Court events dated up to the command's date come first, so the case decides on what
             // the court did by then (automatic exchange only: there are none on the manual route).
-            if self.settings.court_orders == CourtOrderRoute::Automatic {
-                apply_pending_to_case(
-                    transaction,
-                    case,
-                    context.date,
-                    &self.settings,
-                    &self.book,
-                    &Span::current(),
-                )
-                .await?;
-            }
+            apply_pending_to_case(
+                transaction,
+                case,
+                &mut pending,
+                context.date,
+                &self.settings,
+                &self.book,
+                &Span::current(),
+            )
+            .await?;
         }
-        let (mut case, events) = self.decide(entry, stored, context.date)?;
-        store::save(transaction.connection(), &mut case)
-            .await
-            .map_err(internal_error)?;
+        let (case, events) = self.decide(entry, stored, context.date)?;
         let event_ids = publish(transaction, &case, &events, &context.trace)
             .await
             .map_err(internal_error)?;
-        Ok(proto::CaseResponse {
+        let answer = proto::CaseResponse {
             case: Some(view(&case, &self.book, History::Omitted)?),
             event_ids,
-        })
+        };
+        cases.keep(case, pending);
+        Ok(answer)
     }
 
     async fn read(
         &self,
         transaction: &mut FeedTransaction,
+        cases: &CaseBatch,
         entry: &CaseRequest,
         today: Option<NaiveDate>,
     ) -> Result<proto::CaseResponse, Status> {
@@ -475,10 +486,12 @@ impl CaseCommands for Cases {
         } else {
             History::Included
         };
+        let reference = &request.case_reference;
         let case = self
             .read_on(
                 transaction.connection(),
-                &request.case_reference,
+                cases.get(reference).cloned(),
+                reference,
                 history,
                 today,
             )
@@ -487,6 +500,14 @@ impl CaseCommands for Cases {
             case: Some(view(&case, &self.book, history)?),
             event_ids: Vec::new(),
         })
+    }
+
+    async fn save(
+        &self,
+        transaction: &mut FeedTransaction,
+        cases: CaseBatch,
+    ) -> Result<(), Status> {
+        cases.save(transaction).await
     }
 }
 

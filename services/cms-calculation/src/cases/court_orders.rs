@@ -45,6 +45,7 @@ use familybridge_proto::common::v1::Event;
 use familybridge_proto::court::v1 as court;
 use familybridge_runtime::{CancellationToken, Intake, batch, family_span, trace_span};
 use familybridge_storage::sqlx;
+use familybridge_storage::statements::placeholders;
 use prost::{Message, Name};
 use tokio::sync::{Mutex, Notify};
 use tonic::Status;
@@ -121,7 +122,7 @@ enum RouteError {
 }
 
 /// A court event as the inbox keeps it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Entry {
     /// Its place in the order of arrival.
     arrival: i64,
@@ -359,36 +360,89 @@ impl From<ApplyError> for Status {
     }
 }
 
-/// Applies to `case`, in its locked transaction `tx`, every court event pending on it dated up to
+/// The court events pending on a batch's cases, loaded with them (in one statement for every few
+/// hundred cases): each case's in the order they apply, by date and then by arrival.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PendingCourtEvents {
+    by_case: BTreeMap<String, CasePending>,
+}
+
+/// The court events pending on one case, in the order they apply.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CasePending(Vec<Entry>);
+
+/// The most cases one statement reads the pending events of.
+const CASES_PER_STATEMENT: usize = 500;
+
+impl PendingCourtEvents {
+    /// The events pending on the cases with these references, read in their transaction `tx`.
+    pub(crate) async fn load(
+        tx: &mut FeedTransaction,
+        references: &[&str],
+    ) -> Result<Self, ApplyError> {
+        let mut by_case: BTreeMap<String, CasePending> = BTreeMap::new();
+        for chunk in references.chunks(CASES_PER_STATEMENT) {
+            // Only placeholders are formatted into the statement; every reference is bound.
+            let statement = format!(
+                "SELECT pending.cms_case_reference, inbox.arrival, inbox.event_id, \
+                 inbox.event_type, inbox.effective_date, inbox.payload, inbox.traceparent, \
+                 inbox.tracestate \
+                 FROM court_events_pending pending \
+                 JOIN court_order_inbox inbox ON inbox.event_id = pending.event_id \
+                 WHERE pending.cms_case_reference IN ({}) \
+                 ORDER BY pending.cms_case_reference, pending.effective_date, inbox.arrival",
+                placeholders(chunk.len(), 1)
+            );
+            let mut query = sqlx::query_as::<_, PendingRow>(sqlx::AssertSqlSafe(statement));
+            for reference in chunk {
+                query = query.bind(*reference);
+            }
+            for row in query.fetch_all(tx.connection()).await? {
+                let (reference, arrival, event_id, event_type, date, payload, parent, state) = row;
+                let entry =
+                    Entry::from((arrival, event_id, event_type, date, payload, parent, state));
+                by_case.entry(reference).or_default().0.push(entry);
+            }
+        }
+        Ok(Self { by_case })
+    }
+
+    /// The events pending on the case, to apply.
+    pub(crate) fn of(&self, reference: &str) -> CasePending {
+        self.by_case.get(reference).cloned().unwrap_or_default()
+    }
+
+    /// Keeps what is still pending on the case, after applying some.
+    pub(crate) fn keep(&mut self, reference: &str, pending: CasePending) {
+        self.by_case.insert(reference.to_owned(), pending);
+    }
+}
+
+/// A pending row: the CMS case, then the inbox row ([`EntryRow`]).
+type PendingRow = (String, i64, String, String, String, Vec<u8>, String, String);
+
+/// Applies to `case`, in its locked transaction `tx`, every court event in `pending` dated up to
 /// `through`, in date order (and order of arrival within a day), each in a span continuing the
-/// court's trace and linked to `work`; publishes what each changes. A refusal by the case rules is
-/// logged and the event cleared: retrying cannot change the rules' answer. Returns whether the
-/// case changed.
+/// court's trace and linked to `work`; publishes what each changes, and takes it out of `pending`
+/// (and of the pending table). A refusal by the case rules is logged and the event cleared:
+/// retrying cannot change the rules' answer. Returns whether the case changed.
 pub(crate) async fn apply_pending_to_case(
     tx: &mut FeedTransaction,
     case: &mut StoredCase,
+    pending: &mut CasePending,
     through: NaiveDate,
     settings: &CaseSettings,
     book: &ParameterBook,
     work: &Span,
 ) -> Result<bool, ApplyError> {
-    let pending: Vec<Entry> = sqlx::query_as::<_, EntryRow>(
-        "SELECT inbox.arrival, inbox.event_id, inbox.event_type, inbox.effective_date, \
-         inbox.payload, inbox.traceparent, inbox.tracestate \
-         FROM court_events_pending pending \
-         JOIN court_order_inbox inbox ON inbox.event_id = pending.event_id \
-         WHERE pending.cms_case_reference = $1 AND pending.effective_date <= $2 \
-         ORDER BY pending.effective_date, inbox.arrival",
-    )
-    .bind(&case.case_reference)
-    .bind(through.format("%Y-%m-%d").to_string())
-    .fetch_all(tx.connection())
-    .await?
-    .into_iter()
-    .map(Entry::from)
-    .collect();
+    let through = through.format("%Y-%m-%d").to_string();
+    let due = pending
+        .0
+        .iter()
+        .take_while(|entry| entry.effective_date <= through)
+        .count();
     let mut changed = false;
-    for entry in pending {
+    for entry in pending.0.drain(..due) {
         let span = family_span(
             trace_span!(
                 "cms.apply_court_event",

@@ -24,6 +24,7 @@ use tonic::Status;
 use tracing::Instrument;
 
 use crate::cases::api::case_status;
+use crate::cases::batch::CaseBatch;
 use crate::cases::court_orders::apply_pending_to_case;
 use crate::cases::publish::publish;
 use crate::cases::store;
@@ -66,47 +67,41 @@ impl DueWork for CaseDueWork {
         for chunk in references.chunks(CASES_PER_TRANSACTION) {
             let streams: Vec<&str> = chunk.iter().map(String::as_str).collect();
             let mut transaction = self.feed.begin(&streams).await.map_err(internal_error)?;
+            let mut cases = CaseBatch::load(&mut transaction, &streams, automatic).await?;
             for reference in chunk {
-                let Some(mut case) = store::load(transaction.connection(), reference)
-                    .await
-                    .map_err(internal_error)?
-                else {
+                let (Some(mut case), mut pending) = cases.copy_of(reference) else {
                     continue;
                 };
                 // The court's events dated by then, in date order, before the time-driven work
                 // after them (each runs the due work before its own date).
-                if automatic {
-                    apply_pending_to_case(
-                        &mut transaction,
-                        &mut case,
-                        to,
-                        &self.settings,
-                        &self.book,
-                        &advancing,
-                    )
-                    .await?;
-                }
+                apply_pending_to_case(
+                    &mut transaction,
+                    &mut case,
+                    &mut pending,
+                    to,
+                    &self.settings,
+                    &self.book,
+                    &advancing,
+                )
+                .await?;
                 let events = case
                     .file
                     .advance_to(to, &self.settings, &self.book)
                     .map_err(case_status)?;
-                // Saved even with no events: its next work day has moved on.
                 let span = family_span(
                     trace_span!("cms.advance_case", case = %reference, events = events.len()),
                     &TraceContext::default(),
                     &advancing,
                 );
-                async {
-                    store::save(transaction.connection(), &mut case)
-                        .await
-                        .map_err(internal_error)?;
-                    publish(&mut transaction, &case, &events, &TraceContext::current())
-                        .await
-                        .map_err(internal_error)
-                }
-                .instrument(span)
-                .await?;
+                // The events carry the case's own span, which the context is read inside.
+                async { publish(&mut transaction, &case, &events, &TraceContext::current()).await }
+                    .instrument(span)
+                    .await
+                    .map_err(internal_error)?;
+                // Kept even with no events: its next work day has moved on.
+                cases.keep(case, pending);
             }
+            cases.save(&mut transaction).await?;
             transaction.commit().await.map_err(internal_error)?;
         }
         Ok(())

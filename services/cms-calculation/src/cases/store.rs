@@ -1,13 +1,15 @@
-//! Where the CMS keeps its cases: one row each, the rules' state as JSON, read and written inside
-//! the command's transaction, with the case's next work day beside it so that a clock move visits
-//! only the cases with something due; and each case's history, appended a row per event rather
-//! than rewritten with the case.
+//! Where the CMS keeps its cases: one row each, the rules' state as JSON (a [`CaseRecord`] table),
+//! read and written a batch at a time inside the batch's transaction, with the case's next work
+//! day beside it so that a clock move visits only the cases with something due; and each case's
+//! history, appended a row per event rather than rewritten with the case.
 
 use chrono::NaiveDate;
 use familybridge_calculation::ParameterBook;
 use familybridge_casework::{CaseError, CaseEvent, CaseFile, CaseSettings};
+use familybridge_storage::case_table::{CaseRecord, RecordError, WorkingSet};
 use familybridge_storage::sqlx::{self, AnyConnection, AssertSqlSafe};
-use familybridge_storage::{Database, MigrationSet, StorageError};
+use familybridge_storage::statements::value_rows;
+use familybridge_storage::{Database, MigrationSet};
 use serde::{Deserialize, Serialize};
 
 /// The CMS's own tables.
@@ -46,106 +48,72 @@ pub struct StoredCase {
     pub history_stored: u64,
 }
 
-/// A stored case could not be read or written.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The database failed.
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-    /// A stored record does not parse.
-    #[error("the stored record of case {reference} is unreadable")]
-    Corrupt {
-        /// The case.
-        reference: String,
-        /// The parser's error.
-        source: serde_json::Error,
-    },
-}
+impl CaseRecord for StoredCase {
+    const TABLE: &'static str = "cms_cases";
+    const COLUMNS: &'static [&'static str] =
+        &["paying_parent_ref", "receiving_parent_ref", "next_work_day"];
 
-impl From<sqlx::Error> for StoreError {
-    fn from(error: sqlx::Error) -> Self {
-        StoreError::Storage(error.into())
+    fn reference(&self) -> &str {
+        &self.case_reference
+    }
+
+    fn column_values(&self) -> Vec<String> {
+        vec![
+            self.paying_parent_ref.clone(),
+            self.receiving_parent_ref.clone(),
+            self.file.next_work_day().map_or_else(
+                || NOTHING_DUE.to_owned(),
+                |day| day.format("%Y-%m-%d").to_string(),
+            ),
+        ]
     }
 }
 
-/// The case with this reference, if there is one.
+/// The cases with these references, loaded for a batch.
 pub async fn load(
     connection: &mut AnyConnection,
-    reference: &str,
-) -> Result<Option<StoredCase>, StoreError> {
-    let record: Option<String> =
-        sqlx::query_scalar("SELECT record FROM cms_cases WHERE case_reference = $1")
-            .bind(reference)
-            .fetch_optional(&mut *connection)
-            .await?;
-    record
-        .map(|text| {
-            serde_json::from_str(&text).map_err(|source| StoreError::Corrupt {
-                reference: reference.to_owned(),
-                source,
-            })
-        })
-        .transpose()
+    references: &[&str],
+) -> Result<WorkingSet<StoredCase>, RecordError> {
+    WorkingSet::load(connection, references).await
 }
 
-/// Saves `case`, new or changed: the record rewritten, the history recorded since it was loaded
-/// appended (and taken out of the file, which keeps only what the rules need).
-pub async fn save(connection: &mut AnyConnection, case: &mut StoredCase) -> Result<(), StoreError> {
-    let recorded = case.file.take_history();
-    append_history(connection, case, &recorded).await?;
-    let record = serde_json::to_string(&*case).map_err(|source| StoreError::Corrupt {
-        reference: case.case_reference.clone(),
-        source,
-    })?;
-    let next_work_day = case.file.next_work_day().map_or_else(
-        || NOTHING_DUE.to_owned(),
-        |day| day.format("%Y-%m-%d").to_string(),
-    );
-    sqlx::query(
-        "INSERT INTO cms_cases (case_reference, paying_parent_ref, receiving_parent_ref, record, \
-         next_work_day) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (case_reference) DO UPDATE \
-         SET record = excluded.record, next_work_day = excluded.next_work_day",
-    )
-    .bind(&case.case_reference)
-    .bind(&case.paying_parent_ref)
-    .bind(&case.receiving_parent_ref)
-    .bind(record)
-    .bind(next_work_day)
-    .execute(&mut *connection)
-    .await?;
-    Ok(())
-}
-
-/// Appends `entries` to the case's history, numbered on from what is stored, a few hundred rows a
-/// statement.
-async fn append_history(
+/// Saves the cases a batch changed: the history each recorded since it was loaded appended (and
+/// taken out of its file, which keeps only what the rules need), then the records rewritten.
+pub async fn save(
     connection: &mut AnyConnection,
-    case: &mut StoredCase,
-    entries: &[CaseEvent],
-) -> Result<(), StoreError> {
-    for chunk in entries.chunks(HISTORY_ROWS_PER_STATEMENT) {
-        let mut statement =
-            String::from("INSERT INTO cms_case_history (case_reference, position, entry) VALUES ");
-        for row in 0..chunk.len() {
-            let first = row * 3 + 1;
-            if row > 0 {
-                statement.push_str(", ");
-            }
-            statement.push_str(&format!("(${first}, ${}, ${})", first + 1, first + 2));
-        }
-        // Only placeholders are formatted into the statement; every value is bound.
-        let mut query = sqlx::query(AssertSqlSafe(statement));
-        for entry in chunk {
-            let text = serde_json::to_string(entry).map_err(|source| StoreError::Corrupt {
+    mut cases: WorkingSet<StoredCase>,
+) -> Result<(), RecordError> {
+    let mut history = Vec::new();
+    for case in cases.changed_mut() {
+        for entry in case.file.take_history() {
+            let text = serde_json::to_string(&entry).map_err(|source| RecordError::Corrupt {
+                table: "cms_case_history",
                 reference: case.case_reference.clone(),
                 source,
             })?;
             case.history_stored += 1;
-            query = query
-                .bind(case.case_reference.clone())
-                .bind(i64::try_from(case.history_stored).unwrap_or(i64::MAX))
-                .bind(text);
+            let position = i64::try_from(case.history_stored).unwrap_or(i64::MAX);
+            history.push((case.case_reference.clone(), position, text));
+        }
+    }
+    append_history(connection, &history).await?;
+    cases.save(connection).await
+}
+
+/// Appends rows (case, position, entry) to the history table, a few hundred a statement.
+async fn append_history(
+    connection: &mut AnyConnection,
+    rows: &[(String, i64, String)],
+) -> Result<(), RecordError> {
+    for chunk in rows.chunks(HISTORY_ROWS_PER_STATEMENT) {
+        // Only placeholders are formatted into the statement; every value is bound.
+        let statement = format!(
+            "INSERT INTO cms_case_history (case_reference, position, entry) VALUES {}",
+            value_rows(chunk.len(), 3)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(statement));
+        for (reference, position, entry) in chunk {
+            query = query.bind(reference).bind(*position).bind(entry);
         }
         query.execute(&mut *connection).await?;
     }
@@ -157,7 +125,7 @@ async fn append_history(
 pub async fn load_history(
     connection: &mut AnyConnection,
     case: &mut StoredCase,
-) -> Result<(), StoreError> {
+) -> Result<(), RecordError> {
     let rows: Vec<String> = sqlx::query_scalar(
         "SELECT entry FROM cms_case_history WHERE case_reference = $1 ORDER BY position",
     )
@@ -168,7 +136,8 @@ pub async fn load_history(
         .iter()
         .map(|text| serde_json::from_str(text))
         .collect::<Result<Vec<CaseEvent>, _>>()
-        .map_err(|source| StoreError::Corrupt {
+        .map_err(|source| RecordError::Corrupt {
+            table: "cms_case_history",
             reference: case.case_reference.clone(),
             source,
         })?;
@@ -183,7 +152,7 @@ pub async fn load_history(
 pub async fn due_references(
     database: &Database,
     through: NaiveDate,
-) -> Result<Vec<String>, StoreError> {
+) -> Result<Vec<String>, RecordError> {
     Ok(sqlx::query_scalar(
         "SELECT case_reference FROM cms_cases \
          WHERE next_work_day IS NULL OR next_work_day <= $1 \
