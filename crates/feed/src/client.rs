@@ -290,7 +290,7 @@ async fn take_in<H: EventHandler>(
                     }))
                 })?;
         }
-        store_cursor(transaction.connection(), name, &last.cursor)
+        store_cursor(transaction.connection().await?, name, &last.cursor)
             .await
             .map_err(FeedError::from)?;
         transaction.commit().await?;

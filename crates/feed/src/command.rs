@@ -283,7 +283,7 @@ impl Feed {
                 .map(|(index, _)| entries[*index].request.case_reference())
                 .collect();
             let mut transaction = self.begin(&streams).await.map_err(internal_error)?;
-            let today = SimulatedClock::current_date_on(transaction.connection())
+            let today = SimulatedClock::current_date_on(transaction.connection().await?)
                 .await
                 .map_err(internal_error)?;
             // Every command's record, if it has one, in a statement or two for the batch.
@@ -292,7 +292,7 @@ impl Feed {
                 .filter(|(_, date)| date.is_some())
                 .map(|(index, _)| entries[*index].request.client_request_id())
                 .collect();
-            let mut ledger = Ledger::read(transaction.connection(), &ids)
+            let mut ledger = Ledger::read(transaction.connection().await?, &ids)
                 .await
                 .map_err(idempotency_error)?;
             let mut references = streams;
@@ -306,7 +306,7 @@ impl Feed {
                 let entry = &entries[index];
                 let guarded = !alone && entry.request.command().is_some();
                 if guarded {
-                    transaction.savepoint().await?;
+                    transaction.savepoint();
                 }
                 let outcome = carry_out_entry(
                     &mut transaction,
@@ -338,7 +338,7 @@ impl Feed {
             if kept {
                 commands.save(&mut transaction, cases).await?;
                 ledger
-                    .write(transaction.connection())
+                    .write(transaction.connection().await?)
                     .await
                     .map_err(internal_error)?;
                 transaction

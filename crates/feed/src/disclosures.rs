@@ -11,6 +11,7 @@ use sqlx::Row;
 
 use crate::outbox::write_transaction;
 use crate::{AgencyId, FeedError};
+use familybridge_storage::statements::value_rows;
 
 /// The most disclosures one page holds, and how many a request for "the default" gets.
 pub(crate) const PAGE_LIMIT: u32 = 1_000;
@@ -28,8 +29,11 @@ pub(crate) struct PendingDisclosure<'a> {
     pub(crate) effective_date: &'a str,
 }
 
-/// Records `disclosures` in one transaction, stamped with the current wall-clock time; those
-/// already recorded (redeliveries) are left as they are.
+/// The most disclosures one statement records (nine parameters each, within SQLite's 32,766).
+const DISCLOSURES_PER_STATEMENT: usize = 500;
+
+/// Records `disclosures` in one transaction, a few hundred rows a statement, stamped with the
+/// current wall-clock time; those already recorded (redeliveries) are left as they are.
 pub(crate) async fn record(
     database: &Database,
     disclosures: &[PendingDisclosure<'_>],
@@ -39,24 +43,28 @@ pub(crate) async fn record(
     }
     let disclosed_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
     let mut transaction = write_transaction(database).await?;
-    for disclosure in disclosures {
-        sqlx::query(
+    for chunk in disclosures.chunks(DISCLOSURES_PER_STATEMENT) {
+        // Only placeholders are formatted into the statement; every value is bound.
+        let statement = format!(
             "INSERT INTO feed_disclosures (recipient, event_id, event_type, stream, fields, \
-             purpose, legal_basis, effective_date, disclosed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             purpose, legal_basis, effective_date, disclosed_at) VALUES {} \
              ON CONFLICT (recipient, event_id) DO NOTHING",
-        )
-        .bind(disclosure.recipient.as_str())
-        .bind(disclosure.event_id)
-        .bind(disclosure.event_type)
-        .bind(disclosure.stream)
-        .bind(disclosure.fields.join(","))
-        .bind(disclosure.purpose)
-        .bind(disclosure.legal_basis)
-        .bind(disclosure.effective_date)
-        .bind(&disclosed_at)
-        .execute(&mut *transaction)
-        .await?;
+            value_rows(chunk.len(), 9)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(statement));
+        for disclosure in chunk {
+            query = query
+                .bind(disclosure.recipient.as_str())
+                .bind(disclosure.event_id)
+                .bind(disclosure.event_type)
+                .bind(disclosure.stream)
+                .bind(disclosure.fields.join(","))
+                .bind(disclosure.purpose)
+                .bind(disclosure.legal_basis)
+                .bind(disclosure.effective_date)
+                .bind(&disclosed_at);
+        }
+        query.execute(&mut *transaction).await?;
     }
     transaction.commit().await?;
     Ok(())

@@ -52,8 +52,17 @@ pub struct FeedTransaction {
     newest: Option<HashMap<String, i64>>,
     /// Events appended but not yet written, in the order appended.
     unwritten: Vec<UnwrittenEvent>,
-    /// How many events were unwritten when each open savepoint was taken, innermost last.
-    savepoints: Vec<usize>,
+    /// The open savepoints, innermost last.
+    savepoints: Vec<Savepoint>,
+}
+
+/// A savepoint: how many events were unwritten when it was taken, and whether it has been taken
+/// in the database yet — only when the work inside it first uses the connection, so that work
+/// that changes only memory and buffered events costs no statements to undo.
+#[derive(Debug, Clone, Copy)]
+struct Savepoint {
+    unwritten: usize,
+    in_database: bool,
 }
 
 /// An appended event waiting for the transaction's commit to be written.
@@ -361,9 +370,18 @@ fn stream_lock_key(stream: &str) -> i64 {
 }
 
 impl FeedTransaction {
-    /// The connection for the service's own writes in the same transaction.
-    pub fn connection(&mut self) -> &mut AnyConnection {
-        &mut self.transaction
+    /// The connection for the service's own reads and writes in the same transaction (inside a
+    /// savepoint, its first use takes the savepoint in the database).
+    pub async fn connection(&mut self) -> Result<&mut AnyConnection, FeedError> {
+        for savepoint in &mut self.savepoints {
+            if !savepoint.in_database {
+                sqlx::query("SAVEPOINT feed_savepoint")
+                    .execute(&mut *self.transaction)
+                    .await?;
+                savepoint.in_database = true;
+            }
+        }
+        Ok(&mut self.transaction)
     }
 
     /// Appends an event to `stream`, which must be one of those named in [`Feed::begin`].
@@ -429,24 +447,28 @@ impl FeedTransaction {
 
     /// Takes a savepoint: [`rollback_to_savepoint`](FeedTransaction::rollback_to_savepoint)
     /// undoes everything since — the database's writes and the events appended — and
-    /// [`release_savepoint`](FeedTransaction::release_savepoint) keeps it.
-    pub async fn savepoint(&mut self) -> Result<(), FeedError> {
-        sqlx::query("SAVEPOINT feed_savepoint")
-            .execute(&mut *self.transaction)
-            .await?;
-        self.savepoints.push(self.unwritten.len());
-        Ok(())
+    /// [`release_savepoint`](FeedTransaction::release_savepoint) keeps it. It costs a statement
+    /// only if the work inside it uses the [`connection`](FeedTransaction::connection).
+    pub fn savepoint(&mut self) {
+        self.savepoints.push(Savepoint {
+            unwritten: self.unwritten.len(),
+            in_database: false,
+        });
     }
 
     /// Undoes everything since the innermost savepoint, and ends it.
     pub async fn rollback_to_savepoint(&mut self) -> Result<(), FeedError> {
-        sqlx::raw_sql("ROLLBACK TO SAVEPOINT feed_savepoint; RELEASE SAVEPOINT feed_savepoint")
-            .execute(&mut *self.transaction)
-            .await?;
-        let kept = self.savepoints.pop().unwrap_or(0);
+        let Some(savepoint) = self.savepoints.pop() else {
+            return Ok(());
+        };
+        if savepoint.in_database {
+            sqlx::raw_sql("ROLLBACK TO SAVEPOINT feed_savepoint; RELEASE SAVEPOINT feed_savepoint")
+                .execute(&mut *self.transaction)
+                .await?;
+        }
         // Newest first, so that each stream's number ends at the one before its first undone
         // event: sequence numbers within a stream are consecutive.
-        for undone in self.unwritten.drain(kept..).rev() {
+        for undone in self.unwritten.drain(savepoint.unwritten..).rev() {
             if let Some(newest) = &mut self.newest {
                 newest.insert(undone.stream, undone.sequence - 1);
             }
@@ -456,10 +478,14 @@ impl FeedTransaction {
 
     /// Keeps everything since the innermost savepoint, and ends it.
     pub async fn release_savepoint(&mut self) -> Result<(), FeedError> {
-        sqlx::query("RELEASE SAVEPOINT feed_savepoint")
-            .execute(&mut *self.transaction)
-            .await?;
-        self.savepoints.pop();
+        if let Some(Savepoint {
+            in_database: true, ..
+        }) = self.savepoints.pop()
+        {
+            sqlx::query("RELEASE SAVEPOINT feed_savepoint")
+                .execute(&mut *self.transaction)
+                .await?;
+        }
         Ok(())
     }
 

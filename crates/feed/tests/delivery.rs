@@ -220,7 +220,7 @@ impl EventHandler for Recorder {
         .bind(&event.event_id)
         .bind(&event.stream)
         .bind(i64::try_from(event.sequence).map_err(HandlerError::other)?)
-        .execute(tx.connection())
+        .execute(tx.connection().await?)
         .await?;
         if inserted.rows_affected() == 0 {
             self.duplicates.fetch_add(1, Ordering::SeqCst);
@@ -390,7 +390,7 @@ impl EventHandler for Flaky {
             .bind(&event.event_id)
             .bind(&event.stream)
             .bind(i64::try_from(event.sequence).map_err(HandlerError::other)?)
-            .execute(tx.connection())
+            .execute(tx.connection().await?)
             .await?;
         let fail = event.sequence == 3
             && self
@@ -629,7 +629,7 @@ async fn postgres_out_of_order_commits_never_make_a_subscriber_skip_an_event() {
     .bind(CalculateRequest::full_name())
     .bind(&payload.type_url)
     .bind(&payload.value)
-    .execute(a.connection())
+    .execute(a.connection().await.expect("A's connection"))
     .await
     .expect("A takes a position");
     let b_appended = publish(&feed, "b", &TraceContext::default(), &calculation(2)).await;

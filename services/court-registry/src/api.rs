@@ -293,7 +293,7 @@ impl CaseCommands for Registry {
         transaction: &mut FeedTransaction,
         references: &[&str],
     ) -> Result<WorkingSet<Case>, Status> {
-        WorkingSet::load(transaction.connection(), references)
+        WorkingSet::load(transaction.connection().await?, references)
             .await
             .map_err(internal_error)
     }
@@ -347,7 +347,7 @@ impl CaseCommands for Registry {
         cases: WorkingSet<Case>,
     ) -> Result<(), Status> {
         cases
-            .save(transaction.connection())
+            .save(transaction.connection().await?)
             .await
             .map_err(internal_error)
     }

@@ -253,7 +253,7 @@ impl EventHandler for Recorder {
             .bind(&event.event_id)
             .bind(&event.stream)
             .bind(i64::try_from(event.sequence).map_err(HandlerError::other)?)
-            .execute(tx.connection())
+            .execute(tx.connection().await?)
             .await
             .map_err(HandlerError::other)?;
         Ok(())

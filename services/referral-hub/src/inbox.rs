@@ -45,7 +45,7 @@ impl EventHandler for HubInbox {
         .bind(trace.traceparent)
         .bind(trace.tracestate)
         .bind(payload)
-        .execute(tx.connection())
+        .execute(tx.connection().await?)
         .await?;
         Ok(())
     }

@@ -186,14 +186,14 @@ impl HubWork {
         let mut tx = self.feed.begin(&streams).await?;
         if kind == cms::CalculationMade::full_name() {
             let made: cms::CalculationMade = decode(entry)?;
-            remember_case(tx.connection(), made.case.as_ref(), true).await?;
+            remember_case(tx.connection().await?, made.case.as_ref(), true).await?;
         } else if kind == cms::PaymentMissed::full_name() {
             let missed: cms::PaymentMissed = decode(entry)?;
-            remember_case(tx.connection(), missed.case.as_ref(), false).await?;
+            remember_case(tx.connection().await?, missed.case.as_ref(), false).await?;
             sqlx::query("UPDATE hub_cms_cases SET last_missed_on = $1 WHERE case_reference = $2")
                 .bind(&entry.effective_date)
                 .bind(&entry.stream)
-                .execute(tx.connection())
+                .execute(tx.connection().await?)
                 .await?;
         } else if kind == cms::ContactLogged::full_name() {
             let contact: cms::ContactLogged = decode(entry)?;
@@ -214,10 +214,10 @@ impl HubWork {
                     .welfare_flags
                     .is_some_and(|flags| flags.domestic_abuse_alleged),
             ))
-            .execute(tx.connection())
+            .execute(tx.connection().await?)
             .await?;
         } else if kind == court::FinalOrderMade::full_name() {
-            end_proceedings(tx.connection(), &entry.stream).await?;
+            end_proceedings(tx.connection().await?, &entry.stream).await?;
         } else if kind == court::CaseClosed::full_name() {
             let closed: court::CaseClosed = decode(entry)?;
             if closed.final_order_stands {
@@ -225,7 +225,7 @@ impl HubWork {
                     self.conclude_review(&mut tx, entry, case, None, on).await?;
                 }
             } else {
-                end_proceedings(tx.connection(), &entry.stream).await?;
+                end_proceedings(tx.connection().await?, &entry.stream).await?;
             }
         } else if kind == court::VariationAppliedFor::full_name() {
             let applied: court::VariationAppliedFor = decode(entry)?;
@@ -241,7 +241,7 @@ impl HubWork {
         }
         sqlx::query("UPDATE hub_inbox SET handled = 1 WHERE arrival = $1")
             .bind(entry.arrival)
-            .execute(tx.connection())
+            .execute(tx.connection().await?)
             .await?;
         tx.commit().await?;
         Ok(())
@@ -294,7 +294,7 @@ impl HubWork {
         let Some(parties) = contact.case.as_ref() else {
             return Ok(());
         };
-        remember_case(tx.connection(), Some(parties), false).await?;
+        remember_case(tx.connection().await?, Some(parties), false).await?;
         let paying = contact.party == "paying_parent";
         let person_ref = if paying {
             &parties.paying_parent_ref
@@ -309,7 +309,7 @@ impl HubWork {
         .bind(person_ref)
         .bind(&entry.effective_date)
         .bind(i32::from(contact.distressed))
-        .execute(tx.connection())
+        .execute(tx.connection().await?)
         .await?;
         let screening = self.settings.screening;
         if !screening.enabled
@@ -323,13 +323,13 @@ impl HubWork {
         )
         .bind(person_ref)
         .bind(iso(on))
-        .fetch_optional(tx.connection())
+        .fetch_optional(tx.connection().await?)
         .await?;
         if flagged.is_some() {
             return Ok(());
         }
         let dates = distressed_contacts(
-            tx.connection(),
+            tx.connection().await?,
             person_ref,
             rules::window_start(contact_date, screening.window_weeks),
             contact_date,
@@ -347,7 +347,7 @@ impl HubWork {
         .bind(case)
         .bind(iso(on))
         .bind(iso(rules::weeks_after(on, screening.flag_weeks)))
-        .execute(tx.connection())
+        .execute(tx.connection().await?)
         .await?;
         tx.append(
             case,
@@ -362,7 +362,9 @@ impl HubWork {
             },
         )
         .await?;
-        let circumstances = self.circumstances(tx.connection(), parties, on).await?;
+        let circumstances = self
+            .circumstances(tx.connection().await?, parties, on)
+            .await?;
         let times = self.settings.pathways;
         for (pathway, reason) in rules::pathways(&self.settings.referral_rules, circumstances) {
             let accepted = rules::weeks_after(on, times.accept_after_weeks);
@@ -377,7 +379,7 @@ impl HubWork {
             .bind(iso(accepted))
             .bind(iso(rules::weeks_after(accepted, times.close_after_weeks)))
             .bind(reason)
-            .fetch_one(tx.connection())
+            .fetch_one(tx.connection().await?)
             .await?;
             tx.append(
                 case,
@@ -475,7 +477,7 @@ impl HubWork {
         .bind(person_ref)
         .bind(iso(on))
         .bind(iso(review_on))
-        .execute(tx.connection())
+        .execute(tx.connection().await?)
         .await?;
         tx.append(
             case,
@@ -502,7 +504,7 @@ impl HubWork {
         cms_case: &str,
         on: NaiveDate,
     ) -> Result<(), WorkError> {
-        let Some(case) = case_by_reference(tx.connection(), cms_case).await? else {
+        let Some(case) = case_by_reference(tx.connection().await?, cms_case).await? else {
             return Ok(());
         };
         let Some(application) = applied.application.as_ref() else {
@@ -547,7 +549,7 @@ impl HubWork {
         .bind(&projection.weekly_amount)
         .bind(&projection.payer_ref)
         .bind(i32::from(projection.roles_flip))
-        .fetch_one(tx.connection())
+        .fetch_one(tx.connection().await?)
         .await?;
         let review_id = u64::try_from(id).unwrap_or_default();
         self.peers
@@ -605,12 +607,12 @@ impl HubWork {
              ORDER BY id LIMIT 1",
         )
         .bind(&entry.stream)
-        .fetch_optional(tx.connection())
+        .fetch_optional(tx.connection().await?)
         .await?;
         let Some(review) = review else {
             return Ok(());
         };
-        let Some(case) = case_by_reference(tx.connection(), cms_case).await? else {
+        let Some(case) = case_by_reference(tx.connection().await?, cms_case).await? else {
             return Ok(());
         };
         if let Some((order, made_on)) = order
@@ -620,7 +622,7 @@ impl HubWork {
                 "SELECT applicant_ref FROM hub_court_cases WHERE court_case_reference = $1",
             )
             .bind(&entry.stream)
-            .fetch_optional(tx.connection())
+            .fetch_optional(tx.connection().await?)
             .await?;
             let paying_is_applicant = applicant.as_deref() == Some(case.paying_parent_ref.as_str());
             self.peers
@@ -659,7 +661,7 @@ impl HubWork {
         .bind(iso(on))
         .bind(&order_id)
         .bind(review)
-        .execute(tx.connection())
+        .execute(tx.connection().await?)
         .await?;
         tx.append(
             &case.case_reference,
@@ -718,13 +720,13 @@ impl HubWork {
         let mut tx = self.feed.begin(&[case]).await?;
         let window_from = rules::window_start(review_date, self.settings.screening.window_weeks);
         let still_distressed =
-            !distressed_contacts(tx.connection(), person_ref, window_from, review_date)
+            !distressed_contacts(tx.connection().await?, person_ref, window_from, review_date)
                 .await?
                 .is_empty();
         sqlx::query("UPDATE hub_pauses SET reviewed = 1, still_distressed = $1 WHERE id = $2")
             .bind(i32::from(still_distressed))
             .bind(id)
-            .execute(tx.connection())
+            .execute(tx.connection().await?)
             .await?;
         tx.append(
             case,

@@ -489,7 +489,7 @@ impl CaseCommands for Cases {
         let reference = &request.case_reference;
         let case = self
             .read_on(
-                transaction.connection(),
+                transaction.connection().await?,
                 cases.get(reference).cloned(),
                 reference,
                 history,

@@ -27,7 +27,7 @@ impl CaseBatch {
         references: &[&str],
         with_court_events: bool,
     ) -> Result<Self, Status> {
-        let cases = store::load(transaction.connection(), references)
+        let cases = store::load(transaction.connection().await?, references)
             .await
             .map_err(internal_error)?;
         let pending = if with_court_events {
@@ -60,7 +60,7 @@ impl CaseBatch {
 
     /// Saves the cases the batch changed, in its transaction.
     pub(crate) async fn save(self, transaction: &mut FeedTransaction) -> Result<(), Status> {
-        store::save(transaction.connection(), self.cases)
+        store::save(transaction.connection().await?, self.cases)
             .await
             .map_err(internal_error)
     }

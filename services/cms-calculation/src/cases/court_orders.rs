@@ -39,7 +39,8 @@ use chrono::NaiveDate;
 use familybridge_calculation::{Nights, ParameterBook};
 use familybridge_casework::{CaseError, CaseEvent, CaseSettings, CourtOrder, ProceedingsOutcome};
 use familybridge_feed::{
-    EventHandler, Feed, FeedTransaction, Following, HandlerError, TraceContext, internal_error,
+    EventHandler, Feed, FeedError, FeedTransaction, Following, HandlerError, TraceContext,
+    internal_error,
 };
 use familybridge_proto::common::v1::Event;
 use familybridge_proto::court::v1 as court;
@@ -104,7 +105,7 @@ impl EventHandler for CourtOrderInbox {
         .bind(payload)
         .bind(trace.traceparent)
         .bind(trace.tracestate)
-        .execute(tx.connection())
+        .execute(tx.connection().await?)
         .await
         .map_err(HandlerError::other)?;
         self.wake.notify_one();
@@ -255,7 +256,7 @@ impl CourtOrderRouter {
                     route(&mut tx, &entry).await?;
                     sqlx::query("UPDATE court_order_inbox SET routed = 1 WHERE arrival = $1")
                         .bind(entry.arrival)
-                        .execute(tx.connection())
+                        .execute(tx.connection().await?)
                         .await?;
                     tx.commit().await?;
                 }
@@ -271,7 +272,7 @@ impl CourtOrderRouter {
 /// those parents, and leaves the event pending on each linked case it changes. An entry that does
 /// not decode, or whose date is not a date, is logged and left unrouted to any case: retrying
 /// cannot mend it.
-async fn route(tx: &mut FeedTransaction, entry: &Entry) -> Result<(), sqlx::Error> {
+async fn route(tx: &mut FeedTransaction, entry: &Entry) -> Result<(), FeedError> {
     let event = match CourtEvent::decode(entry) {
         Ok(Some(event)) => event,
         Ok(None) => return Ok(()),
@@ -309,7 +310,7 @@ async fn route(tx: &mut FeedTransaction, entry: &Entry) -> Result<(), sqlx::Erro
         .bind(court_case)
         .bind(&applicant.person_ref)
         .bind(&respondent.person_ref)
-        .execute(tx.connection())
+        .execute(tx.connection().await?)
         .await?;
     }
     sqlx::query(
@@ -324,7 +325,7 @@ async fn route(tx: &mut FeedTransaction, entry: &Entry) -> Result<(), sqlx::Erro
          ON CONFLICT DO NOTHING",
     )
     .bind(court_case)
-    .execute(tx.connection())
+    .execute(tx.connection().await?)
     .await?;
     if acts {
         sqlx::query(
@@ -336,7 +337,7 @@ async fn route(tx: &mut FeedTransaction, entry: &Entry) -> Result<(), sqlx::Erro
         .bind(court_case)
         .bind(&entry.event_id)
         .bind(&entry.effective_date)
-        .execute(tx.connection())
+        .execute(tx.connection().await?)
         .await?;
     }
     Ok(())
@@ -397,7 +398,7 @@ impl PendingCourtEvents {
             for reference in chunk {
                 query = query.bind(*reference);
             }
-            for row in query.fetch_all(tx.connection()).await? {
+            for row in query.fetch_all(tx.connection().await?).await? {
                 let (reference, arrival, event_id, event_type, date, payload, parent, state) = row;
                 let entry =
                     Entry::from((arrival, event_id, event_type, date, payload, parent, state));
@@ -461,7 +462,7 @@ pub(crate) async fn apply_pending_to_case(
         )
         .bind(&case.case_reference)
         .bind(&entry.event_id)
-        .execute(tx.connection())
+        .execute(tx.connection().await?)
         .await?;
     }
     Ok(changed)
