@@ -26,7 +26,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Type names let the JSON mapping find each message's descriptor by its full name.
     let mut config = tonic_prost_build::Config::new();
     config.enable_type_names();
+    // Every request's bounds are checked as it is decoded (src/codec.rs).
     tonic_prost_build::configure()
+        .codec_path("crate::codec::BoundedCodec")
         .build_client(true)
         .build_server(true)
         .compile_fds_with_config(descriptors, config)?;

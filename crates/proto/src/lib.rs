@@ -9,6 +9,7 @@
 //! item, but not in a form the lint sees on every generated helper) and `large_enum_variant` (a
 //! oneof's variants are whatever the proto says).
 
+pub mod codec;
 mod command;
 pub mod json;
 pub mod validate;

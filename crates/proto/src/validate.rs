@@ -1,14 +1,95 @@
 //! The shape of the values every agency's API shares, checked once for all three: references
-//! (cases, people, children), client request ids and dates; and how a bad value is quoted back in
+//! (cases, people, children), client request ids and dates; the bounds every request keeps — no
+//! string longer than [`MAX_TEXT_LEN`] bytes or holding control or bidirectional-override
+//! characters, no repeated field longer than [`MAX_REPEATED`] ([`bounds_problem`], which every
+//! server's codec applies to every request, `crate::codec`); and how a bad value is quoted back in
 //! an error — a short prefix, so that a megabyte of input never becomes a megabyte of status
 //! message.
+
+use prost_reflect::{DynamicMessage, Value};
 
 /// The longest reference (a case, a person, a child).
 pub const MAX_REFERENCE_LEN: usize = 64;
 /// The longest client request id (a retry carries the same one).
 pub const MAX_REQUEST_ID_LEN: usize = 128;
+/// The longest string any request field may hold, in bytes: room for a page of narrative (a
+/// safeguarding note, a pause's reason), far short of what would let one call fill a database.
+pub const MAX_TEXT_LEN: usize = 4096;
+/// The most values any repeated request field may hold: a batch's entries (as many as the
+/// command executor takes at once), and far more than any list of children or arrangements.
+pub const MAX_REPEATED: usize = 4096;
 /// The most characters of a bad value an error quotes.
 const QUOTED_LEN: usize = 32;
+
+/// What is wrong with `text` as the value of a request's string field, if anything: too long, or
+/// holding characters that no field of these APIs has a use for and that can disguise what a
+/// record says when it is read back (control characters other than newline, carriage return and
+/// tab; bidirectional overrides and isolates).
+pub fn text_problem(text: &str) -> Option<String> {
+    if text.len() > MAX_TEXT_LEN {
+        return Some(format!(
+            "{} is longer than {MAX_TEXT_LEN} bytes",
+            quoted(text)
+        ));
+    }
+    let forbidden = |c: char| {
+        (c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    text.chars().any(forbidden).then(|| {
+        format!(
+            "{} holds a control or bidirectional-override character",
+            quoted(text)
+        )
+    })
+}
+
+/// What is wrong with an encoded request of type `type_name` (its full proto name) against the
+/// bounds every request keeps, naming the field (`arrangements[2].child_ref: …`), if anything. A
+/// type the APIs do not define, or bytes that do not decode, are left to the message's own decoder.
+pub fn bounds_problem(type_name: &str, encoded: &[u8]) -> Option<String> {
+    let descriptor = crate::json::descriptor_pool().get_message_by_name(type_name)?;
+    let message = DynamicMessage::decode(descriptor, encoded).ok()?;
+    message_problem(&message, "")
+}
+
+fn message_problem(message: &DynamicMessage, path: &str) -> Option<String> {
+    message.fields().find_map(|(field, value)| {
+        let name = if path.is_empty() {
+            field.name().to_owned()
+        } else {
+            format!("{path}.{}", field.name())
+        };
+        value_problem(value, &name)
+    })
+}
+
+fn value_problem(value: &Value, name: &str) -> Option<String> {
+    match value {
+        Value::String(text) => text_problem(text).map(|problem| format!("{name}: {problem}")),
+        Value::Bytes(bytes) if bytes.len() > MAX_TEXT_LEN => Some(format!(
+            "{name}: {} bytes, more than {MAX_TEXT_LEN}",
+            bytes.len()
+        )),
+        Value::Message(message) => message_problem(message, name),
+        Value::List(values) if values.len() > MAX_REPEATED => Some(format!(
+            "{name}: {} values, more than {MAX_REPEATED}",
+            values.len()
+        )),
+        Value::List(values) => values
+            .iter()
+            .enumerate()
+            .find_map(|(index, value)| value_problem(value, &format!("{name}[{index}]"))),
+        Value::Map(entries) if entries.len() > MAX_REPEATED => Some(format!(
+            "{name}: {} entries, more than {MAX_REPEATED}",
+            entries.len()
+        )),
+        Value::Map(entries) => entries
+            .values()
+            .find_map(|value| value_problem(value, name)),
+        _ => None,
+    }
+}
 
 /// `value` as an error quotes it: debug-escaped, and cut to its first few characters.
 pub fn quoted(value: &str) -> String {
@@ -68,6 +149,38 @@ pub fn is_iso_date_form(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prost::{Message, Name};
+
+    #[test]
+    fn every_request_string_and_list_is_bounded_and_named() {
+        use crate::court::v1::{ChildArrangement, MakeOrderRequest};
+        let request = |child_ref: String, children: usize| MakeOrderRequest {
+            arrangements: vec![
+                ChildArrangement {
+                    child_ref,
+                    ..ChildArrangement::default()
+                };
+                children
+            ],
+            ..MakeOrderRequest::default()
+        };
+        let problem = |message: MakeOrderRequest| {
+            bounds_problem(&MakeOrderRequest::full_name(), &message.encode_to_vec())
+        };
+        assert_eq!(problem(request("child-1".to_owned(), 3)), None);
+        let long = problem(request("x".repeat(MAX_TEXT_LEN + 1), 2)).expect("too long");
+        assert!(long.starts_with("arrangements[0].child_ref: "), "{long}");
+        assert!(long.len() < 200, "quoted in full: {long}");
+        let hidden = problem(request("a\u{202e}b".to_owned(), 1)).expect("a bidi override");
+        assert!(
+            hidden.starts_with("arrangements[0].child_ref: "),
+            "{hidden}"
+        );
+        let many = problem(request("c".to_owned(), MAX_REPEATED + 1)).expect("too many");
+        assert!(many.starts_with("arrangements: "), "{many}");
+        assert_eq!(text_problem("two lines\nand a tab\t"), None);
+        assert!(text_problem("nul\0").is_some());
+    }
 
     #[test]
     fn references_follow_the_courts_rule() {
