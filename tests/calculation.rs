@@ -2,6 +2,8 @@
 //! worked table, through gRPC (a real CMS server on port 0) and through `familybridge calc`, and
 //! bad requests refused with INVALID_ARGUMENT naming the field.
 
+use familybridge_runtime::Identity;
+use familybridge_testing::channel_as;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -132,9 +134,7 @@ async fn start_cms(database: &TestDatabase) -> TestServer {
 async fn the_worked_table_reproduces_through_grpc() {
     let database = TestDatabase::sqlite();
     let server = start_cms(&database).await;
-    let mut client = CalculationServiceClient::connect(server.url().to_owned())
-        .await
-        .expect("connect");
+    let mut client = CalculationServiceClient::new(channel_as(server.url(), Identity::Simulation));
     for worked in WORKED {
         let request: CalculateRequest = json::from_json(worked.request).expect(worked.case);
         let response = client
@@ -249,9 +249,7 @@ const REFUSED: &[(&str, &str)] = &[
 async fn bad_requests_are_invalid_arguments_naming_the_field() {
     let database = TestDatabase::sqlite();
     let server = start_cms(&database).await;
-    let mut client = CalculationServiceClient::connect(server.url().to_owned())
-        .await
-        .expect("connect");
+    let mut client = CalculationServiceClient::new(channel_as(server.url(), Identity::Simulation));
     for (request, field) in REFUSED {
         let request: CalculateRequest = json::from_json(request).expect(request);
         let status = client

@@ -7,47 +7,11 @@ mod support;
 
 use familybridge_proto::json::descriptor_pool;
 use prost::Message;
-use prost::bytes::{Buf, BufMut, Bytes};
 use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, Value};
 use tonic::Code;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::Channel;
 
-use support::{interrupt, start_up};
-
-/// Sends and receives messages as the bytes they are, so that any RPC can be called.
-#[derive(Debug, Clone, Copy, Default)]
-struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
-    fn encode(&mut self, item: Bytes, buf: &mut EncodeBuf<'_>) -> Result<(), Self::Error> {
-        buf.put(item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
-    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Self::Error> {
-        Ok(Some(buf.copy_to_bytes(buf.remaining())))
-    }
-}
+use support::{interrupt, raw, start_up};
 
 /// The ways a request is made hostile.
 #[derive(Debug, Clone, Copy)]
@@ -111,6 +75,7 @@ async fn every_rpc_refuses_over_long_and_malformed_values_as_the_clients_error()
             .expect("connect");
         channels.push(channel);
     }
+    let policy = raw::every_policy();
     let mut checked = 0;
     for service in descriptor_pool().services() {
         for method in service.methods() {
@@ -120,23 +85,14 @@ async fn every_rpc_refuses_over_long_and_malformed_values_as_the_clients_error()
                 Hostile::LongLists,
             ] {
                 let request = hostile(&method.input(), how, 0);
-                let path = format!("/{}/{}", service.full_name(), method.name());
+                let path = format!("{}/{}", service.full_name(), method.name());
+                // Sent as a caller the policy allows, so that the values themselves are judged.
+                let caller = policy.callers(&path).next();
+                assert!(caller.is_some(), "the policies say nobody may call {path}");
                 let mut answers = Vec::new();
                 for channel in &channels {
-                    let mut grpc = tonic::client::Grpc::new(channel.clone());
-                    grpc.ready().await.expect("ready");
-                    let body = Bytes::from(request.encode_to_vec());
-                    let path = path.parse().expect("a path");
-                    let answer = if method.is_server_streaming() {
-                        grpc.server_streaming(tonic::Request::new(body), path, RawCodec)
-                            .await
-                            .map(|_| ())
-                    } else {
-                        grpc.unary(tonic::Request::new(body), path, RawCodec)
-                            .await
-                            .map(|_| ())
-                    };
-                    answers.push(answer);
+                    answers
+                        .push(raw::call(channel, &method, request.encode_to_vec(), caller).await);
                 }
                 // Each service is served by one of the three (the shared ones by all): there, the
                 // request is refused as the client's error, naming what is wrong.
@@ -152,6 +108,11 @@ async fn every_rpc_refuses_over_long_and_malformed_values_as_the_clients_error()
                     "{path} ({how:?}) was accepted by the server that serves it: {answers:?}"
                 );
                 for status in refusals {
+                    assert!(
+                        status.code() != Code::Unauthenticated
+                            && !status.message().contains(" may not call "),
+                        "{path} ({how:?}) was refused to its caller by the policy: {status:?}"
+                    );
                     assert!(
                         !is_server_error(status.code()),
                         "{path} ({how:?}) answered a server error: {status:?}"

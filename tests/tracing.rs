@@ -23,7 +23,9 @@ use familybridge_proto::court::v1::{
 };
 use familybridge_proto::simulation::v1::clock_client::ClockClient;
 use familybridge_proto::simulation::v1::{AdvanceToRequest, SettleRequest};
-use familybridge_runtime::{Telemetry, TelemetryConfig, TracedChannel, flush_telemetry, traced};
+use familybridge_runtime::{
+    Identity, Telemetry, TelemetryConfig, TracedChannel, flush_telemetry, traced,
+};
 use familybridge_testing::{TestDatabase, TestServer};
 use referral_hub::{DEFAULT_HUB_SETTINGS, HubSettings};
 use tonic::transport::Channel;
@@ -81,6 +83,7 @@ async fn start() -> Agencies {
             Channel::from_shared(server.url().to_owned())
                 .expect("a URL")
                 .connect_lazy(),
+            Identity::Simulation,
         )
     };
     Agencies {

@@ -34,7 +34,7 @@ use familybridge_proto::court::v1::court_registry_client::CourtRegistryClient;
 use familybridge_proto::simulation::v1::clock_client::ClockClient;
 use familybridge_proto::simulation::v1::{AdvanceToRequest, CurrentDateRequest, SettleRequest};
 use familybridge_runtime::{
-    TraceContext, TracedChannel, batch, continue_trace, family_span, trace_span, traced,
+    Identity, TraceContext, TracedChannel, batch, continue_trace, family_span, trace_span, traced,
 };
 use familybridge_scenario::{
     Action, Collection, CourtOrderFact, FamilyPlan, OrderRef, Population, Scenario, world,
@@ -111,6 +111,7 @@ impl Clients {
                 Channel::from_shared(url.to_owned())
                     .with_context(|| format!("{url:?} is not a gRPC address"))?
                     .connect_lazy(),
+                Identity::Simulation,
             ))
         };
         let court = channel(&urls.court_registry)?;

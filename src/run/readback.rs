@@ -12,7 +12,7 @@ use familybridge_proto::common::v1::ListDisclosuresRequest;
 use familybridge_proto::common::v1::event_feed_client::EventFeedClient;
 use familybridge_proto::referral::v1 as hub;
 use familybridge_proto::referral::v1::referral_hub_client::ReferralHubClient;
-use familybridge_runtime::traced;
+use familybridge_runtime::{Identity, traced};
 use familybridge_scenario::FamilyRecord;
 use tonic::Code;
 use tonic::transport::Channel;
@@ -68,8 +68,10 @@ where
 impl HubRecords {
     /// Reads every referral and review from the hub at `url`.
     pub async fn read(url: &str) -> anyhow::Result<Self> {
-        let client =
-            ReferralHubClient::new(traced(Channel::from_shared(url.to_owned())?.connect_lazy()));
+        let client = ReferralHubClient::new(traced(
+            Channel::from_shared(url.to_owned())?.connect_lazy(),
+            Identity::Simulation,
+        ));
         let referrals = every_page(
             |after_id| {
                 let mut client = client.clone();
@@ -191,8 +193,10 @@ fn replication_of(stream: &str) -> Option<u32> {
 pub async fn disclosures_by_replication(urls: &Urls) -> anyhow::Result<BTreeMap<u32, u64>> {
     let mut counts = BTreeMap::new();
     for url in [&urls.court_registry, &urls.cms, &urls.referral_hub] {
-        let client =
-            EventFeedClient::new(traced(Channel::from_shared(url.clone())?.connect_lazy()));
+        let client = EventFeedClient::new(traced(
+            Channel::from_shared(url.clone())?.connect_lazy(),
+            Identity::Simulation,
+        ));
         // Counted page by page: the audit logs grow with the caseload, the counts do not.
         each_page(
             |after_id| {

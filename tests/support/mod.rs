@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each test binary uses the helpers it needs.
 
+pub mod raw;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -24,13 +24,12 @@ use familybridge_runtime::{
     TraceContext, TracedChannel, batch, continue_trace, trace_span, traced,
 };
 use futures_util::FutureExt;
-use tonic::metadata::MetadataValue;
 use tonic::transport::Endpoint;
 use tonic::{Code, Request, Status, Streaming};
 use tracing::Instrument;
 
 use crate::outbox::store_cursor;
-use crate::{AGENCY_HEADER, AgencyId, Feed, FeedError, FeedTransaction, HandlerError};
+use crate::{AgencyId, Feed, FeedError, FeedTransaction, HandlerError, Identity};
 
 /// The first pause before reconnecting, doubled after each failure up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
@@ -39,16 +38,19 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// The most events taken in by one transaction.
 const MAX_BATCH: usize = 256;
 
-/// A client of one agency's EventFeed, identified as one agency.
+/// A client of one agency's EventFeed, calling as one identity (an agency to follow it; the
+/// simulation or an auditor to read its audit log).
 #[derive(Debug, Clone)]
 pub struct FeedClient {
     client: EventFeedClient<TracedChannel>,
-    agency: AgencyId,
 }
 
 impl FeedClient {
-    /// Connects to the publisher at `publisher_url` (e.g. `http://127.0.0.1:50061`) as `as_agency`.
-    pub async fn connect(publisher_url: String, as_agency: AgencyId) -> Result<Self, FeedError> {
+    /// Connects to the publisher at `publisher_url` (e.g. `http://127.0.0.1:50061`) as `caller`.
+    pub async fn connect(
+        publisher_url: String,
+        caller: impl Into<Identity>,
+    ) -> Result<Self, FeedError> {
         let connect_error = |source| FeedError::Connect {
             url: publisher_url.clone(),
             source,
@@ -59,24 +61,13 @@ impl FeedClient {
             .await
             .map_err(connect_error)?;
         Ok(Self {
-            client: EventFeedClient::new(traced(channel)),
-            agency: as_agency,
+            client: EventFeedClient::new(traced(channel, caller.into())),
         })
-    }
-
-    /// A request carrying the agency's identity.
-    fn request<T>(&self, message: T) -> Request<T> {
-        let mut request = Request::new(message);
-        request.metadata_mut().insert(
-            AGENCY_HEADER,
-            MetadataValue::from_static(self.agency.as_str()),
-        );
-        request
     }
 
     /// Subscribes to the events after `from_cursor` (empty for the beginning).
     pub async fn subscribe(&mut self, from_cursor: &str) -> Result<Streaming<FeedMessage>, Status> {
-        let request = self.request(SubscribeRequest {
+        let request = Request::new(SubscribeRequest {
             from_cursor: from_cursor.to_owned(),
         });
         Ok(self.client.subscribe(request).await?.into_inner())
@@ -84,7 +75,7 @@ impl FeedClient {
 
     /// The cursor of the newest event the publisher has committed (empty when it has none).
     pub async fn high_water_mark(&mut self) -> Result<String, Status> {
-        let request = self.request(HighWaterMarkRequest {});
+        let request = Request::new(HighWaterMarkRequest {});
         Ok(self
             .client
             .high_water_mark(request)
@@ -98,7 +89,6 @@ impl FeedClient {
         &mut self,
         request: ListDisclosuresRequest,
     ) -> Result<ListDisclosuresResponse, Status> {
-        let request = self.request(request);
         Ok(self.client.list_disclosures(request).await?.into_inner())
     }
 }

@@ -26,6 +26,7 @@ use std::future::Future;
 use chrono::NaiveDate;
 use familybridge_proto::common::v1 as proto;
 use familybridge_proto::{BatchEntry, validate};
+use familybridge_runtime::Caller;
 use familybridge_storage::SimulatedClock;
 use familybridge_storage::idempotency::{CommandKey, IdempotencyError, Ledger};
 use prost::Message;
@@ -357,12 +358,15 @@ impl Feed {
 
     /// Carries out a batch as it came over the wire — each entry's request (`None` if it named
     /// none) and trace context (`None`, or an empty one: the call's, `call`) — answering each
-    /// entry in the order sent, its refusal naming it (`entries[3]: …`).
+    /// entry in the order sent, its refusal naming it (`entries[3]: …`). Each entry is refused
+    /// (PERMISSION_DENIED, audited) unless `caller` may send it alone: a batch is no way round the
+    /// service's access policy.
     pub async fn execute_sent<C: CaseCommands>(
         &self,
         commands: &C,
         sent: Vec<(Option<C::Entry>, Option<proto::TraceContext>)>,
         call: &TraceContext,
+        caller: &Caller,
     ) -> Result<Vec<Result<C::Answer, proto::Refusal>>, Status> {
         let mut outcomes: Vec<Option<Result<C::Answer, proto::Refusal>>> =
             sent.iter().map(|_| None).collect();
@@ -379,6 +383,11 @@ impl Feed {
                     )));
                 }
                 Some(request) => {
+                    let rpc = format!("{}/{}", C::Entry::SERVICE, request.rpc());
+                    if let Err(denied) = caller.require(&rpc).await {
+                        outcomes[index] = Some(Err(refusal(index, &denied)));
+                        continue;
+                    }
                     positions.push(index);
                     accepted.push(Entry {
                         request,

@@ -25,7 +25,6 @@
 //! The outbox tables come with [`MIGRATIONS`] (versions 2001 onwards), which every service using
 //! the feed adds to its own.
 
-mod agency;
 mod agreements;
 mod client;
 mod command;
@@ -36,7 +35,6 @@ mod following;
 mod outbox;
 mod server;
 
-pub use agency::{AgencyId, UnknownAgency};
 pub use agreements::{Agreement, AgreementError, DataSharingAgreements};
 pub use client::{EventHandler, FeedClient, run_subscription, spawn_subscription};
 pub use command::{
@@ -46,11 +44,16 @@ pub use command::{
 pub use error::{FeedError, HandlerError};
 /// The W3C trace context each event carries, from the shared telemetry.
 pub use familybridge_runtime::TraceContext;
+/// Who takes part, from the shared access control.
+pub use familybridge_runtime::{AgencyId, Identity, UnknownAgency};
 pub use following::Following;
 pub use outbox::{Appended, Feed, FeedTransaction, OutgoingEvent};
-pub use server::{AGENCY_HEADER, FeedOptions, FeedService};
+pub use server::{FeedOptions, FeedService};
 
 use familybridge_storage::MigrationSet;
+
+/// Who may call the feed's RPCs (`access.toml`): part of every publishing service's policy.
+pub const ACCESS_POLICY: &str = include_str!("../access.toml");
 
 /// The feed's tables: the outbox, the disclosure audit log and the subscription cursors. Add them to
 /// the service's own migrations when connecting its database.

@@ -20,12 +20,11 @@ use familybridge_proto::common::v1::{
     Agency, Event, FeedMessage, Heartbeat, HighWaterMarkRequest, HighWaterMarkResponse,
     ListDisclosuresRequest, ListDisclosuresResponse, SubscribeRequest,
 };
-use familybridge_runtime::record_batch_size;
+use familybridge_runtime::{Caller, record_batch_size};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
-use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
 use crate::cursor::Cursor;
@@ -33,9 +32,10 @@ use crate::disclosures::{self, ListError, PendingDisclosure};
 use crate::outbox::StoredEvent;
 use crate::{AgencyId, DataSharingAgreements, Feed, FeedError};
 
-/// The request header naming the subscribing agency ("court-registry", "cms" or "referral-hub"),
-/// until mutual TLS identifies agencies by certificate.
-pub const AGENCY_HEADER: &str = "x-familybridge-agency";
+/// The RPCs of the feed, as access rules and refusals name them.
+const SUBSCRIBE: &str = "familybridge.common.v1.EventFeed/Subscribe";
+const HIGH_WATER_MARK: &str = "familybridge.common.v1.EventFeed/HighWaterMark";
+const LIST_DISCLOSURES: &str = "familybridge.common.v1.EventFeed/ListDisclosures";
 
 /// How many messages a subscription may have produced that the client has not yet taken.
 const CHANNEL_CAPACITY: usize = 64;
@@ -131,27 +131,23 @@ impl Feed {
 }
 
 impl FeedService {
-    /// The agency making the call, if it has an agreement with this publisher.
-    fn recipient(&self, metadata: &MetadataMap) -> Result<AgencyId, Status> {
-        let name = match metadata.get(AGENCY_HEADER) {
-            None => None,
-            Some(value) => Some(value.to_str().map_err(|_| {
-                Status::permission_denied(format!("{AGENCY_HEADER}: not an agency name"))
-            })?),
+    /// The agency making the call to `rpc`, if it has an agreement with this publisher: the
+    /// caller as the access layer verified it, never a name the request gives.
+    async fn recipient<T>(&self, request: &Request<T>, rpc: &str) -> Result<AgencyId, Status> {
+        let caller = Caller::of(request)?;
+        let Some(agency) = caller.identity().agency() else {
+            let reason = format!(
+                "{} is not an agency: only agencies follow feeds",
+                caller.identity()
+            );
+            return Err(caller.refuse(rpc, reason).await);
         };
-        let Some(name) = name.filter(|name| !name.is_empty()) else {
-            return Err(Status::unauthenticated(format!(
-                "no {AGENCY_HEADER} header: name the subscribing agency"
-            )));
-        };
-        let agency: AgencyId = name
-            .parse()
-            .map_err(|error| Status::permission_denied(format!("{AGENCY_HEADER}: {error}")))?;
         if self.agreements.agreement(agency).is_none() {
-            return Err(Status::permission_denied(format!(
+            let reason = format!(
                 "{agency} has no data-sharing agreement with {}",
                 self.feed.publisher()
-            )));
+            );
+            return Err(caller.refuse(rpc, reason).await);
         }
         Ok(agency)
     }
@@ -172,7 +168,7 @@ impl EventFeed for FeedService {
         &self,
         request: Request<SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
-        let recipient = self.recipient(request.metadata())?;
+        let recipient = self.recipient(&request, SUBSCRIBE).await?;
         let from = &request.get_ref().from_cursor;
         let cursor = Cursor::parse(from)
             .map_err(|error| Status::invalid_argument(format!("from_cursor: {error}")))?;
@@ -201,6 +197,17 @@ impl EventFeed for FeedService {
         &self,
         request: Request<ListDisclosuresRequest>,
     ) -> Result<Response<ListDisclosuresResponse>, Status> {
+        // An agency reads only what was disclosed to it; the simulation and auditors read all.
+        let caller = Caller::of(&request)?;
+        if let Some(agency) = caller.identity().agency()
+            && request.get_ref().recipient != Agency::from(agency) as i32
+        {
+            let reason = format!(
+                "recipient: {agency} may list only the disclosures made to it: set recipient to {}",
+                Agency::from(agency).as_str_name()
+            );
+            return Err(caller.refuse(LIST_DISCLOSURES, reason).await);
+        }
         match disclosures::list(self.feed.database(), request.get_ref()).await {
             Ok(disclosures) => Ok(Response::new(ListDisclosuresResponse { disclosures })),
             Err(ListError::Invalid(message)) => Err(Status::invalid_argument(message)),
@@ -212,7 +219,7 @@ impl EventFeed for FeedService {
         &self,
         request: Request<HighWaterMarkRequest>,
     ) -> Result<Response<HighWaterMarkResponse>, Status> {
-        self.recipient(request.metadata())?;
+        self.recipient(&request, HIGH_WATER_MARK).await?;
         let mark = self.feed.high_water_mark().await.map_err(unavailable)?;
         Ok(Response::new(HighWaterMarkResponse {
             cursor: mark.to_string(),

@@ -3,13 +3,16 @@
 
 mod support;
 
-use familybridge_feed::{AGENCY_HEADER, AgencyId, FeedClient, TraceContext};
+use familybridge_feed::{AgencyId, FeedClient, TraceContext};
 use familybridge_proto::cms::v1::{CalculateRequest, ReceivingParent};
 use familybridge_proto::common::v1::event_feed_client::EventFeedClient;
 use familybridge_proto::common::v1::{
     Agency, Disclosure, Event, ListDisclosuresRequest, SubscribeRequest,
 };
 use familybridge_proto::simulation::v1::AdvanceToResponse;
+use familybridge_runtime::{IDENTITY_HEADER, Identity};
+use familybridge_storage::sqlx;
+use familybridge_testing::channel_as;
 use familybridge_testing::{TestDatabase, on_both_backends};
 use support::*;
 use tonic::Code;
@@ -144,7 +147,11 @@ async fn each_agency_receives_only_its_permitted_fields_and_each_disclosure_is_a
     );
 
     // Every delivery is in the audit log, with the fields actually sent and the agreement's terms.
-    let disclosures = list(&mut cms, ListDisclosuresRequest::default()).await;
+    // The audit log, as an auditor reads it: every disclosure to every agency.
+    let mut auditor = FeedClient::connect(server.url().to_owned(), Identity::Auditor)
+        .await
+        .expect("connect");
+    let disclosures = list(&mut auditor, ListDisclosuresRequest::default()).await;
     let summary: Vec<(i32, &str, Vec<&str>)> = disclosures
         .iter()
         .map(|disclosure| {
@@ -193,13 +200,35 @@ async fn each_agency_receives_only_its_permitted_fields_and_each_disclosure_is_a
     assert_eq!(events(&mut stream, 2).await.len(), 2);
     assert!(until_caught_up(&mut stream, &last).await.is_empty());
     assert_eq!(
-        list(&mut cms, ListDisclosuresRequest::default()).await,
+        list(&mut auditor, ListDisclosuresRequest::default()).await,
         disclosures
     );
 
+    // An agency reads only the disclosures made to it.
+    let own = list(
+        &mut cms,
+        ListDisclosuresRequest {
+            recipient: Agency::Cms.into(),
+            ..ListDisclosuresRequest::default()
+        },
+    )
+    .await;
+    assert_eq!(own, disclosures[..2]);
+    for others in [Agency::Unspecified, Agency::ReferralHub] {
+        let refused = cms
+            .list_disclosures(ListDisclosuresRequest {
+                recipient: others.into(),
+                ..ListDisclosuresRequest::default()
+            })
+            .await
+            .expect_err("not the CMS's own disclosures");
+        assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+        assert!(refused.message().starts_with("recipient:"), "{refused:?}");
+    }
+
     // Filters and paging.
     let only_hub = list(
-        &mut cms,
+        &mut auditor,
         ListDisclosuresRequest {
             recipient: Agency::ReferralHub.into(),
             ..ListDisclosuresRequest::default()
@@ -208,7 +237,7 @@ async fn each_agency_receives_only_its_permitted_fields_and_each_disclosure_is_a
     .await;
     assert_eq!(only_hub, disclosures[2..]);
     let only_second = list(
-        &mut cms,
+        &mut auditor,
         ListDisclosuresRequest {
             event_id: second.event_id.clone(),
             ..ListDisclosuresRequest::default()
@@ -217,7 +246,7 @@ async fn each_agency_receives_only_its_permitted_fields_and_each_disclosure_is_a
     .await;
     assert_eq!(only_second, disclosures[1..2]);
     let page = list(
-        &mut cms,
+        &mut auditor,
         ListDisclosuresRequest {
             limit: 1,
             after_id: disclosures[0].id,
@@ -226,7 +255,7 @@ async fn each_agency_receives_only_its_permitted_fields_and_each_disclosure_is_a
     )
     .await;
     assert_eq!(page, disclosures[1..2]);
-    let refused = cms
+    let refused = auditor
         .list_disclosures(ListDisclosuresRequest {
             recipient: 99,
             ..ListDisclosuresRequest::default()
@@ -249,18 +278,54 @@ async fn agencies_without_an_identity_or_an_agreement_are_refused(database: Test
         .await
         .expect_err("no identity");
     assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
-    assert!(refused.message().contains(AGENCY_HEADER), "{refused:?}");
+    assert!(refused.message().contains(IDENTITY_HEADER), "{refused:?}");
 
     let mut request = tonic::Request::new(SubscribeRequest::default());
     request
         .metadata_mut()
-        .insert(AGENCY_HEADER, "dwp".parse().expect("ASCII"));
+        .insert(IDENTITY_HEADER, "dwp".parse().expect("ASCII"));
     let refused = anonymous
         .subscribe(request)
         .await
+        .expect_err("not an identity");
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    assert!(refused.message().contains("dwp"), "{refused:?}");
+
+    // The simulation is no agency: it follows nobody's feed.
+    let mut simulation = EventFeedClient::new(channel_as(server.url(), Identity::Simulation));
+    let refused = simulation
+        .subscribe(SubscribeRequest::default())
+        .await
         .expect_err("not an agency");
     assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
-    assert!(refused.message().contains("dwp"), "{refused:?}");
+
+    // Every refusal is in the publisher's audit of denials, the caller named where it gave one.
+    let denials: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT rpc, caller, code FROM access_denials ORDER BY id")
+            .fetch_all(court.database().pool())
+            .await
+            .expect("read the denials");
+    let subscribe = "familybridge.common.v1.EventFeed/Subscribe".to_owned();
+    assert_eq!(
+        denials,
+        [
+            (
+                subscribe.clone(),
+                String::new(),
+                "UNAUTHENTICATED".to_owned()
+            ),
+            (
+                subscribe.clone(),
+                String::new(),
+                "UNAUTHENTICATED".to_owned()
+            ),
+            (
+                subscribe,
+                "simulation".to_owned(),
+                "PERMISSION_DENIED".to_owned()
+            ),
+        ]
+    );
 
     // The court registry has no agreement with itself: an agency is not entitled to its own feed
     // by default.

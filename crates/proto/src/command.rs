@@ -55,6 +55,11 @@ command_requests!(
 /// One entry of a batch of an agency's case commands and reads: a command request of any kind, or
 /// a read. Every command is carried out as such an entry (a single-command RPC is a batch of one).
 pub trait BatchEntry: Send + Sync {
+    /// The service whose batches these entries are, e.g. `familybridge.cms.v1.CaseService`.
+    const SERVICE: &'static str;
+    /// The RPC that carries the entry alone, e.g. "RecordPayment", or "GetCase" for a read: what
+    /// the service's access policy says who may send.
+    fn rpc(&self) -> &'static str;
     /// The command's name, as its idempotency record keeps it (its RPC's, e.g. "RecordPayment"), or
     /// `None` for a read, which changes nothing.
     fn command(&self) -> Option<&'static str>;
@@ -71,8 +76,15 @@ pub trait BatchEntry: Send + Sync {
 /// Implements [`BatchEntry`] for a batch entry's `oneof`: each command variant with its RPC's
 /// name, and the read variant (a request with a `case_reference`).
 macro_rules! batch_entry {
-    ($entry:ty { $($variant:ident),+ $(,)? } read $read:ident) => {
+    ($service:literal $entry:ty { $($variant:ident),+ $(,)? } read $read:ident) => {
         impl BatchEntry for $entry {
+            const SERVICE: &'static str = $service;
+            fn rpc(&self) -> &'static str {
+                match self {
+                    $(Self::$variant(_) => stringify!($variant),)+
+                    Self::$read(_) => stringify!($read),
+                }
+            }
             fn command(&self) -> Option<&'static str> {
                 match self {
                     $(Self::$variant(_) => Some(stringify!($variant)),)+
@@ -107,7 +119,7 @@ macro_rules! batch_entry {
     };
 }
 
-batch_entry!(cms::v1::case_batch_entry::Request {
+batch_entry!("familybridge.cms.v1.CaseService" cms::v1::case_batch_entry::Request {
     OpenApplication,
     NotifyPayingParent,
     MakeCalculation,
@@ -123,7 +135,7 @@ batch_entry!(cms::v1::case_batch_entry::Request {
     LiftEnforcementPause,
 } read GetCase);
 
-batch_entry!(court::v1::court_batch_entry::Request {
+batch_entry!("familybridge.court.v1.CourtRegistry" court::v1::court_batch_entry::Request {
     OpenCase,
     ScheduleHearing,
     MakeInterimOrder,

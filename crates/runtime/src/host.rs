@@ -3,8 +3,11 @@
 //! Every familybridge server answers `grpc.health.v1` (so that grpcurl, Kubernetes probes and
 //! `familybridge up` can tell it is ready) and server reflection in both versions clients use:
 //! v1, and v1alpha, the only one Python's grpcio-reflection speaks. Every call goes through the
-//! telemetry layer, which continues the caller's trace and counts and times the call.
+//! telemetry layer, which continues the caller's trace and counts and times the call, and then
+//! through access control ([`crate::access`]), which lets through only the callers the service's
+//! policy allows.
 
+use crate::access::{AccessControl, AccessLayer};
 use crate::oversize::OversizeLayer;
 use std::convert::Infallible;
 use std::future::Future;
@@ -26,6 +29,9 @@ pub enum HostError {
     /// The reflection service could not be built from the descriptor sets (a build defect).
     #[error("cannot build the reflection service")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// The access policy does not say who may call every RPC served.
+    #[error("cannot serve under this access policy")]
+    Access(#[from] crate::access::PolicyError),
     /// The transport failed.
     #[error("the gRPC server failed")]
     Transport(#[from] tonic::transport::Error),
@@ -37,6 +43,7 @@ pub struct GrpcHost {
     routes: RoutesBuilder,
     service_names: Vec<&'static str>,
     descriptor_sets: Vec<&'static [u8]>,
+    access: Option<AccessControl>,
 }
 
 impl GrpcHost {
@@ -48,7 +55,16 @@ impl GrpcHost {
             routes: RoutesBuilder::default(),
             service_names: Vec::new(),
             descriptor_sets: Vec::new(),
+            access: None,
         }
+    }
+
+    /// Lets only the callers `access`'s policy allows call this server's services: every agency's
+    /// server does. The policy must cover every RPC served, or [`serve`](GrpcHost::serve) refuses
+    /// to start.
+    pub fn with_access(mut self, access: AccessControl) -> Self {
+        self.access = Some(access);
+        self
     }
 
     /// Lets reflection describe services from an encoded descriptor set other than familybridge's
@@ -83,6 +99,9 @@ impl GrpcHost {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), HostError> {
+        if let Some(access) = &self.access {
+            access.policy().covers(&self.service_names)?;
+        }
         let (reporter, health) = tonic_health::server::health_reporter();
         for name in &self.service_names {
             reporter
@@ -131,6 +150,7 @@ impl GrpcHost {
         Server::builder()
             .layer(ServerTelemetryLayer::new(self.telemetry_name))
             .layer(OversizeLayer)
+            .layer(AccessLayer::new(self.access))
             .add_routes(self.routes.routes())
             .serve_with_incoming_shutdown(
                 // Without TCP_NODELAY a small response waits for the peer's delayed ACK (tens of

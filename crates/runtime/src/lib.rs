@@ -3,10 +3,11 @@
 //! The three agency services differ in their rules and storage but are hosted alike: a tonic server
 //! that also answers `grpc.health.v1` and server reflection (v1 and v1alpha), the
 //! `familybridge.simulation.v1.Clock` service over the service's own persisted date, graceful
-//! shutdown on SIGINT or SIGTERM, and logging and OpenTelemetry export through `tracing`
+//! shutdown on SIGINT or SIGTERM, access control under each service's policy ([`access`]), and logging and OpenTelemetry export through `tracing`
 //! ([`Telemetry`]: the trace of a family's journey across the agencies). This crate holds each of
 //! those once.
 
+pub mod access;
 mod clock;
 mod health;
 mod host;
@@ -16,6 +17,9 @@ mod service;
 mod shutdown;
 mod telemetry;
 
+pub use access::{
+    AccessControl, AccessPolicy, AgencyId, Caller, IDENTITY_HEADER, Identity, UnknownAgency,
+};
 pub use clock::{ClockService, DueWork, Intake, NoIntake, NothingDue};
 pub use health::{
     NotReady, PROBE_TIMEOUT, check_serving, probe, probe_address, wait_until_serving,
@@ -26,7 +30,7 @@ pub use service::{
 };
 pub use shutdown::{Shutdown, termination_signal};
 pub use telemetry::{
-    PropagateTrace, SPAN_TARGET, Telemetry, TelemetryConfig, TelemetryError, TraceContext,
+    CallMetadata, SPAN_TARGET, Telemetry, TelemetryConfig, TelemetryError, TraceContext,
     TracedChannel, batch, continue_trace, family_span, flush_telemetry, init_logging,
     record_batch_size, record_feed_lag, traced,
 };

@@ -78,6 +78,9 @@ pub enum ServiceError {
     /// A configuration file is invalid.
     #[error("invalid configuration: {0}")]
     Configuration(String),
+    /// An access policy is invalid.
+    #[error(transparent)]
+    Access(#[from] crate::access::PolicyError),
 }
 
 /// Binds a listening socket, naming the address if it cannot.

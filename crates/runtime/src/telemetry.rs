@@ -62,7 +62,7 @@ mod spans;
 pub use context::TraceContext;
 pub use export::{Telemetry, TelemetryConfig, TelemetryError, flush_telemetry};
 pub(crate) use grpc::ServerTelemetryLayer;
-pub use grpc::{PropagateTrace, TracedChannel, traced};
+pub use grpc::{CallMetadata, TracedChannel, traced};
 pub use spans::{
     SPAN_TARGET, batch, continue_trace, family_span, record_batch_size, record_feed_lag,
 };

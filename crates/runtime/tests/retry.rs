@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use familybridge_runtime::{CancellationToken, GrpcHost, traced};
+use familybridge_runtime::{CancellationToken, GrpcHost, Identity, traced};
 use tonic::Code;
 use tonic::transport::Endpoint;
 use tonic_health::pb::HealthCheckRequest;
@@ -33,7 +33,7 @@ async fn a_call_made_before_its_server_is_up_is_answered_once_it_is() {
     let channel = Endpoint::from_shared(format!("http://{address}"))
         .expect("a URL")
         .connect_lazy();
-    let mut health = HealthClient::new(traced(channel));
+    let mut health = HealthClient::new(traced(channel, Identity::Simulation));
 
     let answer = health
         .check(HealthCheckRequest {

@@ -14,8 +14,11 @@ use crate::{Backend, DatabaseUrl, StorageError};
 
 /// Migrations every service runs, whatever else it stores; [`Database::connect`] always applies
 /// them first.
-pub const SHARED_MIGRATIONS: MigrationSet =
-    crate::embed_migrations!(1001 "simulation_clock", 1002 "idempotent_commands");
+pub const SHARED_MIGRATIONS: MigrationSet = crate::embed_migrations!(
+    1001 "simulation_clock",
+    1002 "idempotent_commands",
+    1003 "access_denials",
+);
 
 /// How long to wait for a connection before reporting the database unreachable. Long enough for a
 /// PostgreSQL container that is still starting, short enough that a wrong address fails promptly.

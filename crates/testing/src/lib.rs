@@ -9,7 +9,7 @@
 //! - [`assert_embeds_every_migration`]: no migration file is forgotten by `embed_migrations!`.
 //! - [`ServiceProcess`]: a service binary in its own process, killed when the test ends.
 //! - [`TestServer`]: a real gRPC server on a free loopback port, stopped through its shutdown
-//!   future as production stops it.
+//!   future as production stops it; [`channel_as`] a client channel calling as one identity.
 //! - [`require_tool`]: a command-line tool from the machine, or a failure naming what to install.
 //! - [`podman`]: the project's images built and its compose file run with podman, offline, and
 //!   everything removed afterwards.
@@ -28,7 +28,7 @@ pub use browser::{BrowserError, PageCheck, check_page};
 pub use database::{TestBackend, TestDatabase};
 pub use migrations::assert_embeds_every_migration;
 pub use process::ServiceProcess;
-pub use server::TestServer;
+pub use server::{CallerChannel, TestServer, channel_as};
 pub use tools::{require_tool, run_checked, tail};
 
 /// Declares, for each named `async fn NAME(database: TestDatabase)`, a module `NAME` with two tests,

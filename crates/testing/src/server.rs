@@ -3,9 +3,23 @@
 use std::future::Future;
 
 use familybridge_runtime::WaitForCancellationFutureOwned;
-use familybridge_runtime::{CancellationToken, wait_until_serving};
+use familybridge_runtime::{CallMetadata, CancellationToken, Identity, wait_until_serving};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+/// A channel whose calls say who is calling, without the retries of the services' own clients: a
+/// test sees each answer as the server gave it.
+pub type CallerChannel = InterceptedService<Channel, CallMetadata>;
+
+/// A channel to `url` (connecting lazily) calling as `identity`.
+pub fn channel_as(url: &str, identity: Identity) -> CallerChannel {
+    let channel = Channel::from_shared(url.to_owned())
+        .unwrap_or_else(|error| panic!("{url:?} is not a gRPC address: {error}"))
+        .connect_lazy();
+    InterceptedService::new(channel, CallMetadata::new(identity))
+}
 
 /// A gRPC server running in the test's runtime on a free loopback port.
 pub struct TestServer {
@@ -52,6 +66,11 @@ impl TestServer {
     /// The server's address, e.g. `http://127.0.0.1:40123`.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// A channel to the server calling as `identity`.
+    pub fn channel_as(&self, identity: Identity) -> CallerChannel {
+        channel_as(&self.url, identity)
     }
 
     /// Stops the server as a signal would, and waits until it has finished.

@@ -20,7 +20,9 @@ use familybridge_feed::{AgencyId, DataSharingAgreements, Feed, FeedOptions, Foll
 use familybridge_proto::cms::v1::calculation_service_server::CalculationServiceServer;
 use familybridge_proto::cms::v1::case_service_server::CaseServiceServer;
 use familybridge_proto::simulation::v1::clock_server::ClockServer;
-use familybridge_runtime::{CancellationToken, ClockService, GrpcHost, ServiceError};
+use familybridge_runtime::{
+    AccessControl, CancellationToken, ClockService, GrpcHost, ServiceError,
+};
 use familybridge_storage::{Database, DatabaseUrl, SimulatedClock};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -53,6 +55,10 @@ pub fn case_settings_from_toml(text: &str) -> Result<CaseSettings, ServiceError>
 
 /// The data-sharing agreements the CMS publishes under unless given others.
 pub const DEFAULT_DATA_SHARING: &str = include_str!("../data-sharing.toml");
+
+/// Who may call the CMS's RPCs, and why (`access.toml`); the clock's and the event feed's rules
+/// are added to these.
+pub const ACCESS_POLICY: &str = include_str!("../access.toml");
 
 /// How the CMS is set up.
 #[derive(Debug, Clone)]
@@ -174,7 +180,13 @@ pub async fn serve(
             background.cancel();
         })
     };
+    let access = AccessControl::from_policies(
+        &[ACCESS_POLICY, familybridge_feed::ACCESS_POLICY],
+        database.clone(),
+    )
+    .map_err(ServiceError::from)?;
     GrpcHost::new(SERVICE_NAME)
+        .with_access(access)
         .add_service(CalculationServiceServer::new(calculator))
         .add_service(CaseServiceServer::new(Cases::new(
             feed.clone(),

@@ -13,6 +13,8 @@ use familybridge_proto::court::v1::{
 };
 use familybridge_proto::simulation::v1::clock_client::ClockClient;
 use familybridge_proto::simulation::v1::{AdvanceToRequest, SettleRequest};
+use familybridge_runtime::Identity;
+use familybridge_testing::channel_as;
 use familybridge_testing::{TestDatabase, TestServer, on_both_backends};
 
 fn order(id: &str, date: &str, nights_with_respondent: u32) -> MakeOrderRequest {
@@ -50,9 +52,7 @@ async fn the_cms_applies_the_final_order_from_the_courts_feed(database: TestData
     let cms = TestServer::start(|listener, shutdown| serve(cms_config, listener, shutdown)).await;
 
     // The receiving parent applies to the court, and to the CMS while proceedings are pending.
-    let mut registry = CourtRegistryClient::connect(court.url().to_owned())
-        .await
-        .expect("connect to the court");
+    let mut registry = CourtRegistryClient::new(channel_as(court.url(), Identity::Simulation));
     registry
         .open_case(OpenCaseRequest {
             client_request_id: "c1".to_owned(),
@@ -69,9 +69,7 @@ async fn the_cms_applies_the_final_order_from_the_courts_feed(database: TestData
         })
         .await
         .expect("open the court case");
-    let mut cases = CaseServiceClient::connect(cms.url().to_owned())
-        .await
-        .expect("connect to the CMS");
+    let mut cases = CaseServiceClient::new(channel_as(cms.url(), Identity::Simulation));
     cases
         .open_application(OpenApplicationRequest {
             client_request_id: "a1".to_owned(),
@@ -100,9 +98,7 @@ async fn the_cms_applies_the_final_order_from_the_courts_feed(database: TestData
 
     // The CMS learns of the final order through the feed alone: once it has taken in the court's
     // feed (Settle), it applies the order when the case reaches the order's date.
-    let mut clock = ClockClient::connect(cms.url().to_owned())
-        .await
-        .expect("connect to the CMS's clock");
+    let mut clock = ClockClient::new(channel_as(cms.url(), Identity::Simulation));
     clock.settle(SettleRequest {}).await.expect("settle");
     let read = || {
         let mut cases = cases.clone();
@@ -172,9 +168,7 @@ async fn settling_while_the_court_is_down_is_unavailable_not_internal(database: 
         ..CaseSettings::default()
     };
     let cms = TestServer::start(|listener, shutdown| serve(cms_config, listener, shutdown)).await;
-    let mut clock = ClockClient::connect(cms.url().to_owned())
-        .await
-        .expect("connect to the CMS's clock");
+    let mut clock = ClockClient::new(channel_as(cms.url(), Identity::Simulation));
     let status = clock
         .settle(SettleRequest {})
         .await

@@ -5,6 +5,8 @@
 //! parent and calculates the same day, so instalments fall due every 28 days from 6 January, each
 //! for the four weeks before it: 3 Feb, 3 Mar, 31 Mar, 28 Apr, 26 May, 23 Jun, 21 Jul 2025 …
 
+use familybridge_runtime::Identity;
+use familybridge_testing::CallerChannel;
 use std::time::Duration;
 
 use cms_calculation::{Config, serve};
@@ -25,7 +27,6 @@ use familybridge_testing::{TestDatabase, TestServer, on_both_backends};
 use prost::Name;
 use tokio_stream::StreamExt;
 use tonic::Code;
-use tonic::transport::Channel;
 
 async fn start_cms(database: &TestDatabase, acts_on: ActsOn) -> TestServer {
     let mut config = Config::with_defaults(database.url().clone(), "http://127.0.0.1:1".to_owned())
@@ -37,12 +38,10 @@ async fn start_cms(database: &TestDatabase, acts_on: ActsOn) -> TestServer {
     TestServer::start(|listener, shutdown| serve(config, listener, shutdown)).await
 }
 
-async fn clients(server: &TestServer) -> (CaseServiceClient<Channel>, ClockClient<Channel>) {
-    let channel = Channel::from_shared(server.url().to_owned())
-        .expect("a URL")
-        .connect()
-        .await
-        .expect("connect");
+async fn clients(
+    server: &TestServer,
+) -> (CaseServiceClient<CallerChannel>, ClockClient<CallerChannel>) {
+    let channel = server.channel_as(Identity::Simulation);
     (
         CaseServiceClient::new(channel.clone()),
         ClockClient::new(channel),
@@ -67,7 +66,7 @@ fn application(id: &str, income: &str, children: &[&str], pending: bool) -> Open
 
 /// The CMS notifies the paying parent of case CMS-1 and calculates, both on `date`.
 async fn notify_and_calculate(
-    cases: &mut CaseServiceClient<Channel>,
+    cases: &mut CaseServiceClient<CallerChannel>,
     id: &str,
     date: &str,
 ) -> CaseResponse {
@@ -113,7 +112,7 @@ fn final_order(
     }
 }
 
-async fn advance(clock: &mut ClockClient<Channel>, date: &str) {
+async fn advance(clock: &mut ClockClient<CallerChannel>, date: &str) {
     clock
         .advance_to(AdvanceToRequest {
             date: date.to_owned(),
@@ -358,7 +357,8 @@ async fn escalation_is_held_by_a_pause_and_resumes_after_it(database: TestDataba
         })
         .await
         .expect("log a distressed call");
-    cases
+    // Only the referral hub pauses enforcement.
+    CaseServiceClient::new(server.channel_as(AgencyId::ReferralHub.into()))
         .request_enforcement_pause(RequestEnforcementPauseRequest {
             client_request_id: "e3".to_owned(),
             case_reference: "CMS-1".to_owned(),
@@ -595,7 +595,7 @@ async fn income_evidence_and_payments_follow_the_rules_over_a_year(database: Tes
 }
 
 /// Each history entry as the API shows it.
-async fn history_of(cases: &mut CaseServiceClient<Channel>) -> Vec<(String, String)> {
+async fn history_of(cases: &mut CaseServiceClient<CallerChannel>) -> Vec<(String, String)> {
     cases
         .get_case(GetCaseRequest {
             case_reference: "CMS-1".to_owned(),
@@ -902,7 +902,7 @@ async fn bad_requests_name_the_field_and_retries_change_nothing() {
         "effective_date:",
     );
     expect(
-        cases
+        CaseServiceClient::new(server.channel_as(AgencyId::ReferralHub.into()))
             .lift_enforcement_pause(LiftEnforcementPauseRequest {
                 client_request_id: "b6".to_owned(),
                 case_reference: "CMS-1".to_owned(),

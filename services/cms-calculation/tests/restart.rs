@@ -1,6 +1,8 @@
 //! Killing the CMS between a command and the reading of its event loses nothing: the event was
 //! written with the change, and a restarted CMS serves it.
 
+use familybridge_runtime::Identity;
+use familybridge_testing::channel_as;
 use std::process::Command;
 use std::time::Duration;
 
@@ -64,9 +66,7 @@ async fn a_killed_cms_loses_no_command_and_no_event(database: TestDatabase) {
     wait_until_serving(&url, Duration::from_secs(30))
         .await
         .expect("ready");
-    let mut cases = CaseServiceClient::connect(url.clone())
-        .await
-        .expect("connect");
+    let mut cases = CaseServiceClient::new(channel_as(&url, Identity::Simulation));
     cases
         .open_application(OpenApplicationRequest {
             client_request_id: "k1".to_owned(),
@@ -94,9 +94,7 @@ async fn a_killed_cms_loses_no_command_and_no_event(database: TestDatabase) {
     wait_until_serving(&url, Duration::from_secs(30))
         .await
         .expect("ready again");
-    let mut cases = CaseServiceClient::connect(url.clone())
-        .await
-        .expect("reconnect");
+    let mut cases = CaseServiceClient::new(channel_as(&url, Identity::Simulation));
     // A retry of the command answered before the kill is answered the same, and adds nothing.
     let retried = cases
         .record_contact(contact("k2", "2025-01-20"))

@@ -17,6 +17,7 @@ use familybridge_proto::BatchEntry;
 use familybridge_proto::court::v1 as proto;
 use familybridge_proto::court::v1::court_batch_entry::Request as CourtRequest;
 use familybridge_proto::court::v1::court_registry_server::CourtRegistry;
+use familybridge_runtime::Caller;
 use familybridge_storage::case_table::WorkingSet;
 use tonic::{Request, Response, Status};
 
@@ -441,13 +442,14 @@ impl CourtRegistry for Registry {
     ) -> Result<Response<proto::CourtBatchResponse>, Status> {
         use proto::court_batch_outcome::Outcome;
         let call = TraceContext::current().or(TraceContext::from_metadata(request.metadata()));
+        let caller = Caller::of(&request)?.clone();
         let sent = request
             .into_inner()
             .entries
             .into_iter()
             .map(|entry| (entry.request, entry.trace))
             .collect();
-        let outcomes = self.feed.execute_sent(self, sent, &call).await?;
+        let outcomes = self.feed.execute_sent(self, sent, &call, &caller).await?;
         Ok(Response::new(proto::CourtBatchResponse {
             outcomes: outcomes
                 .into_iter()

@@ -17,7 +17,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use familybridge_feed::{AgencyId, DataSharingAgreements, Feed, FeedOptions};
 use familybridge_proto::court::v1::court_registry_server::CourtRegistryServer;
 use familybridge_proto::simulation::v1::clock_server::ClockServer;
-use familybridge_runtime::{ClockService, GrpcHost, NothingDue, ServiceError};
+use familybridge_runtime::{AccessControl, ClockService, GrpcHost, NothingDue, ServiceError};
 use familybridge_storage::{Database, DatabaseUrl, SimulatedClock};
 use tokio::net::TcpListener;
 
@@ -34,6 +34,10 @@ pub const DEFAULT_ADDRESS: SocketAddr =
 /// The data-sharing agreements the registry publishes under unless given others: what the CMS and
 /// the referral hub may receive, for what purpose and on what legal basis.
 pub const DEFAULT_DATA_SHARING: &str = include_str!("../data-sharing.toml");
+
+/// Who may call the registry's RPCs, and why (`access.toml`); the clock's and the event feed's
+/// rules are added to these.
+pub const ACCESS_POLICY: &str = include_str!("../access.toml");
 
 /// How the registry is set up.
 #[derive(Debug, Clone)]
@@ -77,7 +81,12 @@ pub async fn serve(
     // must end them when shutdown begins.
     let options = FeedOptions::default();
     let shutdown = options.end_subscriptions_on(shutdown);
+    let access = AccessControl::from_policies(
+        &[ACCESS_POLICY, familybridge_feed::ACCESS_POLICY],
+        database.clone(),
+    )?;
     GrpcHost::new(SERVICE_NAME)
+        .with_access(access)
         .add_service(CourtRegistryServer::new(Registry::new(feed.clone())))
         .add_service(feed.service(config.data_sharing, options))
         .add_service(ClockServer::new(clock))

@@ -3,10 +3,12 @@
 
 mod support;
 
+use familybridge_proto::court::v1::court_registry_client::CourtRegistryClient;
 use familybridge_proto::court::v1::{
     AttachReviewFindingsRequest, CaseStatus, CloseCaseRequest, ClosureReason, GetCaseRequest,
     ReviewFindings,
 };
+use familybridge_runtime::AgencyId;
 use familybridge_testing::{TestDatabase, on_both_backends};
 use support::{apply_to_vary, open_case, order, registry_client, start_registry};
 use tonic::Code;
@@ -138,7 +140,9 @@ async fn review_findings_attach_only_to_a_pending_variation_and_name_a_bad_field
         .await
         .expect("final");
 
-    let too_soon = registry
+    // Findings come from the joint review the referral hub convenes.
+    let mut hub = CourtRegistryClient::new(server.channel_as(AgencyId::ReferralHub.into()));
+    let too_soon = hub
         .attach_review_findings(findings_request(
             "f3",
             "2025-04-07",
@@ -152,7 +156,7 @@ async fn review_findings_attach_only_to_a_pending_variation_and_name_a_bad_field
         .apply_to_vary(apply_to_vary("f4", "FB25P00003", "2025-05-05", 170))
         .await
         .expect("apply to vary");
-    let missing = registry
+    let missing = hub
         .attach_review_findings(findings_request("f5", "2025-05-12", None))
         .await
         .expect_err("no findings");
@@ -161,7 +165,7 @@ async fn review_findings_attach_only_to_a_pending_variation_and_name_a_bad_field
         missing.message().starts_with("findings: required"),
         "{missing:?}"
     );
-    let malformed = registry
+    let malformed = hub
         .attach_review_findings(findings_request(
             "f6",
             "2025-05-12",
@@ -177,7 +181,7 @@ async fn review_findings_attach_only_to_a_pending_variation_and_name_a_bad_field
         "{malformed:?}"
     );
 
-    let attached = registry
+    let attached = hub
         .attach_review_findings(findings_request(
             "f7",
             "2025-05-12",

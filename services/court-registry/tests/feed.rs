@@ -4,6 +4,8 @@
 
 mod support;
 
+use familybridge_runtime::Identity;
+use familybridge_testing::channel_as;
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
@@ -299,9 +301,7 @@ async fn a_subscriber_loses_nothing_when_the_registry_is_killed(database: TestDa
         stop.clone(),
     );
 
-    let mut client = CourtRegistryClient::connect(url.clone())
-        .await
-        .expect("connect");
+    let mut client = CourtRegistryClient::new(channel_as(&url, Identity::Simulation));
     for number in 0..3 {
         let case = format!("K{number}");
         client
@@ -320,9 +320,7 @@ async fn a_subscriber_loses_nothing_when_the_registry_is_killed(database: TestDa
     wait_until_serving(&url, Duration::from_secs(30))
         .await
         .expect("ready again");
-    let mut client = CourtRegistryClient::connect(url.clone())
-        .await
-        .expect("reconnect");
+    let mut client = CourtRegistryClient::new(channel_as(&url, Identity::Simulation));
     for number in 0..3 {
         let case = format!("K{number}");
         client

@@ -20,7 +20,9 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use familybridge_feed::{AgencyId, DataSharingAgreements, Feed, FeedOptions, Following};
 use familybridge_proto::referral::v1::referral_hub_server::ReferralHubServer;
 use familybridge_proto::simulation::v1::clock_server::ClockServer;
-use familybridge_runtime::{CancellationToken, ClockService, GrpcHost, ServiceError};
+use familybridge_runtime::{
+    AccessControl, CancellationToken, ClockService, GrpcHost, ServiceError,
+};
 use familybridge_storage::{Database, DatabaseUrl, MigrationSet, SimulatedClock};
 use tokio::net::TcpListener;
 
@@ -43,6 +45,10 @@ pub const DEFAULT_HUB_SETTINGS: &str = include_str!("../hub-settings.toml");
 
 /// The data-sharing agreements the hub publishes under unless given others.
 pub const DEFAULT_DATA_SHARING: &str = include_str!("../data-sharing.toml");
+
+/// Who may call the hub's RPCs, and why (`access.toml`); the clock's and the event feed's rules
+/// are added to these.
+pub const ACCESS_POLICY: &str = include_str!("../access.toml");
 
 /// The hub's own tables.
 pub const MIGRATIONS: MigrationSet = familybridge_storage::embed_migrations!(3001 "referral_hub");
@@ -139,7 +145,13 @@ pub async fn serve(
             background.cancel();
         })
     };
+    let access = AccessControl::from_policies(
+        &[ACCESS_POLICY, familybridge_feed::ACCESS_POLICY],
+        database.clone(),
+    )
+    .map_err(ServiceError::from)?;
     GrpcHost::new(SERVICE_NAME)
+        .with_access(access)
         .add_service(ReferralHubServer::new(HubQueries::new(
             feed.clone(),
             simulated,

@@ -9,7 +9,7 @@ use familybridge_proto::cms::v1 as cms;
 use familybridge_proto::cms::v1::case_service_client::CaseServiceClient;
 use familybridge_proto::court::v1 as court;
 use familybridge_proto::court::v1::court_registry_client::CourtRegistryClient;
-use familybridge_runtime::{TracedChannel, traced};
+use familybridge_runtime::{AgencyId, TracedChannel, traced};
 use tonic::Status;
 use tonic::transport::Endpoint;
 
@@ -34,7 +34,7 @@ pub struct BadPeerUrl {
 fn lazy(setting: &'static str, url: &str) -> Result<TracedChannel, BadPeerUrl> {
     // Lazily: the hub may start before its peers, and reconnects by itself if one restarts.
     Endpoint::from_shared(url.to_owned())
-        .map(|endpoint| traced(endpoint.connect_lazy()))
+        .map(|endpoint| traced(endpoint.connect_lazy(), AgencyId::ReferralHub.into()))
         .map_err(|source| BadPeerUrl {
             setting,
             url: url.to_owned(),

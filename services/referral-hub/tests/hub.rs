@@ -25,11 +25,12 @@ use familybridge_proto::referral::v1::{
 };
 use familybridge_proto::simulation::v1::clock_client::ClockClient;
 use familybridge_proto::simulation::v1::{AdvanceToRequest, SettleRequest};
+use familybridge_runtime::Identity;
 use familybridge_storage::Backend;
+use familybridge_testing::CallerChannel;
 use familybridge_testing::{TestBackend, TestDatabase, TestServer, on_both_backends};
 use referral_hub::{DEFAULT_HUB_SETTINGS, HubSettings};
 use serde_json::Value;
-use tonic::transport::Channel;
 
 /// The three agencies, running.
 struct Agencies {
@@ -38,11 +39,11 @@ struct Agencies {
     _databases: Vec<TestDatabase>,
     hub_server: Option<TestServer>,
     hub_config: referral_hub::Config,
-    court: CourtRegistryClient<Channel>,
-    cms: CaseServiceClient<Channel>,
-    hub: ReferralHubClient<Channel>,
-    cms_clock: ClockClient<Channel>,
-    hub_clock: ClockClient<Channel>,
+    court: CourtRegistryClient<CallerChannel>,
+    cms: CaseServiceClient<CallerChannel>,
+    hub: ReferralHubClient<CallerChannel>,
+    cms_clock: ClockClient<CallerChannel>,
+    hub_clock: ClockClient<CallerChannel>,
 }
 
 /// The hub's shipped settings with the named levers switched on, the CMS following the court's
@@ -91,11 +92,7 @@ async fn start(database: TestDatabase, settings: HubSettings) -> Agencies {
     hub_config.settings = settings;
     let hub = start_hub(hub_config.clone()).await;
 
-    let channel = |server: &TestServer| {
-        Channel::from_shared(server.url().to_owned())
-            .expect("a URL")
-            .connect_lazy()
-    };
+    let channel = |server: &TestServer| server.channel_as(Identity::Simulation);
     Agencies {
         court: CourtRegistryClient::new(channel(&court)),
         cms: CaseServiceClient::new(channel(&cms)),
@@ -120,9 +117,7 @@ impl Agencies {
             server.stop().await;
         }
         let server = start_hub(self.hub_config.clone()).await;
-        let channel = Channel::from_shared(server.url().to_owned())
-            .expect("a URL")
-            .connect_lazy();
+        let channel = server.channel_as(Identity::Simulation);
         self.hub = ReferralHubClient::new(channel.clone());
         self.hub_clock = ClockClient::new(channel);
         self.hub_server = Some(server);

@@ -10,12 +10,13 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use familybridge_feed::{
-    AgencyId, Appended, DataSharingAgreements, Feed, FeedOptions, MIGRATIONS, TraceContext,
+    ACCESS_POLICY, AgencyId, Appended, DataSharingAgreements, Feed, FeedOptions, MIGRATIONS,
+    TraceContext,
 };
 use familybridge_proto::cms::v1::{CalculateRequest, ReceivingParent};
 use familybridge_proto::common::v1::feed_message::Message;
 use familybridge_proto::common::v1::{Event, FeedMessage, Heartbeat};
-use familybridge_runtime::{CancellationToken, GrpcHost, wait_until_serving};
+use familybridge_runtime::{AccessControl, CancellationToken, GrpcHost, wait_until_serving};
 use familybridge_storage::Backend;
 use familybridge_testing::{TestBackend, TestDatabase, TestServer};
 use tokio::net::TcpListener;
@@ -101,7 +102,11 @@ fn host(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> impl Future<Output = Result<(), familybridge_runtime::HostError>> + Send + 'static {
     let shutdown = options.end_subscriptions_on(shutdown);
+    // The feed's own access rules, as every publishing service includes them.
+    let access = AccessControl::from_policies(&[ACCESS_POLICY], feed.database().clone())
+        .expect("the feed's access policy is valid");
     GrpcHost::new("feed-test")
+        .with_access(access)
         .add_service(feed.service(agreements, options))
         .serve(listener, shutdown)
 }

@@ -1,6 +1,6 @@
 //! Trace context across gRPC calls: the layer every server is wrapped in, which opens each call's
 //! span under the caller's `traceparent` and records the call's count and latency, and the
-//! interceptor every client sends the current span's context through.
+//! interceptor every client sends its identity and the current span's context through.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -8,36 +8,57 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use opentelemetry::KeyValue;
+use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tracing::Instrument;
 
 use crate::TraceContext;
+use crate::access::{IDENTITY_HEADER, Identity};
 use crate::retry::Retrying;
 use crate::telemetry::export;
 use crate::telemetry::spans::continue_trace;
 
-/// A channel whose calls carry the current span's W3C trace context, and are tried again while the
-/// peer is briefly unavailable ([`crate::retry`]): what every familybridge client is built on.
-pub type TracedChannel = Retrying<InterceptedService<Channel, PropagateTrace>>;
+/// A channel whose calls say who is calling and carry the current span's W3C trace context, and
+/// are tried again while the peer is briefly unavailable ([`crate::retry`]): what every
+/// familybridge client is built on.
+pub type TracedChannel = Retrying<InterceptedService<Channel, CallMetadata>>;
 
-/// Makes `channel` send the current span's trace context with every call, retrying calls that
-/// meet an unavailable peer.
-pub fn traced(channel: Channel) -> TracedChannel {
-    Retrying::new(InterceptedService::new(channel, PropagateTrace))
+/// Makes `channel` call as `identity` ([`crate::access`]) and send the current span's trace context
+/// with every call, retrying calls that meet an unavailable peer.
+pub fn traced(channel: Channel, identity: Identity) -> TracedChannel {
+    Retrying::new(InterceptedService::new(
+        channel,
+        CallMetadata::new(identity),
+    ))
 }
 
-/// The client interceptor that puts the current span's context on each call as `traceparent` and
-/// `tracestate` (nothing when nothing is exported).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PropagateTrace;
+/// The client interceptor that puts the caller's identity on each call ([`IDENTITY_HEADER`]), and
+/// the current span's context as `traceparent` and `tracestate` (nothing when nothing is
+/// exported).
+#[derive(Debug, Clone)]
+pub struct CallMetadata {
+    identity: MetadataValue<Ascii>,
+}
 
-impl Interceptor for PropagateTrace {
+impl CallMetadata {
+    /// The interceptor of calls made as `identity`.
+    pub fn new(identity: Identity) -> Self {
+        Self {
+            identity: MetadataValue::from_static(identity.as_str()),
+        }
+    }
+}
+
+impl Interceptor for CallMetadata {
     fn call(
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert(IDENTITY_HEADER, self.identity.clone());
         TraceContext::current().inject(request.metadata_mut());
         Ok(request)
     }

@@ -26,6 +26,7 @@ use familybridge_proto::cms::v1 as proto;
 use familybridge_proto::cms::v1::case_batch_entry::Request as CaseRequest;
 use familybridge_proto::cms::v1::case_service_server::CaseService;
 use familybridge_proto::{BatchEntry, validate};
+use familybridge_runtime::Caller;
 use familybridge_storage::SimulatedClock;
 use familybridge_storage::sqlx::AnyConnection;
 use tonic::{Request, Response, Status};
@@ -783,13 +784,14 @@ impl CaseService for Cases {
     ) -> Result<Response<proto::CaseBatchResponse>, Status> {
         use proto::case_batch_outcome::Outcome;
         let call = TraceContext::current().or(TraceContext::from_metadata(request.metadata()));
+        let caller = Caller::of(&request)?.clone();
         let sent = request
             .into_inner()
             .entries
             .into_iter()
             .map(|entry| (entry.request, entry.trace))
             .collect();
-        let outcomes = self.feed.execute_sent(self, sent, &call).await?;
+        let outcomes = self.feed.execute_sent(self, sent, &call, &caller).await?;
         Ok(Response::new(proto::CaseBatchResponse {
             outcomes: outcomes
                 .into_iter()

@@ -8,8 +8,9 @@ use familybridge_proto::court::v1::{
     ApplyToVaryRequest, ChildArrangement, MakeOrderRequest, OpenCaseRequest, Party, Residence,
     WelfareFlags,
 };
+use familybridge_runtime::Identity;
+use familybridge_testing::{CallerChannel, channel_as};
 use familybridge_testing::{TestDatabase, TestServer};
-use tonic::transport::Channel;
 
 /// A registry on a free port over `database`, under the default data-sharing agreements.
 pub async fn start_registry(database: &TestDatabase) -> TestServer {
@@ -19,10 +20,8 @@ pub async fn start_registry(database: &TestDatabase) -> TestServer {
 }
 
 /// A client of the registry at `server`.
-pub async fn registry_client(server: &TestServer) -> CourtRegistryClient<Channel> {
-    CourtRegistryClient::connect(server.url().to_owned())
-        .await
-        .expect("connect to the registry")
+pub async fn registry_client(server: &TestServer) -> CourtRegistryClient<CallerChannel> {
+    CourtRegistryClient::new(channel_as(server.url(), Identity::Simulation))
 }
 
 /// An application by person-1 against person-2 about child-1 and child-2.

@@ -1,0 +1,263 @@
+//! Access control: who is calling ([`Identity`]), whether they may ([`AccessPolicy`]), and the
+//! audit of every refusal.
+//!
+//! Every familybridge server is wrapped in [`AccessControl`]'s layer. For each call it works out
+//! the caller's identity, refuses a call without one (`UNAUTHENTICATED`) and a call its service's
+//! policy does not allow that identity (`PERMISSION_DENIED`), records each refusal in the service's
+//! own database (`access_denials`), and hands the allowed call on with the verified [`Caller`] in
+//! its extensions, for the finer rules a handler applies itself (which entries of a batch, whose
+//! disclosures). Health and reflection are open: probes and tools need them, and they disclose
+//! nothing about any family.
+//!
+//! The identity comes from the [`IDENTITY_HEADER`] a client is configured to send
+//! ([`crate::traced`]): the identity of a local deployment, where every process is the operator's
+//! own. A deployment across machines would take it from the client's certificate instead, and
+//! ignore the header: the policies, and everything that reads a [`Caller`], stay as they are.
+
+mod identity;
+mod policy;
+
+pub use identity::{AgencyId, Identity, UnknownAgency, UnknownIdentity};
+pub use policy::{AccessPolicy, PolicyError, Rule};
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use familybridge_proto::validate;
+use familybridge_storage::Database;
+use tonic::{Code, Status};
+
+/// The header carrying a caller's configured identity, e.g. `x-familybridge-identity: cms`.
+pub const IDENTITY_HEADER: &str = "x-familybridge-identity";
+
+/// Who may call the simulated clock every service serves: part of every service's policy.
+pub const CLOCK_ACCESS_POLICY: &str = include_str!("clock.toml");
+
+/// gRPC services open to any caller: health (for probes) and reflection (for tools).
+const OPEN: [&str; 2] = ["/grpc.health.", "/grpc.reflection."];
+
+/// One service's access control: its policy, and the database its refusals are recorded in.
+#[derive(Debug, Clone)]
+pub struct AccessControl {
+    inner: Arc<Guard>,
+}
+
+#[derive(Debug)]
+struct Guard {
+    policy: AccessPolicy,
+    audit: Database,
+}
+
+impl AccessControl {
+    /// Controls access under `policy`, recording refusals in `audit` (the service's own database,
+    /// migrated with the shared migrations).
+    pub fn new(policy: AccessPolicy, audit: Database) -> Self {
+        Self {
+            inner: Arc::new(Guard { policy, audit }),
+        }
+    }
+
+    /// A service's access control: the rules of `policies` (its own policy file's text and those of
+    /// the shared APIs it serves, such as the event feed's) together with the clock's
+    /// ([`CLOCK_ACCESS_POLICY`]), refusals recorded in `audit`.
+    pub fn from_policies(policies: &[&str], audit: Database) -> Result<Self, PolicyError> {
+        let parts = std::iter::once(CLOCK_ACCESS_POLICY)
+            .chain(policies.iter().copied())
+            .map(AccessPolicy::from_toml_str)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::new(AccessPolicy::combine(parts), audit))
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &AccessPolicy {
+        &self.inner.policy
+    }
+
+    /// Records a refusal of `rpc` to `caller` (`None`: a caller without an identity) and returns
+    /// the status that says so. A refusal stands even if the audit record cannot be written; the
+    /// failure is logged.
+    async fn refuse(&self, rpc: &str, caller: Option<Identity>, status: Status) -> Status {
+        let code = match status.code() {
+            Code::Unauthenticated => "UNAUTHENTICATED",
+            _ => "PERMISSION_DENIED",
+        };
+        let written = familybridge_storage::sqlx::query(
+            "INSERT INTO access_denials (rpc, caller, code, detail, simulated_date) \
+             VALUES ($1, $2, $3, $4, \
+             (SELECT simulated_date FROM simulation_clock WHERE singleton = 1))",
+        )
+        .bind(rpc)
+        .bind(caller.map_or("", Identity::as_str))
+        .bind(code)
+        .bind(status.message())
+        .execute(self.inner.audit.pool())
+        .await;
+        match written {
+            Ok(_) => tracing::warn!(
+                rpc,
+                caller = caller.map_or("", Identity::as_str),
+                code,
+                "call refused"
+            ),
+            Err(error) => {
+                tracing::error!(rpc, %error, "call refused, but the refusal could not be recorded");
+            }
+        }
+        status
+    }
+
+    /// The caller of a call: `Err` (UNAUTHENTICATED, recorded) if it gave no identity or one that
+    /// is not an identity.
+    async fn identify(&self, rpc: &str, headers: &http::HeaderMap) -> Result<Identity, Status> {
+        let problem = match headers.get(IDENTITY_HEADER).map(|value| value.to_str()) {
+            None => format!("{IDENTITY_HEADER}: required: say who is calling"),
+            Some(Err(_)) => format!("{IDENTITY_HEADER}: not an identity"),
+            Some(Ok(name)) => match name.parse::<Identity>() {
+                Ok(identity) => return Ok(identity),
+                Err(_) => format!(
+                    "{IDENTITY_HEADER}: {} is not an identity: expected one of {}",
+                    validate::quoted(name),
+                    Identity::ALL.map(Identity::as_str).join(", ")
+                ),
+            },
+        };
+        Err(self
+            .refuse(rpc, None, Status::unauthenticated(problem))
+            .await)
+    }
+}
+
+/// The verified caller of an allowed call, in the request's extensions: what a handler applies the
+/// finer rules with.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    identity: Identity,
+    access: AccessControl,
+}
+
+impl Caller {
+    /// The caller of `request`, as the access layer verified it. `Err` (UNAUTHENTICATED) if the
+    /// request did not come through the layer: a server without access control.
+    pub fn of<T>(request: &tonic::Request<T>) -> Result<&Caller, Status> {
+        request
+            .extensions()
+            .get::<Caller>()
+            .ok_or_else(|| Status::unauthenticated("this server does not verify its callers"))
+    }
+
+    /// Who is calling.
+    pub fn identity(&self) -> Identity {
+        self.identity
+    }
+
+    /// `Ok` if the caller may call `rpc` (`package.Service/Method`) — e.g. the command one entry of
+    /// a batch carries — or the PERMISSION_DENIED refusal, recorded.
+    pub async fn require(&self, rpc: &str) -> Result<(), Status> {
+        if self.access.policy().allows(self.identity, rpc) {
+            return Ok(());
+        }
+        Err(self.refuse(rpc, denied(self.identity, rpc)).await)
+    }
+
+    /// Records that a handler refused `rpc` to this caller for `reason` (a finer rule than the
+    /// policy's), and returns the PERMISSION_DENIED status that says so.
+    pub async fn refuse(&self, rpc: &str, reason: String) -> Status {
+        self.access
+            .refuse(rpc, Some(self.identity), Status::permission_denied(reason))
+            .await
+    }
+}
+
+/// Why `identity` may not call `rpc`.
+fn denied(identity: Identity, rpc: &str) -> String {
+    format!("{identity} may not call {rpc}")
+}
+
+/// The layer a server's calls pass [`AccessControl`] through; with none, every call passes (a
+/// server that is no agency's, such as the OTLP sink, or a test's).
+#[derive(Debug, Clone)]
+pub(crate) struct AccessLayer(Option<AccessControl>);
+
+impl AccessLayer {
+    /// The layer enforcing `access`, if any.
+    pub(crate) fn new(access: Option<AccessControl>) -> Self {
+        Self(access)
+    }
+}
+
+impl<S> tower_layer::Layer<S> for AccessLayer {
+    type Service = Controlled<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Controlled {
+            inner,
+            access: self.0.clone(),
+        }
+    }
+}
+
+/// A server whose calls pass [`AccessControl`] first.
+#[derive(Debug, Clone)]
+pub(crate) struct Controlled<S> {
+    inner: S,
+    access: Option<AccessControl>,
+}
+
+impl<S, B, R> tower_service::Service<http::Request<B>> for Controlled<S>
+where
+    S: tower_service::Service<http::Request<B>, Response = http::Response<R>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+    R: Default,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let path = request.uri().path();
+        let Some(access) = self
+            .access
+            .clone()
+            .filter(|_| !OPEN.iter().any(|prefix| path.starts_with(prefix)))
+        else {
+            return Box::pin(self.inner.call(request));
+        };
+        let rpc = path.trim_start_matches('/').to_owned();
+        if access.policy().callers(&rpc).next().is_none() {
+            // Every RPC served has a rule (the host checked as it started): this one is not
+            // served here, and the router answers UNIMPLEMENTED, as to anyone.
+            return Box::pin(self.inner.call(request));
+        }
+        // The service made ready is the one to call; a fresh clone stays for the next call.
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        Box::pin(async move {
+            let identity = match access.identify(&rpc, request.headers()).await {
+                Ok(identity) => identity,
+                Err(refusal) => return Ok(refusal.into_http()),
+            };
+            if !access.policy().allows(identity, &rpc) {
+                let refusal = access
+                    .refuse(
+                        &rpc,
+                        Some(identity),
+                        Status::permission_denied(denied(identity, &rpc)),
+                    )
+                    .await;
+                return Ok(refusal.into_http());
+            }
+            request.extensions_mut().insert(Caller { identity, access });
+            inner.call(request).await
+        })
+    }
+}
