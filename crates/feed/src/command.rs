@@ -192,16 +192,15 @@ impl From<FeedError> for Status {
                 Status::unavailable(described)
             }
             FeedError::Refused(_) => Status::failed_precondition(described),
-            _ => internal_error(error),
+            _ => service_failure(error),
         }
     }
 }
 
-/// Logs a failure of the agency's own machinery and answers `INTERNAL`, naming its chain of causes.
-pub fn internal_error(error: impl std::error::Error) -> Status {
-    let described = familybridge_runtime::error_chain(&error);
-    tracing::error!(error = %described, "command failed");
-    Status::internal(described)
+/// A failure of the agency's own machinery, as its status: see
+/// [`familybridge_runtime::machinery_failure`].
+pub fn service_failure(error: impl std::error::Error + 'static) -> Status {
+    familybridge_runtime::machinery_failure(&error)
 }
 
 /// A request id that cannot be honoured is the client's error, naming the field; a storage
@@ -209,7 +208,7 @@ pub fn internal_error(error: impl std::error::Error) -> Status {
 fn idempotency_error(error: IdempotencyError) -> Status {
     match error {
         IdempotencyError::Reused { .. } => Status::invalid_argument(error.to_string()),
-        IdempotencyError::Storage(error) => internal_error(error),
+        IdempotencyError::Storage(error) => service_failure(error),
     }
 }
 
@@ -283,10 +282,10 @@ impl Feed {
                 .iter()
                 .map(|(index, _)| entries[*index].request.case_reference())
                 .collect();
-            let mut transaction = self.begin(&streams).await.map_err(internal_error)?;
+            let mut transaction = self.begin(&streams).await.map_err(service_failure)?;
             let today = SimulatedClock::current_date_on(transaction.connection().await?)
                 .await
-                .map_err(internal_error)?;
+                .map_err(service_failure)?;
             // Every command's record, if it has one, in a statement or two for the batch.
             let ids: Vec<&str> = accepted
                 .iter()
@@ -341,11 +340,11 @@ impl Feed {
                 ledger
                     .write(transaction.connection().await?)
                     .await
-                    .map_err(internal_error)?;
+                    .map_err(service_failure)?;
                 transaction
                     .commit()
                     .await
-                    .map_err(|error: FeedError| internal_error(error))?;
+                    .map_err(|error: FeedError| service_failure(error))?;
             }
         }
         Ok(outcomes
@@ -450,7 +449,7 @@ async fn carry_out_entry<C: CaseCommands>(
         request: &encoded,
     };
     if let Some(answer) = ledger.answer(&key).map_err(idempotency_error)? {
-        return C::Answer::decode(answer).map_err(internal_error);
+        return C::Answer::decode(answer).map_err(service_failure);
     }
     check_within_window(date, today)?;
     let context = CommandContext {

@@ -1,8 +1,10 @@
 //! The disclosure audit log: what was sent to whom, which fields, why and on what legal basis.
 //!
 //! Rows are written before the events they record leave (see the feed server), one transaction per
-//! batch, and a redelivery of an event to the same agency keeps the first record: the log answers
-//! "what does this agency know?", not "how often did the network hiccup?".
+//! batch. A redelivery of an event to the same agency keeps the first record — the log answers
+//! "what does this agency know?" — and is itself recorded, in `feed_redeliveries`, so that every
+//! sending to a verified recipient is audited: a disclosure is listed with how often it was
+//! redelivered.
 
 use chrono::{SecondsFormat, Utc};
 use familybridge_proto::common::v1::{Agency, Disclosure, ListDisclosuresRequest};
@@ -11,7 +13,8 @@ use sqlx::Row;
 
 use crate::outbox::write_transaction;
 use crate::{AgencyId, FeedError};
-use familybridge_storage::statements::value_rows;
+use familybridge_storage::statements::{placeholders, value_rows};
+use std::collections::HashSet;
 
 /// The most disclosures one page holds, and how many a request for "the default" gets.
 pub(crate) const PAGE_LIMIT: u32 = 1_000;
@@ -33,7 +36,7 @@ pub(crate) struct PendingDisclosure<'a> {
 const DISCLOSURES_PER_STATEMENT: usize = 500;
 
 /// Records `disclosures` in one transaction, a few hundred rows a statement, stamped with the
-/// current wall-clock time; those already recorded (redeliveries) are left as they are.
+/// current wall-clock time; for those already recorded, a redelivery of each.
 pub(crate) async fn record(
     database: &Database,
     disclosures: &[PendingDisclosure<'_>],
@@ -48,7 +51,7 @@ pub(crate) async fn record(
         let statement = format!(
             "INSERT INTO feed_disclosures (recipient, event_id, event_type, stream, fields, \
              purpose, legal_basis, effective_date, disclosed_at) VALUES {} \
-             ON CONFLICT (recipient, event_id) DO NOTHING",
+             ON CONFLICT (recipient, event_id) DO NOTHING RETURNING event_id",
             value_rows(chunk.len(), 9)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(statement));
@@ -64,7 +67,32 @@ pub(crate) async fn record(
                 .bind(disclosure.effective_date)
                 .bind(&disclosed_at);
         }
-        query.execute(&mut *transaction).await?;
+        let first: HashSet<String> = query
+            .fetch_all(&mut *transaction)
+            .await?
+            .iter()
+            .map(|row| row.try_get("event_id"))
+            .collect::<Result<_, _>>()?;
+        // A batch is one recipient's; what was not new is a redelivery.
+        let again: Vec<&str> = chunk
+            .iter()
+            .map(|disclosure| disclosure.event_id)
+            .filter(|event_id| !first.contains(*event_id))
+            .collect();
+        if let (false, Some(disclosure)) = (again.is_empty(), chunk.first()) {
+            let statement = format!(
+                "INSERT INTO feed_redeliveries (disclosure_id, redelivered_at) \
+                 SELECT id, $1 FROM feed_disclosures WHERE recipient = $2 AND event_id IN ({})",
+                placeholders(again.len(), 3)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(statement))
+                .bind(&disclosed_at)
+                .bind(disclosure.recipient.as_str());
+            for event_id in again {
+                query = query.bind(event_id);
+            }
+            query.execute(&mut *transaction).await?;
+        }
     }
     transaction.commit().await?;
     Ok(())
@@ -107,7 +135,9 @@ pub(crate) async fn list(
     };
     let rows = sqlx::query(
         "SELECT id, recipient, event_id, event_type, stream, fields, purpose, legal_basis, \
-         effective_date, disclosed_at FROM feed_disclosures \
+         effective_date, disclosed_at, \
+         (SELECT COUNT(*) FROM feed_redeliveries r WHERE r.disclosure_id = d.id) AS redeliveries \
+         FROM feed_disclosures d \
          WHERE ($1 = '' OR recipient = $1) AND ($2 = '' OR event_id = $2) AND id > $3 \
          ORDER BY id LIMIT $4",
     )
@@ -154,5 +184,6 @@ fn disclosure(row: &sqlx::any::AnyRow) -> Result<Disclosure, FeedError> {
         legal_basis: row.try_get("legal_basis")?,
         effective_date: row.try_get("effective_date")?,
         disclosed_at: row.try_get("disclosed_at")?,
+        redeliveries: u32::try_from(row.try_get::<i64, _>("redeliveries")?).unwrap_or(u32::MAX),
     })
 }

@@ -38,8 +38,8 @@ mod server;
 pub use agreements::{Agreement, AgreementError, DataSharingAgreements};
 pub use client::{EventHandler, FeedClient, run_subscription, spawn_subscription};
 pub use command::{
-    CaseCommands, CommandContext, DATE_WINDOW_DAYS, Entry, MAX_BATCH_ENTRIES, internal_error,
-    parse_date,
+    CaseCommands, CommandContext, DATE_WINDOW_DAYS, Entry, MAX_BATCH_ENTRIES, parse_date,
+    service_failure,
 };
 pub use error::{FeedError, HandlerError};
 /// The W3C trace context each event carries, from the shared telemetry.
@@ -61,4 +61,5 @@ pub const MIGRATIONS: MigrationSet = familybridge_storage::embed_migrations!(
     2001 "feed_events",
     2002 "feed_disclosures",
     2003 "feed_subscriptions",
+    2004 "feed_redeliveries",
 );

@@ -195,14 +195,29 @@ async fn each_agency_receives_only_its_permitted_fields_and_each_disclosure_is_a
     );
     assert_eq!(disclosures[2].purpose, "Refer parents to support");
 
-    // A redelivery is not a second disclosure.
+    // A redelivery is not a second disclosure, but it is recorded against the first.
+    assert!(
+        disclosures
+            .iter()
+            .all(|disclosure| disclosure.redeliveries == 0)
+    );
     let mut stream = cms.subscribe("").await.expect("subscribe again");
     assert_eq!(events(&mut stream, 2).await.len(), 2);
     assert!(until_caught_up(&mut stream, &last).await.is_empty());
+    let after_redelivery = list(&mut auditor, ListDisclosuresRequest::default()).await;
+    let redelivered: Vec<(i32, u32)> = after_redelivery
+        .iter()
+        .map(|disclosure| (disclosure.recipient, disclosure.redeliveries))
+        .collect();
     assert_eq!(
-        list(&mut auditor, ListDisclosuresRequest::default()).await,
-        disclosures
+        redelivered,
+        [
+            (Agency::Cms.into(), 1),
+            (Agency::Cms.into(), 1),
+            (Agency::ReferralHub.into(), 0),
+        ]
     );
+    let disclosures = after_redelivery;
 
     // An agency reads only the disclosures made to it.
     let own = list(

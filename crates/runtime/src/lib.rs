@@ -26,7 +26,8 @@ pub use health::{
 };
 pub use host::{GrpcHost, HostError};
 pub use service::{
-    MainOptions, ServiceArgs, ServiceError, bind, error_chain, report, run_main, run_main_on,
+    MainOptions, ServiceArgs, ServiceError, bind, error_chain, machinery_failure, report, run_main,
+    run_main_on,
 };
 pub use shutdown::{Shutdown, termination_signal};
 pub use telemetry::{

@@ -17,11 +17,12 @@ use http_body_util::BodyExt;
 use tonic::body::Body;
 
 /// Attempts in all, the first included.
-const ATTEMPTS: u32 = 8;
+const ATTEMPTS: u32 = 10;
 /// The first pause's ceiling; each later one doubles, up to [`MAX_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(50);
-/// The longest pause: with [`ATTEMPTS`], a peer gets about five seconds to come back.
-const MAX_PAUSE: Duration = Duration::from_secs(2);
+/// The longest pause: with [`ATTEMPTS`], pauses of up to about fifteen seconds in all (half that on
+/// average, with the jitter) — time for a service to restart, or for its database to come back.
+const MAX_PAUSE: Duration = Duration::from_secs(4);
 
 /// A failure the caller sees once the attempts are spent (or at once, if not worth retrying).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -176,6 +176,27 @@ pub fn error_chain(error: &dyn Error) -> String {
     text
 }
 
+/// A failure of the agency's own machinery as a gRPC status, naming its chain of causes:
+/// `UNAVAILABLE` (logged as a warning) when somewhere in the chain the database was momentarily out
+/// of reach ([`familybridge_storage::is_transient`]), so that callers retry as they would a
+/// restarting peer; otherwise `INTERNAL` (logged as an error).
+pub fn machinery_failure(error: &(dyn Error + 'static)) -> tonic::Status {
+    let described = error_chain(error);
+    let mut cause: Option<&(dyn Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if current
+            .downcast_ref::<familybridge_storage::sqlx::Error>()
+            .is_some_and(familybridge_storage::is_transient)
+        {
+            tracing::warn!(error = %described, "the database is momentarily out of reach");
+            return tonic::Status::unavailable(described);
+        }
+        cause = current.source();
+    }
+    tracing::error!(error = %described, "the service failed");
+    tonic::Status::internal(described)
+}
+
 /// Prints an error and each of its causes on standard error.
 pub fn report(error: &dyn Error) {
     eprintln!("error: {error}");
@@ -183,5 +204,21 @@ pub fn report(error: &dyn Error) {
     while let Some(error) = cause {
         eprintln!("  caused by: {error}");
         cause = error.source();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use familybridge_storage::sqlx;
+
+    #[test]
+    fn a_database_out_of_reach_is_unavailable_and_a_defect_internal() {
+        let out_of_reach = StorageError::Query(sqlx::Error::PoolTimedOut);
+        let status = machinery_failure(&out_of_reach);
+        assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+        assert!(status.message().contains("pool timed out"), "{status:?}");
+        let defect = StorageError::Query(sqlx::Error::RowNotFound);
+        assert_eq!(machinery_failure(&defect).code(), tonic::Code::Internal);
     }
 }

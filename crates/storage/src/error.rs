@@ -39,3 +39,26 @@ pub enum StorageError {
     #[error("database query failed")]
     Query(#[from] sqlx::Error),
 }
+
+/// Whether `error` is the database being momentarily out of reach — no connection free or none to
+/// be had, the connection lost, the server shutting down or the work colliding with another
+/// transaction — rather than a defect: the same work, tried again shortly, may well succeed.
+pub fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(database) => database.code().is_some_and(|code| {
+            // PostgreSQL: a connection exception (class 08), a serialization failure or deadlock,
+            // the server shutting down (57P01–57P03); SQLite: the database busy or locked.
+            code.starts_with("08")
+                || matches!(
+                    &*code,
+                    "40001" | "40P01" | "57P01" | "57P02" | "57P03" | "5" | "6"
+                )
+        }),
+        _ => false,
+    }
+}

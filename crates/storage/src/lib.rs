@@ -21,7 +21,7 @@ mod url;
 
 pub use clock::{ClockError, SimulatedClock};
 pub use database::{Database, EmbeddedMigration, MigrationSet, SHARED_MIGRATIONS};
-pub use error::StorageError;
+pub use error::{StorageError, is_transient};
 pub use server::PostgresServer;
 pub use url::{Backend, DatabaseUrl};
 

@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use familybridge_calculation::ParameterBook;
 use familybridge_feed::{
     CaseCommands, CommandContext, Entry, Feed, FeedError, FeedTransaction, OutgoingEvent,
-    TraceContext, internal_error, parse_date,
+    TraceContext, parse_date, service_failure,
 };
 use familybridge_proto::BatchEntry;
 use familybridge_proto::court::v1 as proto;
@@ -108,7 +108,7 @@ fn order_events(
 
 /// An event for the outbox, or the internal failure of encoding it.
 fn outgoing<M: prost::Message + prost::Name>(event: &M) -> Result<OutgoingEvent, Status> {
-    OutgoingEvent::new(event).map_err(internal_error)
+    OutgoingEvent::new(event).map_err(service_failure)
 }
 
 impl Registry {
@@ -242,7 +242,7 @@ fn make_order(
     } else {
         replaced
     };
-    let events = order_events(&case, &order, replaced).map_err(internal_error)?;
+    let events = order_events(&case, &order, replaced).map_err(service_failure)?;
     Ok(Decision { case, events })
 }
 
@@ -296,7 +296,7 @@ impl CaseCommands for Registry {
     ) -> Result<WorkingSet<Case>, Status> {
         WorkingSet::load(transaction.connection().await?, references)
             .await
-            .map_err(internal_error)
+            .map_err(service_failure)
     }
 
     async fn carry_out(
@@ -314,7 +314,7 @@ impl CaseCommands for Registry {
             let appended = transaction
                 .append_outgoing(reference, context.date, &context.trace, event)
                 .await
-                .map_err(internal_error)?;
+                .map_err(service_failure)?;
             event_ids.push(appended.event_id);
         }
         let answer = proto::CaseResponse {
@@ -350,7 +350,7 @@ impl CaseCommands for Registry {
         cases
             .save(transaction.connection().await?)
             .await
-            .map_err(internal_error)
+            .map_err(service_failure)
     }
 }
 
@@ -426,10 +426,10 @@ impl CourtRegistry for Registry {
             .pool()
             .acquire()
             .await
-            .map_err(internal_error)?;
+            .map_err(service_failure)?;
         let cases = WorkingSet::<Case>::load(&mut connection, &[reference.as_str()])
             .await
-            .map_err(internal_error)?;
+            .map_err(service_failure)?;
         Ok(Response::new(convert::case(&existing(
             cases.get(reference).cloned(),
             reference,

@@ -2,7 +2,7 @@
 //! referrals (with their status on the hub's current date), joint case reviews and pause requests.
 
 use chrono::NaiveDate;
-use familybridge_feed::{Feed, internal_error};
+use familybridge_feed::{Feed, service_failure};
 use familybridge_proto::referral::v1 as proto;
 use familybridge_proto::referral::v1::referral_hub_server::ReferralHub;
 use familybridge_storage::SimulatedClock;
@@ -87,7 +87,7 @@ impl ReferralHub for HubQueries {
         request: Request<proto::ListReferralsRequest>,
     ) -> Result<Response<proto::ListReferralsResponse>, Status> {
         let request = request.into_inner();
-        let today = self.clock.current_date().await.map_err(internal_error)?;
+        let today = self.clock.current_date().await.map_err(service_failure)?;
         type Row = (i64, String, String, String, String, String, String, String);
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT id, person_ref, cms_case_reference, pathway, made_on, accepted_on, closes_on, \
@@ -99,7 +99,7 @@ impl ReferralHub for HubQueries {
         .bind(page(request.limit))
         .fetch_all(self.feed.database().pool())
         .await
-        .map_err(internal_error)?;
+        .map_err(service_failure)?;
         let referrals = rows
             .into_iter()
             .map(
@@ -150,7 +150,7 @@ impl ReferralHub for HubQueries {
         .bind(page(request.limit))
         .fetch_all(self.feed.database().pool())
         .await
-        .map_err(internal_error)?;
+        .map_err(service_failure)?;
         let reviews = rows
             .into_iter()
             .map(
@@ -200,7 +200,7 @@ impl ReferralHub for HubQueries {
         .bind(page(request.limit))
         .fetch_all(self.feed.database().pool())
         .await
-        .map_err(internal_error)?;
+        .map_err(service_failure)?;
         let pauses = rows
             .into_iter()
             .map(

@@ -15,7 +15,7 @@
 //! of the family's journey. The reviews of pauses are time-driven and begin traces of their own.
 
 use chrono::NaiveDate;
-use familybridge_feed::{Feed, FeedError, FeedTransaction, TraceContext, internal_error};
+use familybridge_feed::{Feed, FeedError, FeedTransaction, TraceContext, service_failure};
 use familybridge_proto::cms::v1 as cms;
 use familybridge_proto::court::v1 as court;
 use familybridge_proto::referral::v1 as proto;
@@ -747,7 +747,7 @@ impl HubWork {
 impl DueWork for HubWork {
     async fn run_due(&self, _from: Option<NaiveDate>, to: NaiveDate) -> Result<(), Status> {
         loop {
-            let entries = self.pending(to).await.map_err(internal_error)?;
+            let entries = self.pending(to).await.map_err(service_failure)?;
             if entries.is_empty() {
                 break;
             }
@@ -766,10 +766,10 @@ impl DueWork for HubWork {
                 self.handle(&entry, to)
                     .instrument(span)
                     .await
-                    .map_err(internal_error)?;
+                    .map_err(service_failure)?;
             }
         }
-        self.review_pauses(to).await.map_err(internal_error)
+        self.review_pauses(to).await.map_err(service_failure)
     }
 }
 

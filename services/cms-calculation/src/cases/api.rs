@@ -19,8 +19,8 @@ use familybridge_casework::{
     Party, PaymentSource, ProceedingsOutcome, ProposedCare, Stage,
 };
 use familybridge_feed::{
-    CaseCommands, CommandContext, Entry, Feed, FeedTransaction, TraceContext, internal_error,
-    parse_date,
+    CaseCommands, CommandContext, Entry, Feed, FeedTransaction, TraceContext, parse_date,
+    service_failure,
 };
 use familybridge_proto::cms::v1 as proto;
 use familybridge_proto::cms::v1::case_batch_entry::Request as CaseRequest;
@@ -66,7 +66,7 @@ impl Cases {
 async fn today(connection: &mut AnyConnection) -> Result<Option<NaiveDate>, Status> {
     SimulatedClock::current_date_on(connection)
         .await
-        .map_err(internal_error)
+        .map_err(service_failure)
 }
 
 /// A refusal by the case rules, as a gRPC status.
@@ -157,7 +157,7 @@ fn view(case: &StoredCase, book: &ParameterBook, history: History) -> Result<pro
         Ok(proto::HistoryEntry {
             date: iso(event.date()),
             kind: event.kind().to_owned(),
-            details_json: serde_json::to_string(event).map_err(internal_error)?,
+            details_json: serde_json::to_string(event).map_err(service_failure)?,
         })
     })
     .collect::<Result<_, Status>>()?;
@@ -256,7 +256,7 @@ impl Cases {
         if history == History::Included {
             store::load_history(connection, &mut case)
                 .await
-                .map_err(internal_error)?;
+                .map_err(service_failure)?;
         }
         store::catch_up(&mut case, today, &self.settings, &self.book).map_err(case_status)?;
         Ok(case)
@@ -270,11 +270,11 @@ impl Cases {
             .pool()
             .acquire()
             .await
-            .map_err(internal_error)?;
+            .map_err(service_failure)?;
         let today = today(&mut connection).await?;
         let stored = store::load(&mut connection, &[reference])
             .await
-            .map_err(internal_error)?
+            .map_err(service_failure)?
             .get(reference)
             .cloned();
         self.read_on(&mut connection, stored, reference, history, today)
@@ -446,7 +446,7 @@ impl CaseCommands for Cases {
                 .map_err(case_status)?;
             publish(transaction, case, &caught_up, &context.trace)
                 .await
-                .map_err(internal_error)?;
+                .map_err(service_failure)?;
             // Court events dated up to the command's date come first, so the case decides on what
             // the court did by then (automatic exchange only: there are none on the manual route).
             apply_pending_to_case(
@@ -463,7 +463,7 @@ impl CaseCommands for Cases {
         let (case, events) = self.decide(entry, stored, context.date)?;
         let event_ids = publish(transaction, &case, &events, &context.trace)
             .await
-            .map_err(internal_error)?;
+            .map_err(service_failure)?;
         let answer = proto::CaseResponse {
             case: Some(view(&case, &self.book, History::Omitted)?),
             event_ids,

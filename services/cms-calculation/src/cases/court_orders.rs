@@ -40,7 +40,7 @@ use familybridge_calculation::{Nights, ParameterBook};
 use familybridge_casework::{CaseError, CaseEvent, CaseSettings, CourtOrder, ProceedingsOutcome};
 use familybridge_feed::{
     EventHandler, Feed, FeedError, FeedTransaction, Following, HandlerError, TraceContext,
-    internal_error,
+    service_failure,
 };
 use familybridge_proto::common::v1::Event;
 use familybridge_proto::court::v1 as court;
@@ -357,7 +357,7 @@ pub enum ApplyError {
 
 impl From<ApplyError> for Status {
     fn from(error: ApplyError) -> Self {
-        internal_error(error)
+        service_failure(error)
     }
 }
 
@@ -584,7 +584,7 @@ impl Intake for CmsIntake {
     async fn settle(&self) -> Result<Vec<String>, Status> {
         let subscriptions = self.following.caught_up().await?;
         if let Some(router) = &self.router {
-            router.route_pending().await.map_err(internal_error)?;
+            router.route_pending().await.map_err(service_failure)?;
         }
         Ok(subscriptions)
     }
