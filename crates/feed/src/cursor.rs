@@ -68,6 +68,33 @@ impl fmt::Display for Cursor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn every_cursor_round_trips_through_its_text(
+            transaction_id in any::<u64>(),
+            position in 0_i64..=i64::MAX,
+        ) {
+            let cursor = Cursor { transaction_id, position };
+            prop_assert_eq!(Cursor::parse(&cursor.to_string()), Ok(cursor));
+        }
+
+        #[test]
+        fn any_text_is_a_cursor_only_in_the_form_the_feed_writes(
+            text in prop_oneof!["v1\\.[0-9]{1,21}\\.[0-9]{1,20}", "v?1?\\.?[+ 0-9-]{0,8}\\.?[+ 0-9a-f-]{0,8}", "\\PC{0,40}"],
+        ) {
+            // Never a panic; what parses is written back as exactly the text given (or is the start).
+            if let Ok(cursor) = Cursor::parse(&text) {
+                let written = cursor.to_string();
+                prop_assert!(
+                    written == text || (cursor == Cursor::START && text.is_empty())
+                        || text.trim_start_matches("v1.").split('.').any(|part| part.starts_with('0')),
+                    "{text:?} parsed as {cursor:?}, written {written:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn cursors_round_trip_and_order_by_transaction_then_position() {
