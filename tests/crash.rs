@@ -16,6 +16,10 @@ use familybridge_testing::ServiceProcess;
 use support::{RESULTS, assert_same_outputs, run, scenario};
 
 const SIZE: &[&str] = &["--families", "16", "--replications", "2"];
+/// One of these tests at a time: each picks free ports and then lets them go until its services
+/// bind them, which another test's picks must not take meanwhile.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The longest the disturbed run may take.
 const RUN_WITHIN: Duration = Duration::from_secs(600);
 
@@ -23,6 +27,7 @@ const RUN_WITHIN: Duration = Duration::from_secs(600);
 struct Service {
     name: &'static str,
     address: String,
+    database: String,
     env: Vec<(&'static str, String)>,
     process: Option<ServiceProcess>,
 }
@@ -34,11 +39,7 @@ impl Service {
     }
 
     /// Starts the service and waits until it serves.
-    fn start(&mut self, data: &Path) {
-        let database = format!(
-            "sqlite://{}",
-            data.join(format!("{}.db", self.name)).display()
-        );
+    fn start(&mut self) {
         let binary = self.binary();
         assert!(
             binary.exists(),
@@ -48,7 +49,7 @@ impl Service {
         let mut command = Command::new(binary);
         command
             .env("LISTEN_ADDR", &self.address)
-            .env("DATABASE_URL", database)
+            .env("DATABASE_URL", &self.database)
             .env("RUST_LOG", "error")
             .envs(self.env.iter().map(|(key, value)| (*key, value.as_str())))
             .stdout(Stdio::null());
@@ -92,25 +93,25 @@ impl Moments {
     }
 }
 
-#[test]
-fn a_run_whose_services_are_killed_and_restarted_gives_the_undisturbed_results() {
-    let data = tempfile::tempdir().expect("a folder");
+/// The three services of automatic-exchange.toml's `automatic` arm (its levers as
+/// docker-compose.yml sets them), on free loopback ports, each on the database `database(name)`.
+fn services(database: impl Fn(&str) -> String) -> [Service; 3] {
     let court_address = free_address();
     let cms_address = free_address();
-    let hub_address = free_address();
     let court_url = format!("http://{court_address}");
     let cms_url = format!("http://{cms_address}");
-    // The levers of automatic-exchange.toml's `automatic` arm, as docker-compose.yml sets them.
-    let mut services = [
+    [
         Service {
             name: "court-registry",
             address: court_address,
+            database: database("court-registry"),
             env: vec![],
             process: None,
         },
         Service {
             name: "cms-calculation",
             address: cms_address,
+            database: database("cms-calculation"),
             env: vec![
                 ("COURT_REGISTRY_URL", court_url.clone()),
                 ("CMS_COURT_ORDERS", "automatic".to_owned()),
@@ -119,7 +120,8 @@ fn a_run_whose_services_are_killed_and_restarted_gives_the_undisturbed_results()
         },
         Service {
             name: "referral-hub",
-            address: hub_address,
+            address: free_address(),
+            database: database("referral-hub"),
             env: vec![
                 ("COURT_REGISTRY_URL", court_url),
                 ("CMS_URL", cms_url),
@@ -127,62 +129,43 @@ fn a_run_whose_services_are_killed_and_restarted_gives_the_undisturbed_results()
             ],
             process: None,
         },
-    ];
-    for service in &mut services {
-        service.start(data.path());
-    }
+    ]
+}
+
+/// Starts `familybridge run --connect` against `services`, writing its outputs to `out` and its
+/// log to `log`.
+fn start_runner(services: &[Service; 3], out: &Path, log: &Path) -> std::process::Child {
     let connect = format!(
         "court=http://{},cms=http://{},hub=http://{}",
         services[0].address, services[1].address, services[2].address
     );
-
-    let disturbed = tempfile::tempdir().expect("a folder");
-    // To files, not pipes: nothing reads a pipe while the run goes on.
-    let log = data.path().join("runner.log");
-    let log_file = std::fs::File::create(&log).expect("the runner's log");
-    let mut runner = Command::new(env!("CARGO_BIN_EXE_familybridge"))
+    // To a file, not a pipe: nothing reads a pipe while the run goes on.
+    let log_file = std::fs::File::create(log).expect("the runner's log");
+    Command::new(env!("CARGO_BIN_EXE_familybridge"))
         .arg("run")
         .arg(scenario("automatic-exchange.toml"))
         .args(["--arm", "automatic", "--connect", &connect, "--out"])
-        .arg(disturbed.path())
+        .arg(out)
         .args(SIZE)
         .stdout(log_file.try_clone().expect("the log, twice"))
         .stderr(log_file)
         .spawn()
-        .expect("start the runner");
+        .expect("start the runner")
+}
 
-    // Each service in turn: the CMS first (the one most calls go to), then the court, the hub.
-    let started = Instant::now();
-    let mut moments = Moments(0x5eed_cafe);
-    let mut killed = [0_usize; 3];
-    let order = [1, 0, 2];
-    let mut turn = 0;
-    let status = loop {
-        std::thread::sleep(Duration::from_millis(moments.next_millis(100, 600)));
-        if let Some(status) = runner.try_wait().expect("the runner's status") {
-            break status;
-        }
-        assert!(
-            started.elapsed() < RUN_WITHIN,
-            "the disturbed run did not finish"
-        );
-        let index = order[turn % order.len()];
-        services[index].kill();
-        services[index].start(data.path());
-        killed[index] += 1;
-        turn += 1;
-    };
+/// Checks that the runner finished well and that its outputs in `disturbed` are those of an
+/// undisturbed in-process run of the same arm and seed.
+fn assert_undisturbed_results(
+    status: std::process::ExitStatus,
+    log: &Path,
+    disturbed: &Path,
+    what: &str,
+) {
     assert!(
         status.success(),
-        "the runner failed after {killed:?} crashes (court, CMS, hub):\n{}",
-        std::fs::read_to_string(&log).unwrap_or_default()
+        "the runner failed ({what}):\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
     );
-    assert!(
-        killed.iter().all(|times| *times > 0),
-        "every service is killed at least once: {killed:?} (court, CMS, hub)"
-    );
-
-    eprintln!("crashes survived (court, CMS, hub): {killed:?}");
     let undisturbed = tempfile::tempdir().expect("a folder");
     let mut args = vec!["--arm", "automatic"];
     args.extend(SIZE);
@@ -192,9 +175,181 @@ fn a_run_whose_services_are_killed_and_restarted_gives_the_undisturbed_results()
         &args,
     );
     assert_same_outputs(
-        disturbed.path(),
+        disturbed,
         undisturbed.path(),
         RESULTS,
-        "a run whose services crashed and an undisturbed run of the same arm and seed",
+        &format!("a run with {what} and an undisturbed run of the same arm and seed"),
+    );
+}
+
+#[test]
+fn a_run_whose_services_are_killed_and_restarted_gives_the_undisturbed_results() {
+    let _alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let data = tempfile::tempdir().expect("a folder");
+    let mut services = services(|name| {
+        format!(
+            "sqlite://{}",
+            data.path().join(format!("{name}.db")).display()
+        )
+    });
+    for service in &mut services {
+        service.start();
+    }
+    let disturbed = tempfile::tempdir().expect("a folder");
+    let log = data.path().join("runner.log");
+    let mut runner = start_runner(&services, disturbed.path(), &log);
+
+    // Each service in turn: the CMS first (the one most calls go to), then the court, the hub.
+    let started = Instant::now();
+    let mut moments = Moments(0x5eed_cafe);
+    let mut killed = [0_usize; 3];
+    let order = [1, 0, 2];
+    let mut turn = 0;
+    let status = loop {
+        std::thread::sleep(Duration::from_millis(moments.next_millis(50, 400)));
+        if let Some(status) = runner.try_wait().expect("the runner's status") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < RUN_WITHIN,
+            "the disturbed run did not finish"
+        );
+        let index = order[turn % order.len()];
+        services[index].kill();
+        services[index].start();
+        killed[index] += 1;
+        turn += 1;
+    };
+    eprintln!("crashes survived (court, CMS, hub): {killed:?}");
+    assert_undisturbed_results(status, &log, disturbed.path(), "its services crashing");
+    assert!(
+        killed.iter().all(|times| *times > 0),
+        "every service is killed at least once: {killed:?} (court, CMS, hub)"
+    );
+}
+
+/// A TCP proxy in front of PostgreSQL that can cut every connection through it, and refuse new
+/// ones, for a while: a database connection dropping, as a network fault would.
+struct FlakyLink {
+    address: String,
+    cut: tokio::sync::watch::Sender<Instant>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl FlakyLink {
+    /// A proxy on a free loopback port to `upstream` (`host:port`).
+    fn to(upstream: String) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("a free port");
+        let address = listener.local_addr().expect("an address").to_string();
+        let (cut, cuts) = tokio::sync::watch::channel(Instant::now());
+        runtime.spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if Instant::now() < *cuts.borrow() {
+                    continue; // Refused while cut: dropped at once.
+                }
+                let mut cuts = cuts.clone();
+                // Only a cut after this connection was made ends it.
+                cuts.borrow_and_update();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cuts.changed() => {}
+                    }
+                });
+            }
+        });
+        Self {
+            address,
+            cut,
+            runtime,
+        }
+    }
+
+    /// Drops every connection now and refuses new ones for `period`.
+    fn cut_for(&self, period: Duration) {
+        self.cut.send_replace(Instant::now() + period);
+    }
+}
+
+#[test]
+fn a_run_whose_database_connections_drop_gives_the_undisturbed_results() {
+    let _alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let upstream = std::env::var("DATABASE_URL")
+        .ok()
+        .and_then(|url| {
+            let authority = url.split_once('@')?.1.split('/').next()?.to_owned();
+            Some(authority)
+        })
+        .unwrap_or_else(|| "127.0.0.1:5432".to_owned());
+    let link = FlakyLink::to(upstream.clone());
+    let databases: Vec<familybridge_testing::TestDatabase> = (0..3)
+        .map(|_| {
+            link.runtime
+                .block_on(familybridge_testing::TestDatabase::postgres())
+        })
+        .collect();
+    let urls: Vec<String> = databases
+        .iter()
+        .map(|database| {
+            database
+                .url()
+                .as_str()
+                .replacen(&upstream, &link.address, 1)
+        })
+        .collect();
+    let names = ["court-registry", "cms-calculation", "referral-hub"];
+    let mut services = services(|name| {
+        let index = names
+            .iter()
+            .position(|known| *known == name)
+            .expect("a service");
+        urls[index].clone()
+    });
+    for service in &mut services {
+        service.start();
+    }
+    let data = tempfile::tempdir().expect("a folder");
+    let disturbed = tempfile::tempdir().expect("a folder");
+    let log = data.path().join("runner.log");
+    let mut runner = start_runner(&services, disturbed.path(), &log);
+
+    // Two seconds without the database, then four with it, until the run ends.
+    let started = Instant::now();
+    let mut cuts = 0;
+    std::thread::sleep(Duration::from_millis(800));
+    let status = loop {
+        if let Some(status) = runner.try_wait().expect("the runner's status") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < RUN_WITHIN,
+            "the disturbed run did not finish"
+        );
+        link.cut_for(Duration::from_secs(2));
+        cuts += 1;
+        std::thread::sleep(Duration::from_secs(6));
+    };
+    eprintln!("database outages survived: {cuts}");
+    assert!(cuts > 0, "the database connections were cut during the run");
+    assert_undisturbed_results(
+        status,
+        &log,
+        disturbed.path(),
+        "its database connections dropping for two seconds at a time",
     );
 }
