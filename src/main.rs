@@ -20,6 +20,7 @@ const BINARY: &str = "familybridge";
 
 mod bench;
 mod calc;
+mod load;
 mod merge;
 mod run;
 mod stack;
@@ -46,6 +47,9 @@ enum Command {
     Merge(merge::MergeArgs),
     /// Measure how fast a scenario's arms go through the services, at each caseload size.
     Bench(bench::BenchArgs),
+    /// Hold each service under many concurrent clients for a while: calls a second, p50 and p99
+    /// latency, errors.
+    Load(load::LoadArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,7 +61,7 @@ fn main() -> ExitCode {
             worker_threads: args.threads(),
             default_log: "warn",
         },
-        Command::Merge(_) | Command::Bench(_) => MainOptions {
+        Command::Merge(_) | Command::Bench(_) | Command::Load(_) => MainOptions {
             worker_threads: None,
             default_log: "warn",
         },
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
             Command::Run(args) => run::run(args).await,
             Command::Merge(args) => merge::run(args),
             Command::Bench(args) => bench::run(args).await,
+            Command::Load(args) => load::run(args).await,
         }
     })
 }
