@@ -22,7 +22,9 @@ fn each_service_answers_every_call_under_concurrent_clients() {
             .find(|line| line.starts_with(service))
             .unwrap_or_else(|| panic!("no row for {service}:\n{stdout}"));
         let columns: Vec<&str> = row.split_whitespace().collect();
-        let calls: u64 = columns[columns.len() - 5].parse().expect("a count of calls");
+        let calls: u64 = columns[columns.len() - 5]
+            .parse()
+            .expect("a count of calls");
         let errors = columns[columns.len() - 1];
         assert!(calls > 0, "{service} answered no calls: {row}");
         assert_eq!(errors, "0", "{service} had errors: {row}");

@@ -130,27 +130,92 @@ pub struct Entry<E> {
     pub trace: TraceContext,
 }
 
-/// How far from a service's simulated date a command may take effect, either way: a year and a day,
-/// ample for anything the simulation does, and it stops an application backdated by years (whose
-/// first clock move would put it years in arrears) or a date far in the future.
-pub const DATE_WINDOW_DAYS: u64 = 366;
+/// How far from a service's simulated date a command may take effect, either way. By default a year
+/// and a day: ample for anything the simulation does, and it stops an application backdated by
+/// years (whose first clock move would put it years in arrears) or a date far in the future.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateWindow(u64);
 
-/// Refuses an effective date more than [`DATE_WINDOW_DAYS`] from the service's simulated date
-/// `today` (any date, before its clock first moves), naming the field.
-fn check_within_window(date: NaiveDate, today: Option<NaiveDate>) -> Result<(), Status> {
-    let Some(today) = today else {
-        return Ok(());
-    };
-    let window = chrono::Days::new(DATE_WINDOW_DAYS);
-    let earliest = today.checked_sub_days(window).unwrap_or(NaiveDate::MIN);
-    let latest = today.checked_add_days(window).unwrap_or(NaiveDate::MAX);
-    if date < earliest || date > latest {
-        return Err(Status::invalid_argument(format!(
-            "effective_date: {date} is more than {DATE_WINDOW_DAYS} days from the service's \
-             simulated date {today}"
-        )));
+/// A window that is not a number of days from 1 to [`DateWindow::MAX_DAYS`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a date window: expected a number of days from 1 to 36600")]
+pub struct InvalidDateWindow(pub String);
+
+impl DateWindow {
+    /// A year and a day.
+    pub const DEFAULT: DateWindow = DateWindow(366);
+    /// The widest window: a century.
+    pub const MAX_DAYS: u64 = 36_600;
+
+    /// A window of `days` either side of the service's date.
+    pub fn days(days: u64) -> Result<Self, InvalidDateWindow> {
+        if (1..=Self::MAX_DAYS).contains(&days) {
+            Ok(Self(days))
+        } else {
+            Err(InvalidDateWindow(days.to_string()))
+        }
     }
-    Ok(())
+
+    /// Its width in days, either way.
+    pub fn in_days(self) -> u64 {
+        self.0
+    }
+
+    /// Refuses an effective date outside the window around the service's simulated date `today`
+    /// (any date, before its clock first moves), naming the field.
+    fn check(self, date: NaiveDate, today: Option<NaiveDate>) -> Result<(), Status> {
+        let Some(today) = today else {
+            return Ok(());
+        };
+        let window = chrono::Days::new(self.0);
+        let earliest = today.checked_sub_days(window).unwrap_or(NaiveDate::MIN);
+        let latest = today.checked_add_days(window).unwrap_or(NaiveDate::MAX);
+        if date < earliest || date > latest {
+            return Err(Status::invalid_argument(format!(
+                "effective_date: {date} is more than {} days from the service's simulated date \
+                 {today}",
+                self.0
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Default for DateWindow {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl std::fmt::Display for DateWindow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl std::str::FromStr for DateWindow {
+    type Err = InvalidDateWindow;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let days = text
+            .parse::<u64>()
+            .map_err(|_| InvalidDateWindow(text.to_owned()))?;
+        Self::days(days)
+    }
+}
+
+/// The command settings of a service that carries out commands, as its binary's flags and
+/// environment give them (flattened into the court registry's and the CMS's arguments).
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct CommandSettings {
+    /// How many days either side of the service's simulated date a command may take effect.
+    #[arg(
+        long = "date-window-days",
+        env = "DATE_WINDOW_DAYS",
+        value_name = "DAYS",
+        default_value_t = DateWindow::DEFAULT
+    )]
+    pub date_window: DateWindow,
 }
 
 /// Parses a required `YYYY-MM-DD` date from request field `field`, naming the field if it is
@@ -316,6 +381,7 @@ impl Feed {
                     entry,
                     date,
                     today,
+                    self.date_window(),
                 )
                 .await;
                 match outcome {
@@ -427,7 +493,9 @@ impl Feed {
 
 /// One entry, in the batch's transaction: a read is answered; a command already carried out is
 /// answered as it was; a new one is checked against the date window, carried out, and its answer
-/// recorded.
+/// recorded. (Its arguments are the batch's state and the entry's: bundling them would only name
+/// the same things twice.)
+#[allow(clippy::too_many_arguments)]
 async fn carry_out_entry<C: CaseCommands>(
     transaction: &mut FeedTransaction,
     cases: &mut C::WorkingSet,
@@ -436,6 +504,7 @@ async fn carry_out_entry<C: CaseCommands>(
     entry: &Entry<C::Entry>,
     date: Option<NaiveDate>,
     today: Option<NaiveDate>,
+    window: DateWindow,
 ) -> Result<C::Answer, Status> {
     let (Some(command), Some(date)) = (entry.request.command(), date) else {
         return commands
@@ -451,7 +520,7 @@ async fn carry_out_entry<C: CaseCommands>(
     if let Some(answer) = ledger.answer(&key).map_err(idempotency_error)? {
         return C::Answer::decode(answer).map_err(service_failure);
     }
-    check_within_window(date, today)?;
+    window.check(date, today)?;
     let context = CommandContext {
         date,
         today,
@@ -462,4 +531,39 @@ async fn carry_out_entry<C: CaseCommands>(
         .await?;
     ledger.record(&key, answer.encode_to_vec());
     Ok(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(text: &str) -> NaiveDate {
+        text.parse().expect("a date")
+    }
+
+    #[test]
+    fn a_date_window_is_a_number_of_days_from_one_to_a_century() {
+        assert_eq!("366".parse(), Ok(DateWindow::DEFAULT));
+        assert_eq!(
+            "36600".parse::<DateWindow>().map(DateWindow::in_days),
+            Ok(36_600)
+        );
+        for bad in ["0", "36601", "-1", " 30", "30d", ""] {
+            assert!(bad.parse::<DateWindow>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_window_takes_dates_up_to_its_width_either_side_and_any_before_the_clock_moves() {
+        let window = DateWindow::days(30).expect("a window");
+        let today = Some(date("2025-02-06"));
+        assert!(window.check(date("2025-01-07"), today).is_ok());
+        assert!(window.check(date("2025-03-08"), today).is_ok());
+        let refused = window
+            .check(date("2025-01-06"), today)
+            .expect_err("31 days before");
+        assert_eq!(refused.code(), Code::InvalidArgument);
+        assert!(window.check(date("2025-03-09"), today).is_err());
+        assert!(window.check(date("1900-01-01"), None).is_ok());
+    }
 }

@@ -38,8 +38,8 @@ mod server;
 pub use agreements::{Agreement, AgreementError, DataSharingAgreements};
 pub use client::{EventHandler, FeedClient, run_subscription, spawn_subscription};
 pub use command::{
-    CaseCommands, CommandContext, DATE_WINDOW_DAYS, Entry, MAX_BATCH_ENTRIES, parse_date,
-    service_failure,
+    CaseCommands, CommandContext, CommandSettings, DateWindow, Entry, InvalidDateWindow,
+    MAX_BATCH_ENTRIES, parse_date, service_failure,
 };
 pub use error::{FeedError, HandlerError};
 /// The W3C trace context each event carries, from the shared telemetry.

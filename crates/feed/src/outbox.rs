@@ -22,6 +22,7 @@ use familybridge_storage::{Backend, Database};
 use sqlx::{Any, AnyConnection, Row, Transaction};
 use tokio::sync::watch;
 
+use crate::command::DateWindow;
 use crate::cursor::Cursor;
 use crate::{AgencyId, FeedError, TraceContext};
 
@@ -32,6 +33,8 @@ use crate::{AgencyId, FeedError, TraceContext};
 pub struct Feed {
     database: Database,
     publisher: AgencyId,
+    /// How far from the service's date its commands may take effect.
+    date_window: DateWindow,
     /// Ticks whenever a transaction that may have appended events commits, so that subscriptions
     /// served by this process read at once instead of at their next poll.
     committed: Arc<watch::Sender<()>>,
@@ -164,8 +167,21 @@ impl Feed {
         Feed {
             database,
             publisher,
+            date_window: DateWindow::DEFAULT,
             committed: Arc::new(committed),
         }
+    }
+
+    /// The same feed, its commands taking effect only within `window` of the service's date
+    /// (by default [`DateWindow::DEFAULT`]).
+    pub fn with_date_window(mut self, window: DateWindow) -> Feed {
+        self.date_window = window;
+        self
+    }
+
+    /// How far from the service's date its commands may take effect.
+    pub fn date_window(&self) -> DateWindow {
+        self.date_window
     }
 
     /// The feed's database.

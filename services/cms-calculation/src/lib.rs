@@ -16,7 +16,9 @@ use familybridge_calculation::ParameterBook;
 use familybridge_casework::{CaseSettings, CourtOrderRoute, FeeModel};
 use std::sync::Arc;
 
-use familybridge_feed::{AgencyId, DataSharingAgreements, Feed, FeedOptions, Following};
+use familybridge_feed::{
+    AgencyId, CommandSettings, DataSharingAgreements, Feed, FeedOptions, Following,
+};
 use familybridge_proto::cms::v1::calculation_service_server::CalculationServiceServer;
 use familybridge_proto::cms::v1::case_service_server::CaseServiceServer;
 use familybridge_proto::simulation::v1::clock_server::ClockServer;
@@ -72,6 +74,8 @@ pub struct Config {
     pub case_settings: CaseSettings,
     /// What each agency may receive from its feed.
     pub data_sharing: DataSharingAgreements,
+    /// How its commands are carried out: how far from its date they may take effect.
+    pub commands: CommandSettings,
 }
 
 impl Config {
@@ -85,6 +89,7 @@ impl Config {
             court_registry_url,
             case_settings: CaseSettings::default(),
             data_sharing: default_agreements()?,
+            commands: CommandSettings::default(),
         })
     }
 }
@@ -148,7 +153,8 @@ pub async fn serve(
         &[familybridge_feed::MIGRATIONS, cases::store::MIGRATIONS],
     )
     .await?;
-    let feed = Feed::new(database.clone(), AgencyId::Cms);
+    let feed =
+        Feed::new(database.clone(), AgencyId::Cms).with_date_window(config.commands.date_window);
     let due = CaseDueWork::new(feed.clone(), config.case_settings, parameters.clone());
     // Background work (following the court's feed) stops when shutdown begins; subscriptions to
     // our own feed never end by themselves, so the feed ends them then too.

@@ -14,7 +14,7 @@ use cms_calculation::{
 use familybridge_casework::{
     ActsOn, CaseSettings, CourtOrderRoute, FeeModel, NightsWithoutEvidence,
 };
-use familybridge_feed::DataSharingAgreements;
+use familybridge_feed::{CommandSettings, DataSharingAgreements};
 use familybridge_runtime::{ServiceArgs, ServiceError, bind, run_main, termination_signal};
 
 /// The Child Maintenance Service of the familybridge simulator.
@@ -23,6 +23,8 @@ use familybridge_runtime::{ServiceArgs, ServiceError, bind, run_main, terminatio
 struct Args {
     #[command(flatten)]
     service: ServiceArgs,
+    #[command(flatten)]
+    commands: CommandSettings,
     /// The court registry's gRPC address.
     #[arg(
         long,
@@ -92,6 +94,7 @@ fn main() -> ExitCode {
             court_registry_url: args.court_registry_url,
             case_settings,
             data_sharing,
+            commands: args.commands,
         };
         let listener = bind(args.service.listen_address(DEFAULT_ADDRESS)).await?;
         serve(config, listener, termination_signal()).await?;

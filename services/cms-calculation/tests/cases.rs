@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use cms_calculation::{Config, serve};
 use familybridge_casework::{ActsOn, CaseSettings};
-use familybridge_feed::{AgencyId, FeedClient};
+use familybridge_feed::{AgencyId, DateWindow, FeedClient};
 use familybridge_proto::cms::v1::case_service_client::CaseServiceClient;
 use familybridge_proto::cms::v1::{
     CalculationMade, CaseParty, CaseResponse, ChildNights, ContactKind, Employment,
@@ -750,6 +750,32 @@ async fn a_command_dated_years_from_the_cms_clock_is_refused() {
         .open_application(this_week)
         .await
         .expect("a date near the clock is taken");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_date_window_is_the_one_configured() {
+    let database = TestDatabase::sqlite();
+    let mut config = Config::with_defaults(database.url().clone(), "http://127.0.0.1:1".to_owned())
+        .expect("default configuration");
+    config.commands.date_window = DateWindow::days(30).expect("a window");
+    let server = TestServer::start(|listener, shutdown| serve(config, listener, shutdown)).await;
+    let (mut cases, mut clock) = clients(&server).await;
+    advance(&mut clock, "2025-02-06").await;
+    // 31 days before the clock: outside a 30-day window, though well inside the default's.
+    expect(
+        cases
+            .open_application(application("d1", "450.00", &["child-1"], false))
+            .await,
+        Code::InvalidArgument,
+        "effective_date: 2025-01-06 is more than 30 days from the service's simulated date",
+    );
+    let mut within = application("d2", "450.00", &["child-1"], false);
+    within.effective_date = "2025-01-07".to_owned();
+    cases
+        .open_application(within)
+        .await
+        .expect("30 days before the clock is inside the window");
     server.stop().await;
 }
 

@@ -14,7 +14,7 @@ pub mod store;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
-use familybridge_feed::{AgencyId, DataSharingAgreements, Feed, FeedOptions};
+use familybridge_feed::{AgencyId, CommandSettings, DataSharingAgreements, Feed, FeedOptions};
 use familybridge_proto::court::v1::court_registry_server::CourtRegistryServer;
 use familybridge_proto::simulation::v1::clock_server::ClockServer;
 use familybridge_runtime::{AccessControl, ClockService, GrpcHost, NothingDue, ServiceError};
@@ -46,6 +46,8 @@ pub struct Config {
     pub database_url: DatabaseUrl,
     /// What each agency may receive from its feed.
     pub data_sharing: DataSharingAgreements,
+    /// How its commands are carried out: how far from its date they may take effect.
+    pub commands: CommandSettings,
 }
 
 impl Config {
@@ -54,6 +56,7 @@ impl Config {
         Ok(Self {
             database_url,
             data_sharing: default_agreements()?,
+            commands: CommandSettings::default(),
         })
     }
 }
@@ -75,7 +78,8 @@ pub async fn serve(
         &[familybridge_feed::MIGRATIONS, store::MIGRATIONS],
     )
     .await?;
-    let feed = Feed::new(database.clone(), AgencyId::CourtRegistry);
+    let feed = Feed::new(database.clone(), AgencyId::CourtRegistry)
+        .with_date_window(config.commands.date_window);
     let clock = ClockService::new(SimulatedClock::new(database.clone()), NothingDue);
     // Subscriptions never end by themselves, and a graceful stop waits for every call: the feed
     // must end them when shutdown begins.

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use court_registry::{Config, DEFAULT_ADDRESS, SERVICE_NAME, default_agreements, serve};
-use familybridge_feed::DataSharingAgreements;
+use familybridge_feed::{CommandSettings, DataSharingAgreements};
 use familybridge_runtime::{ServiceArgs, ServiceError, bind, run_main, termination_signal};
 
 /// The family-court orders registry of the familybridge simulator.
@@ -14,6 +14,8 @@ use familybridge_runtime::{ServiceArgs, ServiceError, bind, run_main, terminatio
 struct Args {
     #[command(flatten)]
     service: ServiceArgs,
+    #[command(flatten)]
+    commands: CommandSettings,
     /// Data-sharing agreements (TOML) for the registry's event feed [default: the built-in ones,
     /// services/court-registry/data-sharing.toml].
     #[arg(long, env = "DATA_SHARING_FILE")]
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         let config = Config {
             database_url: args.service.database_url(SERVICE_NAME)?,
             data_sharing,
+            commands: args.commands,
         };
         let listener = bind(args.service.listen_address(DEFAULT_ADDRESS)).await?;
         serve(config, listener, termination_signal()).await?;
