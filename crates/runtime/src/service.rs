@@ -184,10 +184,27 @@ pub fn machinery_failure(error: &(dyn Error + 'static)) -> tonic::Status {
     let described = error_chain(error);
     let mut cause: Option<&(dyn Error + 'static)> = Some(error);
     while let Some(current) = cause {
-        if current
+        // A transparent wrapper hands on its inner error's source, not the inner error: a
+        // connection's I/O failure may be all the chain shows of the sqlx error around it.
+        let transient = current
             .downcast_ref::<familybridge_storage::sqlx::Error>()
             .is_some_and(familybridge_storage::is_transient)
-        {
+            || current
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|error| {
+                    use std::io::ErrorKind::*;
+                    matches!(
+                        error.kind(),
+                        ConnectionReset
+                            | ConnectionAborted
+                            | ConnectionRefused
+                            | BrokenPipe
+                            | NotConnected
+                            | UnexpectedEof
+                            | TimedOut
+                    )
+                });
+        if transient {
             tracing::warn!(error = %described, "the database is momentarily out of reach");
             return tonic::Status::unavailable(described);
         }
@@ -218,6 +235,14 @@ mod tests {
         let status = machinery_failure(&out_of_reach);
         assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
         assert!(status.message().contains("pool timed out"), "{status:?}");
+        // As a transparent wrapper shows it: only the I/O error underneath.
+        #[derive(Debug, thiserror::Error)]
+        #[error(transparent)]
+        struct Transparent(sqlx::Error);
+        let lost = Transparent(sqlx::Error::Io(std::io::Error::from(
+            std::io::ErrorKind::UnexpectedEof,
+        )));
+        assert_eq!(machinery_failure(&lost).code(), tonic::Code::Unavailable);
         let defect = StorageError::Query(sqlx::Error::RowNotFound);
         assert_eq!(machinery_failure(&defect).code(), tonic::Code::Internal);
     }
