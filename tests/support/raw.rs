@@ -1,5 +1,6 @@
 //! Any RPC called by its path with the request's encoded bytes, as a reflection-driven client
-//! would: how the tests reach every RPC the descriptors list.
+//! would, and as any identity (or none) — how the tests reach every RPC the descriptors list — and
+//! every service's access rules together, to know whom each RPC allows.
 
 use familybridge_runtime::{IDENTITY_HEADER, Identity};
 use prost::bytes::{Buf, BufMut, Bytes};

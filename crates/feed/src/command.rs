@@ -26,7 +26,7 @@ use std::future::Future;
 use chrono::NaiveDate;
 use familybridge_proto::common::v1 as proto;
 use familybridge_proto::{BatchEntry, validate};
-use familybridge_runtime::Caller;
+use familybridge_runtime::{Caller, machinery_failure};
 use familybridge_storage::SimulatedClock;
 use familybridge_storage::idempotency::{CommandKey, IdempotencyError, Ledger};
 use prost::Message;
@@ -138,7 +138,7 @@ pub struct DateWindow(u64);
 
 /// A window that is not a number of days from 1 to [`DateWindow::MAX_DAYS`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a date window: expected a number of days from 1 to 36600")]
+#[error("{0:?} is not a date window: expected a number of days from 1 to {max}", max = DateWindow::MAX_DAYS)]
 pub struct InvalidDateWindow(pub String);
 
 impl DateWindow {
@@ -257,15 +257,9 @@ impl From<FeedError> for Status {
                 Status::unavailable(described)
             }
             FeedError::Refused(_) => Status::failed_precondition(described),
-            _ => service_failure(error),
+            _ => machinery_failure(error),
         }
     }
-}
-
-/// A failure of the agency's own machinery, as its status: see
-/// [`familybridge_runtime::machinery_failure`].
-pub fn service_failure(error: impl std::error::Error + 'static) -> Status {
-    familybridge_runtime::machinery_failure(&error)
 }
 
 /// A request id that cannot be honoured is the client's error, naming the field; a storage
@@ -273,7 +267,7 @@ pub fn service_failure(error: impl std::error::Error + 'static) -> Status {
 fn idempotency_error(error: IdempotencyError) -> Status {
     match error {
         IdempotencyError::Reused { .. } => Status::invalid_argument(error.to_string()),
-        IdempotencyError::Storage(error) => service_failure(error),
+        IdempotencyError::Storage(error) => machinery_failure(error),
     }
 }
 
@@ -347,10 +341,10 @@ impl Feed {
                 .iter()
                 .map(|(index, _)| entries[*index].request.case_reference())
                 .collect();
-            let mut transaction = self.begin(&streams).await.map_err(service_failure)?;
+            let mut transaction = self.begin(&streams).await.map_err(machinery_failure)?;
             let today = SimulatedClock::current_date_on(transaction.connection().await?)
                 .await
-                .map_err(service_failure)?;
+                .map_err(machinery_failure)?;
             // Every command's record, if it has one, in a statement or two for the batch.
             let ids: Vec<&str> = accepted
                 .iter()
@@ -406,11 +400,11 @@ impl Feed {
                 ledger
                     .write(transaction.connection().await?)
                     .await
-                    .map_err(service_failure)?;
+                    .map_err(machinery_failure)?;
                 transaction
                     .commit()
                     .await
-                    .map_err(|error: FeedError| service_failure(error))?;
+                    .map_err(|error: FeedError| machinery_failure(error))?;
             }
         }
         Ok(outcomes
@@ -518,7 +512,7 @@ async fn carry_out_entry<C: CaseCommands>(
         request: &encoded,
     };
     if let Some(answer) = ledger.answer(&key).map_err(idempotency_error)? {
-        return C::Answer::decode(answer).map_err(service_failure);
+        return C::Answer::decode(answer).map_err(machinery_failure);
     }
     window.check(date, today)?;
     let context = CommandContext {

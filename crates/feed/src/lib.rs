@@ -39,7 +39,7 @@ pub use agreements::{Agreement, AgreementError, DataSharingAgreements};
 pub use client::{EventHandler, FeedClient, run_subscription, spawn_subscription};
 pub use command::{
     CaseCommands, CommandContext, CommandSettings, DateWindow, Entry, InvalidDateWindow,
-    MAX_BATCH_ENTRIES, parse_date, service_failure,
+    MAX_BATCH_ENTRIES, parse_date,
 };
 pub use error::{FeedError, HandlerError};
 /// The W3C trace context each event carries, from the shared telemetry.

@@ -95,7 +95,7 @@ fn iso(date: Option<NaiveDate>) -> String {
 fn clock_status(error: ClockError) -> Status {
     match error {
         ClockError::Backwards { .. } => Status::failed_precondition(error.to_string()),
-        ClockError::Corrupt(_) | ClockError::Storage(_) => crate::machinery_failure(&error),
+        ClockError::Corrupt(_) | ClockError::Storage(_) => crate::machinery_failure(error),
     }
 }
 

@@ -180,9 +180,9 @@ pub fn error_chain(error: &dyn Error) -> String {
 /// `UNAVAILABLE` (logged as a warning) when somewhere in the chain the database was momentarily out
 /// of reach ([`familybridge_storage::is_transient`]), so that callers retry as they would a
 /// restarting peer; otherwise `INTERNAL` (logged as an error).
-pub fn machinery_failure(error: &(dyn Error + 'static)) -> tonic::Status {
-    let described = error_chain(error);
-    let mut cause: Option<&(dyn Error + 'static)> = Some(error);
+pub fn machinery_failure(error: impl Error + 'static) -> tonic::Status {
+    let described = error_chain(&error);
+    let mut cause: Option<&(dyn Error + 'static)> = Some(&error);
     while let Some(current) = cause {
         // A transparent wrapper hands on its inner error's source, not the inner error: a
         // connection's I/O failure may be all the chain shows of the sqlx error around it.
@@ -232,7 +232,7 @@ mod tests {
     #[test]
     fn a_database_out_of_reach_is_unavailable_and_a_defect_internal() {
         let out_of_reach = StorageError::Query(sqlx::Error::PoolTimedOut);
-        let status = machinery_failure(&out_of_reach);
+        let status = machinery_failure(out_of_reach);
         assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
         assert!(status.message().contains("pool timed out"), "{status:?}");
         // As a transparent wrapper shows it: only the I/O error underneath.
@@ -242,8 +242,8 @@ mod tests {
         let lost = Transparent(sqlx::Error::Io(std::io::Error::from(
             std::io::ErrorKind::UnexpectedEof,
         )));
-        assert_eq!(machinery_failure(&lost).code(), tonic::Code::Unavailable);
+        assert_eq!(machinery_failure(lost).code(), tonic::Code::Unavailable);
         let defect = StorageError::Query(sqlx::Error::RowNotFound);
-        assert_eq!(machinery_failure(&defect).code(), tonic::Code::Internal);
+        assert_eq!(machinery_failure(defect).code(), tonic::Code::Internal);
     }
 }

@@ -11,13 +11,13 @@ use chrono::NaiveDate;
 use familybridge_calculation::ParameterBook;
 use familybridge_feed::{
     CaseCommands, CommandContext, Entry, Feed, FeedError, FeedTransaction, OutgoingEvent,
-    TraceContext, parse_date, service_failure,
+    TraceContext, parse_date,
 };
 use familybridge_proto::BatchEntry;
 use familybridge_proto::court::v1 as proto;
 use familybridge_proto::court::v1::court_batch_entry::Request as CourtRequest;
 use familybridge_proto::court::v1::court_registry_server::CourtRegistry;
-use familybridge_runtime::Caller;
+use familybridge_runtime::{Caller, machinery_failure};
 use familybridge_storage::case_table::WorkingSet;
 use tonic::{Request, Response, Status};
 
@@ -108,7 +108,7 @@ fn order_events(
 
 /// An event for the outbox, or the internal failure of encoding it.
 fn outgoing<M: prost::Message + prost::Name>(event: &M) -> Result<OutgoingEvent, Status> {
-    OutgoingEvent::new(event).map_err(service_failure)
+    OutgoingEvent::new(event).map_err(machinery_failure)
 }
 
 impl Registry {
@@ -242,7 +242,7 @@ fn make_order(
     } else {
         replaced
     };
-    let events = order_events(&case, &order, replaced).map_err(service_failure)?;
+    let events = order_events(&case, &order, replaced).map_err(machinery_failure)?;
     Ok(Decision { case, events })
 }
 
@@ -296,7 +296,7 @@ impl CaseCommands for Registry {
     ) -> Result<WorkingSet<Case>, Status> {
         WorkingSet::load(transaction.connection().await?, references)
             .await
-            .map_err(service_failure)
+            .map_err(machinery_failure)
     }
 
     async fn carry_out(
@@ -314,7 +314,7 @@ impl CaseCommands for Registry {
             let appended = transaction
                 .append_outgoing(reference, context.date, &context.trace, event)
                 .await
-                .map_err(service_failure)?;
+                .map_err(machinery_failure)?;
             event_ids.push(appended.event_id);
         }
         let answer = proto::CaseResponse {
@@ -350,7 +350,7 @@ impl CaseCommands for Registry {
         cases
             .save(transaction.connection().await?)
             .await
-            .map_err(service_failure)
+            .map_err(machinery_failure)
     }
 }
 
@@ -426,10 +426,10 @@ impl CourtRegistry for Registry {
             .pool()
             .acquire()
             .await
-            .map_err(service_failure)?;
+            .map_err(machinery_failure)?;
         let cases = WorkingSet::<Case>::load(&mut connection, &[reference.as_str()])
             .await
-            .map_err(service_failure)?;
+            .map_err(machinery_failure)?;
         Ok(Response::new(convert::case(&existing(
             cases.get(reference).cloned(),
             reference,

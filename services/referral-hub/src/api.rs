@@ -2,9 +2,10 @@
 //! referrals (with their status on the hub's current date), joint case reviews and pause requests.
 
 use chrono::NaiveDate;
-use familybridge_feed::{Feed, service_failure};
+use familybridge_feed::Feed;
 use familybridge_proto::referral::v1 as proto;
 use familybridge_proto::referral::v1::referral_hub_server::ReferralHub;
+use familybridge_runtime::machinery_failure;
 use familybridge_storage::SimulatedClock;
 use familybridge_storage::sqlx;
 use tonic::{Request, Response, Status};
@@ -87,7 +88,7 @@ impl ReferralHub for HubQueries {
         request: Request<proto::ListReferralsRequest>,
     ) -> Result<Response<proto::ListReferralsResponse>, Status> {
         let request = request.into_inner();
-        let today = self.clock.current_date().await.map_err(service_failure)?;
+        let today = self.clock.current_date().await.map_err(machinery_failure)?;
         type Row = (i64, String, String, String, String, String, String, String);
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT id, person_ref, cms_case_reference, pathway, made_on, accepted_on, closes_on, \
@@ -99,7 +100,7 @@ impl ReferralHub for HubQueries {
         .bind(page(request.limit))
         .fetch_all(self.feed.database().pool())
         .await
-        .map_err(service_failure)?;
+        .map_err(machinery_failure)?;
         let referrals = rows
             .into_iter()
             .map(
@@ -150,7 +151,7 @@ impl ReferralHub for HubQueries {
         .bind(page(request.limit))
         .fetch_all(self.feed.database().pool())
         .await
-        .map_err(service_failure)?;
+        .map_err(machinery_failure)?;
         let reviews = rows
             .into_iter()
             .map(
@@ -200,7 +201,7 @@ impl ReferralHub for HubQueries {
         .bind(page(request.limit))
         .fetch_all(self.feed.database().pool())
         .await
-        .map_err(service_failure)?;
+        .map_err(machinery_failure)?;
         let pauses = rows
             .into_iter()
             .map(

@@ -15,10 +15,11 @@
 //! of the family's journey. The reviews of pauses are time-driven and begin traces of their own.
 
 use chrono::NaiveDate;
-use familybridge_feed::{Feed, FeedError, FeedTransaction, TraceContext, service_failure};
+use familybridge_feed::{Feed, FeedError, FeedTransaction, TraceContext};
 use familybridge_proto::cms::v1 as cms;
 use familybridge_proto::court::v1 as court;
 use familybridge_proto::referral::v1 as proto;
+use familybridge_runtime::machinery_failure;
 use familybridge_runtime::{DueWork, batch, family_span, trace_span};
 use familybridge_storage::sqlx::{self, AnyConnection};
 use prost::{Message, Name};
@@ -747,7 +748,7 @@ impl HubWork {
 impl DueWork for HubWork {
     async fn run_due(&self, _from: Option<NaiveDate>, to: NaiveDate) -> Result<(), Status> {
         loop {
-            let entries = self.pending(to).await.map_err(service_failure)?;
+            let entries = self.pending(to).await.map_err(machinery_failure)?;
             if entries.is_empty() {
                 break;
             }
@@ -766,10 +767,10 @@ impl DueWork for HubWork {
                 self.handle(&entry, to)
                     .instrument(span)
                     .await
-                    .map_err(service_failure)?;
+                    .map_err(machinery_failure)?;
             }
         }
-        self.review_pauses(to).await.map_err(service_failure)
+        self.review_pauses(to).await.map_err(machinery_failure)
     }
 }
 

@@ -20,13 +20,12 @@ use familybridge_casework::{
 };
 use familybridge_feed::{
     CaseCommands, CommandContext, Entry, Feed, FeedTransaction, TraceContext, parse_date,
-    service_failure,
 };
 use familybridge_proto::cms::v1 as proto;
 use familybridge_proto::cms::v1::case_batch_entry::Request as CaseRequest;
 use familybridge_proto::cms::v1::case_service_server::CaseService;
 use familybridge_proto::{BatchEntry, validate};
-use familybridge_runtime::Caller;
+use familybridge_runtime::{Caller, machinery_failure};
 use familybridge_storage::SimulatedClock;
 use familybridge_storage::sqlx::AnyConnection;
 use tonic::{Request, Response, Status};
@@ -66,7 +65,7 @@ impl Cases {
 async fn today(connection: &mut AnyConnection) -> Result<Option<NaiveDate>, Status> {
     SimulatedClock::current_date_on(connection)
         .await
-        .map_err(service_failure)
+        .map_err(machinery_failure)
 }
 
 /// A refusal by the case rules, as a gRPC status.
@@ -157,7 +156,7 @@ fn view(case: &StoredCase, book: &ParameterBook, history: History) -> Result<pro
         Ok(proto::HistoryEntry {
             date: iso(event.date()),
             kind: event.kind().to_owned(),
-            details_json: serde_json::to_string(event).map_err(service_failure)?,
+            details_json: serde_json::to_string(event).map_err(machinery_failure)?,
         })
     })
     .collect::<Result<_, Status>>()?;
@@ -256,7 +255,7 @@ impl Cases {
         if history == History::Included {
             store::load_history(connection, &mut case)
                 .await
-                .map_err(service_failure)?;
+                .map_err(machinery_failure)?;
         }
         store::catch_up(&mut case, today, &self.settings, &self.book).map_err(case_status)?;
         Ok(case)
@@ -270,11 +269,11 @@ impl Cases {
             .pool()
             .acquire()
             .await
-            .map_err(service_failure)?;
+            .map_err(machinery_failure)?;
         let today = today(&mut connection).await?;
         let stored = store::load(&mut connection, &[reference])
             .await
-            .map_err(service_failure)?
+            .map_err(machinery_failure)?
             .get(reference)
             .cloned();
         self.read_on(&mut connection, stored, reference, history, today)
@@ -446,7 +445,7 @@ impl CaseCommands for Cases {
                 .map_err(case_status)?;
             publish(transaction, case, &caught_up, &context.trace)
                 .await
-                .map_err(service_failure)?;
+                .map_err(machinery_failure)?;
             // Court events dated up to the command's date come first, so the case decides on what
             // the court did by then (automatic exchange only: there are none on the manual route).
             apply_pending_to_case(
@@ -463,7 +462,7 @@ impl CaseCommands for Cases {
         let (case, events) = self.decide(entry, stored, context.date)?;
         let event_ids = publish(transaction, &case, &events, &context.trace)
             .await
-            .map_err(service_failure)?;
+            .map_err(machinery_failure)?;
         let answer = proto::CaseResponse {
             case: Some(view(&case, &self.book, History::Omitted)?),
             event_ids,

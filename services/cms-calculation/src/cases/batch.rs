@@ -5,7 +5,8 @@
 //! if it succeeds ([`CaseBatch::keep`]), so a refused command leaves the batch's cases as they
 //! were.
 
-use familybridge_feed::{FeedTransaction, service_failure};
+use familybridge_feed::FeedTransaction;
+use familybridge_runtime::machinery_failure;
 use familybridge_storage::case_table::WorkingSet;
 use tonic::Status;
 
@@ -29,7 +30,7 @@ impl CaseBatch {
     ) -> Result<Self, Status> {
         let cases = store::load(transaction.connection().await?, references)
             .await
-            .map_err(service_failure)?;
+            .map_err(machinery_failure)?;
         let pending = if with_court_events {
             PendingCourtEvents::load(transaction, references).await?
         } else {
@@ -62,6 +63,6 @@ impl CaseBatch {
     pub(crate) async fn save(self, transaction: &mut FeedTransaction) -> Result<(), Status> {
         store::save(transaction.connection().await?, self.cases)
             .await
-            .map_err(service_failure)
+            .map_err(machinery_failure)
     }
 }

@@ -40,10 +40,10 @@ use familybridge_calculation::{Nights, ParameterBook};
 use familybridge_casework::{CaseError, CaseEvent, CaseSettings, CourtOrder, ProceedingsOutcome};
 use familybridge_feed::{
     EventHandler, Feed, FeedError, FeedTransaction, Following, HandlerError, TraceContext,
-    service_failure,
 };
 use familybridge_proto::common::v1::Event;
 use familybridge_proto::court::v1 as court;
+use familybridge_runtime::machinery_failure;
 use familybridge_runtime::{CancellationToken, Intake, batch, family_span, trace_span};
 use familybridge_storage::sqlx;
 use familybridge_storage::statements::placeholders;
@@ -357,7 +357,7 @@ pub enum ApplyError {
 
 impl From<ApplyError> for Status {
     fn from(error: ApplyError) -> Self {
-        service_failure(error)
+        machinery_failure(error)
     }
 }
 
@@ -584,7 +584,7 @@ impl Intake for CmsIntake {
     async fn settle(&self) -> Result<Vec<String>, Status> {
         let subscriptions = self.following.caught_up().await?;
         if let Some(router) = &self.router {
-            router.route_pending().await.map_err(service_failure)?;
+            router.route_pending().await.map_err(machinery_failure)?;
         }
         Ok(subscriptions)
     }

@@ -18,7 +18,8 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use familybridge_calculation::ParameterBook;
 use familybridge_casework::{CaseSettings, CourtOrderRoute};
-use familybridge_feed::{Feed, TraceContext, service_failure};
+use familybridge_feed::{Feed, TraceContext};
+use familybridge_runtime::machinery_failure;
 use familybridge_runtime::{DueWork, batch, family_span, trace_span};
 use tonic::Status;
 use tracing::Instrument;
@@ -57,7 +58,7 @@ impl DueWork for CaseDueWork {
     async fn run_due(&self, _from: Option<NaiveDate>, to: NaiveDate) -> Result<(), Status> {
         let references = store::due_references(self.feed.database(), to)
             .await
-            .map_err(service_failure)?;
+            .map_err(machinery_failure)?;
         let advancing = batch(
             "cms.due_work",
             self.feed.publisher().service_name(),
@@ -66,7 +67,7 @@ impl DueWork for CaseDueWork {
         let automatic = self.settings.court_orders == CourtOrderRoute::Automatic;
         for chunk in references.chunks(CASES_PER_TRANSACTION) {
             let streams: Vec<&str> = chunk.iter().map(String::as_str).collect();
-            let mut transaction = self.feed.begin(&streams).await.map_err(service_failure)?;
+            let mut transaction = self.feed.begin(&streams).await.map_err(machinery_failure)?;
             let mut cases = CaseBatch::load(&mut transaction, &streams, automatic).await?;
             for reference in chunk {
                 let (Some(mut case), mut pending) = cases.copy_of(reference) else {
@@ -97,12 +98,12 @@ impl DueWork for CaseDueWork {
                 async { publish(&mut transaction, &case, &events, &TraceContext::current()).await }
                     .instrument(span)
                     .await
-                    .map_err(service_failure)?;
+                    .map_err(machinery_failure)?;
                 // Kept even with no events: its next work day has moved on.
                 cases.keep(case, pending);
             }
             cases.save(&mut transaction).await?;
-            transaction.commit().await.map_err(service_failure)?;
+            transaction.commit().await.map_err(machinery_failure)?;
         }
         Ok(())
     }
