@@ -151,8 +151,8 @@ async fn every_rpc_answers_exactly_the_callers_its_service_allows() {
         // (Refusals by the finer rules behind the policy — a feed without an agreement, another
         // agency's disclosures — are recorded too, and not counted here.)
         let recorded: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM access_denials \
-             WHERE code = 'UNAUTHENTICATED' OR detail LIKE '% may not call %'",
+            "SELECT COALESCE(SUM(times), 0) FROM access_denials \
+             WHERE code = 'UNAUTHENTICATED' OR reason LIKE '% may not call %'",
         )
         .fetch_one(&pool)
         .await

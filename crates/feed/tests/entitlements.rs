@@ -314,30 +314,41 @@ async fn agencies_without_an_identity_or_an_agreement_are_refused(database: Test
         .expect_err("not an agency");
     assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
 
-    // Every refusal is in the publisher's audit of denials, the caller named where it gave one.
-    let denials: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT rpc, caller, code FROM access_denials ORDER BY id")
-            .fetch_all(court.database().pool())
-            .await
-            .expect("read the denials");
-    let subscribe = "familybridge.common.v1.EventFeed/Subscribe".to_owned();
+    // A refused caller calling again is counted again, not given a row of its own.
+    let again = anonymous
+        .subscribe(SubscribeRequest::default())
+        .await
+        .expect_err("still no identity");
+    assert_eq!(again.code(), Code::Unauthenticated, "{again:?}");
+
+    // Every refusal is counted in the publisher's audit of denials, by caller (named where it gave
+    // one) and reason — never a value the caller sent.
+    let denials: Vec<(String, String, String, String, i64)> = sqlx::query_as(
+        "SELECT rpc, caller, code, reason, times FROM access_denials ORDER BY caller, reason",
+    )
+    .fetch_all(court.database().pool())
+    .await
+    .expect("read the denials");
+    let subscribe = "familybridge.common.v1.EventFeed/Subscribe";
+    let row = |caller: &str, code: &str, reason: &str, times: i64| {
+        (
+            subscribe.to_owned(),
+            caller.to_owned(),
+            code.to_owned(),
+            reason.to_owned(),
+            times,
+        )
+    };
     assert_eq!(
         denials,
         [
-            (
-                subscribe.clone(),
-                String::new(),
-                "UNAUTHENTICATED".to_owned()
-            ),
-            (
-                subscribe.clone(),
-                String::new(),
-                "UNAUTHENTICATED".to_owned()
-            ),
-            (
-                subscribe,
-                "simulation".to_owned(),
-                "PERMISSION_DENIED".to_owned()
+            row("", "UNAUTHENTICATED", "no identity", 2),
+            row("", "UNAUTHENTICATED", "not an identity", 1),
+            row(
+                "simulation",
+                "PERMISSION_DENIED",
+                "simulation may not call familybridge.common.v1.EventFeed/Subscribe",
+                1
             ),
         ]
     );

@@ -3,8 +3,9 @@
 //!
 //! Every familybridge server is wrapped in [`AccessControl`]'s layer. For each call it works out
 //! the caller's identity, refuses a call without one (`UNAUTHENTICATED`) and a call its service's
-//! policy does not allow that identity (`PERMISSION_DENIED`), records each refusal in the service's
-//! own database (`access_denials`), and hands the allowed call on with the verified [`Caller`] in
+//! policy does not allow that identity (`PERMISSION_DENIED`), counts each refusal in the service's
+//! own database (`access_denials`: by RPC, caller and reason, so that refused callers cannot grow
+//! it by calling again), and hands the allowed call on with the verified [`Caller`] in
 //! its extensions, for the finer rules a handler applies itself (which entries of a batch, whose
 //! disclosures). Health and reflection are open: probes and tools need them, and they disclose
 //! nothing about any family.
@@ -75,56 +76,72 @@ impl AccessControl {
         &self.inner.policy
     }
 
-    /// Records a refusal of `rpc` to `caller` (`None`: a caller without an identity) and returns
-    /// the status that says so. A refusal stands even if the audit record cannot be written; the
-    /// failure is logged.
-    async fn refuse(&self, rpc: &str, caller: Option<Identity>, status: Status) -> Status {
+    /// Counts a refusal of `rpc` to `caller` (`None`: a caller without an identity) for `reason`
+    /// (one of a few, never a value the caller sent: the count's rows stay bounded) and returns
+    /// `status`, which says so. A refusal stands even if it cannot be counted; the failure is
+    /// logged.
+    async fn refuse(
+        &self,
+        rpc: &str,
+        caller: Option<Identity>,
+        reason: &str,
+        status: Status,
+    ) -> Status {
         let code = match status.code() {
             Code::Unauthenticated => "UNAUTHENTICATED",
             _ => "PERMISSION_DENIED",
         };
-        let written = familybridge_storage::sqlx::query(
-            "INSERT INTO access_denials (rpc, caller, code, detail, simulated_date) \
-             VALUES ($1, $2, $3, $4, \
-             (SELECT simulated_date FROM simulation_clock WHERE singleton = 1))",
+        let caller_name = caller.map_or("", Identity::as_str);
+        let counted = familybridge_storage::sqlx::query(
+            "INSERT INTO access_denials \
+             (rpc, caller, code, reason, times, first_date, latest_date) \
+             VALUES ($1, $2, $3, $4, 1, \
+             (SELECT simulated_date FROM simulation_clock WHERE singleton = 1), \
+             (SELECT simulated_date FROM simulation_clock WHERE singleton = 1)) \
+             ON CONFLICT (rpc, caller, code, reason) DO UPDATE \
+             SET times = access_denials.times + 1, latest_date = excluded.latest_date",
         )
         .bind(rpc)
-        .bind(caller.map_or("", Identity::as_str))
+        .bind(caller_name)
         .bind(code)
-        .bind(status.message())
+        .bind(reason)
         .execute(self.inner.audit.pool())
         .await;
-        match written {
-            Ok(_) => tracing::warn!(
-                rpc,
-                caller = caller.map_or("", Identity::as_str),
-                code,
-                "call refused"
-            ),
+        match counted {
+            Ok(_) => tracing::warn!(rpc, caller = caller_name, code, reason, "call refused"),
             Err(error) => {
-                tracing::error!(rpc, %error, "call refused, but the refusal could not be recorded");
+                tracing::error!(rpc, %error, "call refused, but the refusal could not be counted");
             }
         }
         status
     }
 
-    /// The caller of a call: `Err` (UNAUTHENTICATED, recorded) if it gave no identity or one that
+    /// The caller of a call: `Err` (UNAUTHENTICATED, counted) if it gave no identity or one that
     /// is not an identity.
     async fn identify(&self, rpc: &str, headers: &http::HeaderMap) -> Result<Identity, Status> {
-        let problem = match headers.get(IDENTITY_HEADER).map(|value| value.to_str()) {
-            None => format!("{IDENTITY_HEADER}: required: say who is calling"),
-            Some(Err(_)) => format!("{IDENTITY_HEADER}: not an identity"),
+        let (reason, problem) = match headers.get(IDENTITY_HEADER).map(|value| value.to_str()) {
+            None => (
+                "no identity",
+                format!("{IDENTITY_HEADER}: required: say who is calling"),
+            ),
+            Some(Err(_)) => (
+                "not an identity",
+                format!("{IDENTITY_HEADER}: not an identity"),
+            ),
             Some(Ok(name)) => match name.parse::<Identity>() {
                 Ok(identity) => return Ok(identity),
-                Err(_) => format!(
-                    "{IDENTITY_HEADER}: {} is not an identity: expected one of {}",
-                    validate::quoted(name),
-                    Identity::ALL.map(Identity::as_str).join(", ")
+                Err(_) => (
+                    "not an identity",
+                    format!(
+                        "{IDENTITY_HEADER}: {} is not an identity: expected one of {}",
+                        validate::quoted(name),
+                        Identity::ALL.map(Identity::as_str).join(", ")
+                    ),
                 ),
             },
         };
         Err(self
-            .refuse(rpc, None, Status::unauthenticated(problem))
+            .refuse(rpc, None, reason, Status::unauthenticated(problem))
             .await)
     }
 }
@@ -153,7 +170,7 @@ impl Caller {
     }
 
     /// `Ok` if the caller may call `rpc` (`package.Service/Method`) — e.g. the command one entry of
-    /// a batch carries — or the PERMISSION_DENIED refusal, recorded.
+    /// a batch carries — or the PERMISSION_DENIED refusal, counted.
     pub async fn require(&self, rpc: &str) -> Result<(), Status> {
         if self.access.policy().allows(self.identity, rpc) {
             return Ok(());
@@ -161,11 +178,17 @@ impl Caller {
         Err(self.refuse(rpc, denied(self.identity, rpc)).await)
     }
 
-    /// Records that a handler refused `rpc` to this caller for `reason` (a finer rule than the
-    /// policy's), and returns the PERMISSION_DENIED status that says so.
+    /// Counts that a handler refused `rpc` to this caller for `reason` (a finer rule than the
+    /// policy's, in words of the service's own, never a value the caller sent), and returns the
+    /// PERMISSION_DENIED status that says so.
     pub async fn refuse(&self, rpc: &str, reason: String) -> Status {
         self.access
-            .refuse(rpc, Some(self.identity), Status::permission_denied(reason))
+            .refuse(
+                rpc,
+                Some(self.identity),
+                &reason,
+                Status::permission_denied(reason.clone()),
+            )
             .await
     }
 }
@@ -247,11 +270,13 @@ where
                 Err(refusal) => return Ok(refusal.into_http()),
             };
             if !access.policy().allows(identity, &rpc) {
+                let reason = denied(identity, &rpc);
                 let refusal = access
                     .refuse(
                         &rpc,
                         Some(identity),
-                        Status::permission_denied(denied(identity, &rpc)),
+                        &reason,
+                        Status::permission_denied(reason.clone()),
                     )
                     .await;
                 return Ok(refusal.into_http());
