@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
+use familybridge_runtime::TlsArgs;
 use familybridge_storage::DatabaseUrl;
 use indicatif::ProgressBar;
 
@@ -79,6 +80,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             connect: None,
             server: server.clone(),
             data_root: scratch.path().to_owned(),
+            tls: TlsArgs::default(),
             calls: if args.per_command {
                 CmsCalls::PerCommand {
                     concurrency: PER_COMMAND_CONCURRENCY,

@@ -20,7 +20,7 @@ use familybridge_proto::referral::v1::ListReferralsRequest;
 use familybridge_proto::referral::v1::referral_hub_client::ReferralHubClient;
 use familybridge_proto::simulation::v1::AdvanceToRequest;
 use familybridge_proto::simulation::v1::clock_client::ClockClient;
-use familybridge_runtime::{CallMetadata, Identity};
+use familybridge_runtime::{CallMetadata, Identity, TlsArgs, Transport};
 use tokio::task::JoinSet;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -36,6 +36,8 @@ pub struct LoadArgs {
     /// Seconds each service is held under load.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 /// The simulated date the court's cases are opened on.
@@ -68,11 +70,13 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         &Databases::Files(scratch.path().to_owned()),
         ANY_LOOPBACK_PORTS,
         Setup::default(),
+        &args.tls,
     )
     .await?;
     let urls = stack.urls().clone();
+    let transport = args.tls.transport(Identity::Simulation)?;
     let period = Duration::from_secs(args.seconds);
-    ClockClient::new(caller(&urls.court_registry)?)
+    ClockClient::new(caller(&transport, &urls.court_registry)?)
         .advance_to(AdvanceToRequest {
             date: OPENED_ON.to_owned(),
         })
@@ -86,6 +90,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let court = hold(
         args.clients,
         period,
+        &transport,
         &urls.court_registry,
         |channel, client, n| {
             let mut registry = CourtRegistryClient::new(channel);
@@ -100,10 +105,16 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         period,
         court,
     );
-    let cms = hold(args.clients, period, &urls.cms, |channel, _, _| {
-        let mut calculator = CalculationServiceClient::new(channel);
-        async move { calculator.calculate(calculation()).await.map(|_| ()) }
-    })
+    let cms = hold(
+        args.clients,
+        period,
+        &transport,
+        &urls.cms,
+        |channel, _, _| {
+            let mut calculator = CalculationServiceClient::new(channel);
+            async move { calculator.calculate(calculation()).await.map(|_| ()) }
+        },
+    )
     .await?;
     print_row(
         "cms-calculation",
@@ -112,14 +123,20 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         period,
         cms,
     );
-    let hub = hold(args.clients, period, &urls.referral_hub, |channel, _, _| {
-        let mut hub = ReferralHubClient::new(channel);
-        async move {
-            hub.list_referrals(ListReferralsRequest::default())
-                .await
-                .map(|_| ())
-        }
-    })
+    let hub = hold(
+        args.clients,
+        period,
+        &transport,
+        &urls.referral_hub,
+        |channel, _, _| {
+            let mut hub = ReferralHubClient::new(channel);
+            async move {
+                hub.list_referrals(ListReferralsRequest::default())
+                    .await
+                    .map(|_| ())
+            }
+        },
+    )
     .await?;
     print_row(
         "referral-hub",
@@ -131,9 +148,10 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     stack.stop().await
 }
 
-/// A connection to `url` calling as the simulation, without the clients' retries.
-fn caller(url: &str) -> anyhow::Result<Caller> {
-    let channel = Channel::from_shared(url.to_owned())
+/// A connection to `url` over `transport` calling as the simulation, without the clients' retries.
+fn caller(transport: &Transport, url: &str) -> anyhow::Result<Caller> {
+    let channel = transport
+        .endpoint(url)
         .with_context(|| format!("{url:?} is not a gRPC address"))?
         .connect_lazy();
     Ok(InterceptedService::new(
@@ -144,7 +162,13 @@ fn caller(url: &str) -> anyhow::Result<Caller> {
 
 /// `clients` clients, each on its own connection to `url`, calling `call(channel, client, n)` one
 /// call after another for `period`; what all of them saw.
-async fn hold<F, Fut>(clients: usize, period: Duration, url: &str, call: F) -> anyhow::Result<Seen>
+async fn hold<F, Fut>(
+    clients: usize,
+    period: Duration,
+    transport: &Transport,
+    url: &str,
+    call: F,
+) -> anyhow::Result<Seen>
 where
     F: Fn(Caller, usize, u64) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = Result<(), tonic::Status>> + Send + 'static,
@@ -152,7 +176,7 @@ where
     let deadline = Instant::now() + period;
     let mut running = JoinSet::new();
     for client in 0..clients {
-        let channel = caller(url)?;
+        let channel = caller(transport, url)?;
         let call = call.clone();
         running.spawn(async move {
             let mut seen = Seen::default();

@@ -3,6 +3,7 @@
 //! `familybridge up` runs the three agency services in one process on their usual addresses, with
 //! embedded SQLite databases, for demonstrations and for clients exploring the APIs.
 //! `familybridge calc` works out child maintenance for one case, with its explanation.
+//! `familybridge certs` makes a certificate authority and certificates for mutual TLS.
 //! `familybridge run SCENARIO` runs a reform scenario through the services and reports it (or one
 //! slice of it, `--slice K/N`); `familybridge merge DIR…` merges slices into the whole run's report;
 //! `familybridge bench` measures a run's speed and memory at several caseload sizes.
@@ -20,6 +21,7 @@ const BINARY: &str = "familybridge";
 
 mod bench;
 mod calc;
+mod certs;
 mod load;
 mod merge;
 mod run;
@@ -41,6 +43,8 @@ enum Command {
     Up(up::UpArgs),
     /// Work out child maintenance under the 2012 statutory scheme, with the explanation.
     Calc(calc::CalcArgs),
+    /// Make a certificate authority and a certificate for every identity, for mutual TLS.
+    Certs(certs::CertsArgs),
     /// Run a reform scenario through the three services and report the comparison.
     Run(run::RunArgs),
     /// Merge the slices of a run (`run … --slice K/N`) into the outputs of the whole run.
@@ -65,12 +69,13 @@ fn main() -> ExitCode {
             worker_threads: None,
             default_log: "warn",
         },
-        Command::Up(_) | Command::Calc(_) => MainOptions::default(),
+        Command::Up(_) | Command::Calc(_) | Command::Certs(_) => MainOptions::default(),
     };
     familybridge_runtime::run_main_on(BINARY, options, async {
         match cli.command {
             Command::Up(args) => up::run(args).await,
             Command::Calc(args) => calc::run(args),
+            Command::Certs(args) => certs::run(args),
             Command::Run(args) => run::run(args).await,
             Command::Merge(args) => merge::run(args),
             Command::Bench(args) => bench::run(args).await,

@@ -6,14 +6,18 @@
 //! see with the services deployed separately — and each exports its telemetry under its own
 //! service name. [`Stack::start`] returns once every service answers SERVING through
 //! `grpc.health.v1`; [`Stack::stop`] stops them all, exports their last spans and reports any
-//! failure.
+//! failure. With a folder of credentials ([`TlsArgs`]), they serve and call each other over mutual
+//! TLS, each as its own identity, exactly as deployed apart.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use familybridge_runtime::{CancellationToken, bind, flush_telemetry, wait_until_serving};
+use familybridge_runtime::{
+    AgencyId, CancellationToken, Identity, Network, TlsArgs, bind, flush_telemetry,
+    wait_until_serving_over,
+};
 use familybridge_storage::{DatabaseUrl, PostgresServer};
 use tokio::task::JoinSet;
 
@@ -153,12 +157,21 @@ pub struct Stack {
 
 impl Stack {
     /// Starts the three services on `addresses` with their databases in `databases`, set up by
-    /// `setup`, and waits until each reports SERVING.
+    /// `setup`, over the transport `tls` says, and waits until each reports SERVING.
     pub async fn start(
         databases: &Databases,
         addresses: Addresses,
         setup: Setup,
+        tls: &TlsArgs,
     ) -> anyhow::Result<Self> {
+        let network = |agency: AgencyId| -> anyhow::Result<Network> {
+            Ok(Network {
+                transport: tls.transport(agency.into())?,
+                health_listen: None,
+            })
+        };
+        // Whoever asks whether the services are ready presents the simulation's credentials.
+        let asker = tls.transport(Identity::Simulation)?;
         let court_database = databases.for_service(court_registry::SERVICE_NAME).await?;
         let cms_database = databases.for_service(cms_calculation::SERVICE_NAME).await?;
         let hub_database = databases.for_service(referral_hub::SERVICE_NAME).await?;
@@ -168,21 +181,30 @@ impl Stack {
         let cms_listener = bind(addresses.cms).await?;
         let hub_listener = bind(addresses.referral_hub).await?;
         let urls = Urls {
-            court_registry: format!("http://{}", court_listener.local_addr()?),
-            cms: format!("http://{}", cms_listener.local_addr()?),
-            referral_hub: format!("http://{}", hub_listener.local_addr()?),
+            court_registry: asker.url(court_listener.local_addr()?),
+            cms: asker.url(cms_listener.local_addr()?),
+            referral_hub: asker.url(hub_listener.local_addr()?),
         };
 
         let shutdown = CancellationToken::new();
         let mut services: JoinSet<anyhow::Result<()>> = JoinSet::new();
-        let court = court_registry::Config::with_default_agreements(court_database)?;
+        let court = court_registry::Config {
+            network: network(AgencyId::CourtRegistry)?,
+            ..court_registry::Config::with_default_agreements(court_database)?
+        };
         let stop = shutdown.clone().cancelled_owned();
         services
             .spawn(async move { Ok(court_registry::serve(court, court_listener, stop).await?) });
-        let cms = (setup.cms)(cms_database, urls.court_registry.clone())?;
+        let cms = cms_calculation::Config {
+            network: network(AgencyId::Cms)?,
+            ..(setup.cms)(cms_database, urls.court_registry.clone())?
+        };
         let stop = shutdown.clone().cancelled_owned();
         services.spawn(async move { Ok(cms_calculation::serve(cms, cms_listener, stop).await?) });
-        let hub = (setup.hub)(hub_database, urls.court_registry.clone(), urls.cms.clone())?;
+        let hub = referral_hub::Config {
+            network: network(AgencyId::ReferralHub)?,
+            ..(setup.hub)(hub_database, urls.court_registry.clone(), urls.cms.clone())?
+        };
         let stop = shutdown.clone().cancelled_owned();
         services.spawn(async move { Ok(referral_hub::serve(hub, hub_listener, stop).await?) });
 
@@ -197,7 +219,7 @@ impl Stack {
                 &stack.urls.cms,
                 &stack.urls.referral_hub,
             ] {
-                wait_until_serving(url, READY_TIMEOUT).await?;
+                wait_until_serving_over(&asker, url, READY_TIMEOUT).await?;
             }
             anyhow::Ok(())
         };

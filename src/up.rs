@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use familybridge_runtime::termination_signal;
+use familybridge_runtime::{TlsArgs, termination_signal};
 
 use crate::run::{levers, load_scenario, only_arm};
 use crate::stack::{Addresses, Databases, Setup, Stack};
@@ -31,6 +31,8 @@ pub struct UpArgs {
     /// The arm of --scenario [default: the scenario's only arm].
     #[arg(long, requires = "scenario")]
     arm: Option<String>,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 /// Runs the three services until the process is asked to stop.
@@ -58,7 +60,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         }
     };
     let databases = Databases::Files(args.data_dir.clone());
-    let mut stack = Stack::start(&databases, addresses, setup).await?;
+    let mut stack = Stack::start(&databases, addresses, setup, &args.tls).await?;
     let urls = stack.urls().clone();
     println!("familybridge is up (data in {}):", args.data_dir.display());
     println!("  court registry  {}", urls.court_registry);

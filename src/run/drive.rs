@@ -34,7 +34,8 @@ use familybridge_proto::court::v1::court_registry_client::CourtRegistryClient;
 use familybridge_proto::simulation::v1::clock_client::ClockClient;
 use familybridge_proto::simulation::v1::{AdvanceToRequest, CurrentDateRequest, SettleRequest};
 use familybridge_runtime::{
-    Identity, TraceContext, TracedChannel, batch, continue_trace, family_span, trace_span, traced,
+    Identity, TraceContext, TracedChannel, Transport, batch, continue_trace, family_span,
+    trace_span,
 };
 use familybridge_scenario::{
     Action, Collection, CourtOrderFact, FamilyPlan, OrderRef, Population, Scenario, world,
@@ -42,7 +43,6 @@ use familybridge_scenario::{
 use rust_decimal::Decimal;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tracing::{Instrument, Span};
 
@@ -104,15 +104,12 @@ impl Clients {
         Ok(())
     }
 
-    /// Clients of the services at `urls`, connecting lazily.
-    pub fn new(urls: &Urls) -> anyhow::Result<Self> {
+    /// Clients of the services at `urls`, reached over `transport`, connecting lazily.
+    pub fn new(urls: &Urls, transport: &Transport) -> anyhow::Result<Self> {
         let channel = |url: &str| -> anyhow::Result<TracedChannel> {
-            Ok(traced(
-                Channel::from_shared(url.to_owned())
-                    .with_context(|| format!("{url:?} is not a gRPC address"))?
-                    .connect_lazy(),
-                Identity::Simulation,
-            ))
+            transport
+                .lazy_channel(url, Identity::Simulation)
+                .with_context(|| format!("{url:?} is not a gRPC address"))
         };
         let court = channel(&urls.court_registry)?;
         let cms = channel(&urls.cms)?;

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use familybridge_casework::CourtOrderRoute;
+use familybridge_runtime::{Identity, TlsArgs, Transport};
 use familybridge_scenario::{
     ReplicationAccumulator, ReplicationResult, SLICE_FILE, Scenario, Slice, SliceFile,
     SlicedResult, SystemRecord, summarise, terminal_table, units, world, write_outputs,
@@ -92,6 +93,8 @@ pub struct RunArgs {
     /// report: e.g. `--slice 2/8`.
     #[arg(long)]
     slice: Option<Slice>,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 impl RunArgs {
@@ -232,6 +235,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         connect: args.connect.clone(),
         server,
         data_root,
+        tls: args.tls.clone(),
         calls: if args.per_command {
             CmsCalls::PerCommand {
                 concurrency: args.concurrency,
@@ -282,6 +286,9 @@ pub struct Services {
     pub data_root: PathBuf,
     /// How the families' calls reach the CMS.
     pub calls: CmsCalls,
+    /// Mutual TLS, or plaintext: how the runner reaches the services, and (in this process) they
+    /// each other.
+    pub tls: TlsArgs,
 }
 
 /// Runs `replications_of[i]` of the scenario's arm `i` through `services`, arms side by side, and
@@ -309,11 +316,22 @@ pub async fn simulate(
         );
         let data_dir = services.data_root.join(&arm.name);
         let calls = services.calls;
+        let tls = services.tls.clone();
         arms.spawn(async move {
             let on_step = || progress.inc(1);
             let outcome = match &connect {
                 Some(urls) => {
-                    run_arm(&scenario, &arm.name, &replications, urls, calls, on_step).await
+                    let transport = tls.transport(Identity::Simulation)?;
+                    run_arm(
+                        &scenario,
+                        &arm.name,
+                        &replications,
+                        urls,
+                        &transport,
+                        calls,
+                        on_step,
+                    )
+                    .await
                 }
                 None => {
                     let databases = match &server {
@@ -332,12 +350,14 @@ pub async fn simulate(
                         }
                     };
                     let stack =
-                        Stack::start(&databases, ANY_LOOPBACK_PORTS, levers::setup(&arm)).await?;
+                        Stack::start(&databases, ANY_LOOPBACK_PORTS, levers::setup(&arm), &tls)
+                            .await?;
                     let outcome = run_arm(
                         &scenario,
                         &arm.name,
                         &replications,
                         stack.urls(),
+                        &tls.transport(Identity::Simulation)?,
                         calls,
                         on_step,
                     )
@@ -394,13 +414,14 @@ async fn run_arm(
     arm_name: &str,
     replications: &[u32],
     urls: &Urls,
+    transport: &Transport,
     calls: CmsCalls,
     on_step: impl FnMut(),
 ) -> anyhow::Result<Vec<ReplicationResult>> {
     let arm = scenario
         .arm(arm_name)
         .with_context(|| format!("no arm {arm_name:?}"))?;
-    let clients = Clients::new(urls)?;
+    let clients = Clients::new(urls, transport)?;
     clients.check_fresh(scenario.run.start).await?;
     let families: Vec<Family> = replications
         .iter()
@@ -414,8 +435,8 @@ async fn run_arm(
         CourtOrderRoute::Automatic => Reporting::Automatic,
     };
     let families = drive::drive(scenario, &clients, families, reporting, calls, on_step).await?;
-    let hub = readback::HubRecords::read(&urls.referral_hub).await?;
-    let disclosures = readback::disclosures_by_replication(urls).await?;
+    let hub = readback::HubRecords::read(&urls.referral_hub, transport).await?;
+    let disclosures = readback::disclosures_by_replication(urls, transport).await?;
     let mut results = Vec::new();
     for &replication in replications {
         let mut accumulator = ReplicationAccumulator::new(scenario, arm_name, replication)?;

@@ -12,10 +12,9 @@ use familybridge_proto::common::v1::ListDisclosuresRequest;
 use familybridge_proto::common::v1::event_feed_client::EventFeedClient;
 use familybridge_proto::referral::v1 as hub;
 use familybridge_proto::referral::v1::referral_hub_client::ReferralHubClient;
-use familybridge_runtime::{Identity, traced};
+use familybridge_runtime::{Identity, Transport};
 use familybridge_scenario::FamilyRecord;
 use tonic::Code;
-use tonic::transport::Channel;
 
 use crate::run::drive::{Clients, Family};
 use crate::stack::Urls;
@@ -66,12 +65,9 @@ where
 }
 
 impl HubRecords {
-    /// Reads every referral and review from the hub at `url`.
-    pub async fn read(url: &str) -> anyhow::Result<Self> {
-        let client = ReferralHubClient::new(traced(
-            Channel::from_shared(url.to_owned())?.connect_lazy(),
-            Identity::Simulation,
-        ));
+    /// Reads every referral and review from the hub at `url`, reached over `transport`.
+    pub async fn read(url: &str, transport: &Transport) -> anyhow::Result<Self> {
+        let client = ReferralHubClient::new(transport.lazy_channel(url, Identity::Simulation)?);
         let referrals = every_page(
             |after_id| {
                 let mut client = client.clone();
@@ -190,13 +186,13 @@ fn replication_of(stream: &str) -> Option<u32> {
 }
 
 /// The disclosures in the three agencies' audit logs, by the replication of the case disclosed.
-pub async fn disclosures_by_replication(urls: &Urls) -> anyhow::Result<BTreeMap<u32, u64>> {
+pub async fn disclosures_by_replication(
+    urls: &Urls,
+    transport: &Transport,
+) -> anyhow::Result<BTreeMap<u32, u64>> {
     let mut counts = BTreeMap::new();
     for url in [&urls.court_registry, &urls.cms, &urls.referral_hub] {
-        let client = EventFeedClient::new(traced(
-            Channel::from_shared(url.clone())?.connect_lazy(),
-            Identity::Simulation,
-        ));
+        let client = EventFeedClient::new(transport.lazy_channel(url, Identity::Simulation)?);
         // Counted page by page: the audit logs grow with the caseload, the counts do not.
         each_page(
             |after_id| {

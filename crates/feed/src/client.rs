@@ -21,10 +21,9 @@ use familybridge_proto::common::v1::{
     SubscribeRequest,
 };
 use familybridge_runtime::{
-    TraceContext, TracedChannel, batch, continue_trace, trace_span, traced,
+    TraceContext, TracedChannel, Transport, batch, continue_trace, trace_span,
 };
 use futures_util::FutureExt;
-use tonic::transport::Endpoint;
 use tonic::{Code, Request, Status, Streaming};
 use tracing::Instrument;
 
@@ -46,22 +45,30 @@ pub struct FeedClient {
 }
 
 impl FeedClient {
-    /// Connects to the publisher at `publisher_url` (e.g. `http://127.0.0.1:50061`) as `caller`.
+    /// Connects to the publisher at `publisher_url` (e.g. `http://127.0.0.1:50061`) as `caller`, in
+    /// plaintext.
     pub async fn connect(
         publisher_url: String,
         caller: impl Into<Identity>,
     ) -> Result<Self, FeedError> {
-        let connect_error = |source| FeedError::Connect {
-            url: publisher_url.clone(),
-            source,
-        };
-        let channel = Endpoint::from_shared(publisher_url.clone())
-            .map_err(connect_error)?
-            .connect()
+        Self::connect_over(&Transport::Plaintext, publisher_url, caller).await
+    }
+
+    /// Connects to the publisher at `publisher_url` as `caller` over `transport`.
+    pub async fn connect_over(
+        transport: &Transport,
+        publisher_url: String,
+        caller: impl Into<Identity>,
+    ) -> Result<Self, FeedError> {
+        let channel = transport
+            .channel(&publisher_url, caller.into())
             .await
-            .map_err(connect_error)?;
+            .map_err(|source| FeedError::Connect {
+                url: publisher_url.clone(),
+                source,
+            })?;
         Ok(Self {
-            client: EventFeedClient::new(traced(channel, caller.into())),
+            client: EventFeedClient::new(channel),
         })
     }
 
@@ -120,6 +127,7 @@ pub fn spawn_subscription<H: EventHandler>(
     subscription_name: impl Into<String>,
     publisher_url: impl Into<String>,
     as_agency: AgencyId,
+    transport: Transport,
     handler: H,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> tokio::task::JoinHandle<Result<(), FeedError>> {
@@ -130,6 +138,7 @@ pub fn spawn_subscription<H: EventHandler>(
             &name,
             url,
             as_agency,
+            &transport,
             handler,
             shutdown.cancelled_owned(),
         )
@@ -137,7 +146,7 @@ pub fn spawn_subscription<H: EventHandler>(
     })
 }
 
-/// Follows the feed at `publisher_url` as `as_agency` until `shutdown` resolves, handing each
+/// Follows the feed at `publisher_url` as `as_agency`, over `transport`, until `shutdown` resolves, handing each
 /// event to `handler` in a transaction of `own_feed` that also stores the cursor of subscription
 /// `subscription_name`. Starts after the stored cursor (from the beginning the first time); after a
 /// transport failure, the publisher going away or a handler error, reconnects with capped
@@ -150,6 +159,7 @@ pub async fn run_subscription<H: EventHandler>(
     subscription_name: &str,
     publisher_url: String,
     as_agency: AgencyId,
+    transport: &Transport,
     handler: H,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), FeedError> {
@@ -161,6 +171,7 @@ pub async fn run_subscription<H: EventHandler>(
             subscription_name,
             &publisher_url,
             as_agency,
+            transport,
             &handler,
             &mut backoff,
         );
@@ -297,6 +308,7 @@ async fn follow<H: EventHandler>(
     name: &str,
     publisher_url: &str,
     as_agency: AgencyId,
+    transport: &Transport,
     handler: &H,
     backoff: &mut Duration,
 ) -> Interruption {
@@ -305,7 +317,8 @@ async fn follow<H: EventHandler>(
             .subscription_cursor(name)
             .await?
             .unwrap_or_default();
-        let mut client = FeedClient::connect(publisher_url.to_owned(), as_agency).await?;
+        let mut client =
+            FeedClient::connect_over(transport, publisher_url.to_owned(), as_agency).await?;
         let mut stream = client.subscribe(&cursor).await?;
         // A message read ahead while gathering a batch, to be dealt with next.
         let mut read_ahead: Option<Option<FeedMessage>> = None;

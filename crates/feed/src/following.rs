@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use familybridge_runtime::record_feed_lag;
+use familybridge_runtime::{Transport, record_feed_lag};
 use tokio::sync::OnceCell;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -40,6 +40,7 @@ struct FollowedFeed {
 pub struct Following {
     own_feed: Feed,
     as_agency: AgencyId,
+    transport: Transport,
     feeds: Vec<Arc<FollowedFeed>>,
 }
 
@@ -50,8 +51,15 @@ impl Following {
         Self {
             own_feed,
             as_agency,
+            transport: Transport::Plaintext,
             feeds: Vec::new(),
         }
+    }
+
+    /// Reaches the publishers over `transport` (plaintext unless told).
+    pub fn over(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
     }
 
     /// Follows the feed at `publisher_url` in a task of its own (see
@@ -74,6 +82,7 @@ impl Following {
             subscription_name,
             publisher_url,
             self.as_agency,
+            self.transport.clone(),
             handler,
             shutdown,
         )
@@ -130,7 +139,13 @@ impl Following {
     async fn publisher_mark(&self, feed: &FollowedFeed) -> Result<Cursor, FeedError> {
         let client = feed
             .client
-            .get_or_try_init(|| FeedClient::connect(feed.publisher_url.clone(), self.as_agency))
+            .get_or_try_init(|| {
+                FeedClient::connect_over(
+                    &self.transport,
+                    feed.publisher_url.clone(),
+                    self.as_agency,
+                )
+            })
             .await?;
         let mark = client
             .clone()

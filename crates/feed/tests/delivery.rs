@@ -282,6 +282,7 @@ async fn run_subscription_survives_a_publisher_restart_with_no_gap_and_no_duplic
         "court",
         server.url(),
         AgencyId::Cms,
+        familybridge_runtime::Transport::Plaintext,
         recorder.clone(),
         stop.clone(),
     );
@@ -431,6 +432,7 @@ async fn a_failing_handler_saves_nothing_and_is_offered_the_event_again(database
         "court",
         server.url(),
         AgencyId::Cms,
+        familybridge_runtime::Transport::Plaintext,
         handler.clone(),
         stop.clone(),
     );
@@ -557,6 +559,7 @@ async fn heartbeats_carry_the_high_water_mark_past_events_a_subscriber_may_not_s
         "court",
         server.url(),
         AgencyId::ReferralHub,
+        familybridge_runtime::Transport::Plaintext,
         counter.clone(),
         stop.clone(),
     );

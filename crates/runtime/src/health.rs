@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use tonic::transport::Endpoint;
+
+use crate::Transport;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -41,7 +43,20 @@ pub async fn check_serving(address: &str, timeout: Duration) -> Result<(), NotRe
 /// Polls the overall health of the gRPC server at `address` (e.g. `http://127.0.0.1:50051`) until it
 /// reports SERVING, or `timeout` passes.
 pub async fn wait_until_serving(address: &str, timeout: Duration) -> Result<(), NotReady> {
-    let endpoint = endpoint(address)?;
+    wait_until_serving_over(&Transport::Plaintext, address, timeout).await
+}
+
+/// [`wait_until_serving`] over `transport`: under mutual TLS, as its credentials' holder.
+pub async fn wait_until_serving_over(
+    transport: &Transport,
+    address: &str,
+    timeout: Duration,
+) -> Result<(), NotReady> {
+    let endpoint = transport.endpoint(address).map_err(|error| NotReady {
+        address: address.to_owned(),
+        waited: Duration::ZERO,
+        last_seen: format!("not a valid address: {error}"),
+    })?;
     let started = tokio::time::Instant::now();
     let mut last_seen = String::from("no answer");
     while let Some(left) = timeout

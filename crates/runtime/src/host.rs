@@ -5,10 +5,13 @@
 //! v1, and v1alpha, the only one Python's grpcio-reflection speaks. Every call goes through the
 //! telemetry layer, which continues the caller's trace and counts and times the call, and then
 //! through access control ([`crate::access`]), which lets through only the callers the service's
-//! policy allows.
+//! policy allows. Under mutual TLS ([`crate::tls`]) the server takes only clients with a
+//! certificate from the deployment's authority, and health is also served in plaintext on a port of
+//! its own, for probes that hold no certificate.
 
-use crate::access::{AccessControl, AccessLayer};
+use crate::access::{AccessControl, AccessLayer, IdentitySource};
 use crate::oversize::OversizeLayer;
+use crate::tls::Transport;
 use std::convert::Infallible;
 use std::future::Future;
 
@@ -44,6 +47,8 @@ pub struct GrpcHost {
     service_names: Vec<&'static str>,
     descriptor_sets: Vec<&'static [u8]>,
     access: Option<AccessControl>,
+    transport: Transport,
+    health_listener: Option<TcpListener>,
 }
 
 impl GrpcHost {
@@ -56,7 +61,23 @@ impl GrpcHost {
             service_names: Vec::new(),
             descriptor_sets: Vec::new(),
             access: None,
+            transport: Transport::Plaintext,
+            health_listener: None,
         }
+    }
+
+    /// Serves under `transport`: plaintext (the default), or mutual TLS, which takes only clients
+    /// with a certificate from the deployment's authority and identifies each caller by it.
+    pub fn with_transport(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// Also serves `grpc.health.v1`, and nothing else, in plaintext on `listener`: for probes that
+    /// hold no certificate when the server's own port takes only mutual TLS.
+    pub fn with_health_listener(mut self, listener: Option<TcpListener>) -> Self {
+        self.health_listener = listener;
+        self
     }
 
     /// Lets only the callers `access`'s policy allows call this server's services: every agency's
@@ -140,25 +161,65 @@ impl GrpcHost {
             )
         };
         self.routes
-            .add_service(health)
+            .add_service(health.clone())
             .add_service(reflection().build_v1()?)
             .add_service(reflection().build_v1alpha()?);
 
         let address = listener.local_addr().ok();
-        tracing::info!(?address, services = ?self.service_names, "serving gRPC");
+        let health_address = self
+            .health_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok());
+        tracing::info!(
+            ?address,
+            ?health_address,
+            mutual_tls = self.transport.is_mutual_tls(),
+            services = ?self.service_names,
+            "serving gRPC"
+        );
         let names = self.service_names;
-        Server::builder()
-            .layer(ServerTelemetryLayer::new(self.telemetry_name))
-            .layer(OversizeLayer)
-            .layer(AccessLayer::new(self.access))
-            .add_routes(self.routes.routes())
-            .serve_with_incoming_shutdown(
-                // Without TCP_NODELAY a small response waits for the peer's delayed ACK (tens of
-                // milliseconds per call): fatal to a simulation that makes calls one after another.
-                TcpIncoming::from(listener).with_nodelay(Some(true)),
-                announce_shutdown(shutdown, reporter, names),
-            )
-            .await?;
+        let (builder, source) = match self.transport.server_config() {
+            Some(tls) => (
+                Server::builder().tls_config(tls)?,
+                IdentitySource::Certificate,
+            ),
+            None => (Server::builder(), IdentitySource::Header),
+        };
+        // The health port stops once the server has: until then a probe hears NOT_SERVING.
+        let health_stop = tokio_util::sync::CancellationToken::new();
+        let health_server = self.health_listener.map(|listener| {
+            Server::builder()
+                .add_service(health.clone())
+                .serve_with_incoming_shutdown(
+                    TcpIncoming::from(listener).with_nodelay(Some(true)),
+                    health_stop.clone().cancelled_owned(),
+                )
+        });
+        let server = async {
+            let served = builder
+                .layer(ServerTelemetryLayer::new(self.telemetry_name))
+                .layer(OversizeLayer)
+                .layer(AccessLayer::new(self.access, source))
+                .add_routes(self.routes.routes())
+                .serve_with_incoming_shutdown(
+                    // Without TCP_NODELAY a small response waits for the peer's delayed ACK (tens
+                    // of milliseconds per call): fatal to a simulation that makes calls one after
+                    // another.
+                    TcpIncoming::from(listener).with_nodelay(Some(true)),
+                    announce_shutdown(shutdown, reporter, names),
+                )
+                .await;
+            health_stop.cancel();
+            served
+        };
+        match health_server {
+            Some(health_server) => {
+                let (served, health_served) = tokio::join!(server, health_server);
+                served?;
+                health_served?;
+            }
+            None => server.await?,
+        }
         tracing::info!(?address, "gRPC server stopped");
         Ok(())
     }

@@ -12,7 +12,8 @@ use std::process::ExitCode;
 use familybridge_storage::{DatabaseUrl, StorageError};
 use tokio::net::TcpListener;
 
-use crate::{HostError, Telemetry};
+use crate::access::Identity;
+use crate::{HostError, Telemetry, Transport};
 
 /// Settings every service takes, from flags or the environment.
 #[derive(Debug, Clone, clap::Args)]
@@ -27,11 +28,20 @@ pub struct ServiceArgs {
     /// Folder for the embedded SQLite database, created on first start.
     #[arg(long, env = "FAMILYBRIDGE_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
-    /// Do not serve: ask the service already running on the listen address whether it is SERVING
-    /// (grpc.health.v1), print the answer and exit 0 if it is, 1 if not. The containers' health
-    /// check, which needs nothing in the image but this binary.
+    /// Do not serve: ask the service already running on the listen address (or, if given, its
+    /// health address) whether it is SERVING (grpc.health.v1), print the answer and exit 0 if it
+    /// is, 1 if not. The containers' health check, which needs nothing in the image but this
+    /// binary.
     #[arg(long)]
     pub probe: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub tls: TlsArgs,
+    /// Also answer grpc.health.v1, and nothing else, in plaintext on this address: for probes that
+    /// hold no certificate when the service takes only mutual TLS [default: health only on the
+    /// service's own address].
+    #[arg(long, env = "HEALTH_LISTEN_ADDR")]
+    pub health_listen: Option<SocketAddr>,
 }
 
 impl ServiceArgs {
@@ -40,11 +50,29 @@ impl ServiceArgs {
         self.listen.unwrap_or(default)
     }
 
-    /// With `--probe`, runs the health check against the running service and returns its exit code
-    /// (see [`probe`](crate::probe)); without, `None`: the binary goes on to serve.
+    /// With `--probe`, runs the health check against the running service — on its health address
+    /// if it has one, else on its own — and returns its exit code (see [`probe`](crate::probe));
+    /// without, `None`: the binary goes on to serve.
     pub fn probe_if_asked(&self, service: &str, default: SocketAddr) -> Option<ExitCode> {
-        self.probe
-            .then(|| crate::probe(service, self.listen_address(default)))
+        self.probe.then(|| {
+            crate::probe(
+                service,
+                self.health_listen
+                    .unwrap_or_else(|| self.listen_address(default)),
+            )
+        })
+    }
+
+    /// How the service, as `identity`, is reached and reaches its peers: mutual TLS with its
+    /// credentials in `--tls-dir` or plaintext, and `--health-listen`.
+    pub fn network(&self, identity: Identity) -> Result<Network, ServiceError> {
+        Ok(Network {
+            transport: self
+                .tls
+                .transport(identity)
+                .map_err(|error| ServiceError::Configuration(error_chain(&error)))?,
+            health_listen: self.health_listen,
+        })
     }
 
     /// The database to use: the URL given, or `DATA_DIR/SERVICE.db`.
@@ -54,6 +82,46 @@ impl ServiceArgs {
             None => Ok(DatabaseUrl::sqlite_file(
                 &self.data_dir.join(format!("{service}.db")),
             )),
+        }
+    }
+}
+
+/// The mutual-TLS setting every familybridge process takes — the services, and the command's
+/// `run`, `up` and `load` — in one spelling.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TlsArgs {
+    /// Mutual TLS: the folder of credentials `familybridge certs` wrote (`ca.pem`, and each
+    /// identity's certificate and key). A service then takes only clients with a certificate from
+    /// that authority and knows each caller by its certificate; every client presents its own and
+    /// reaches the services at `https://` addresses [default: plaintext, each caller named by its
+    /// identity header].
+    #[arg(long, env = "FAMILYBRIDGE_TLS_DIR")]
+    pub tls_dir: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The transport of `identity`: mutual TLS with its credentials in `--tls-dir`, or plaintext.
+    pub fn transport(&self, identity: Identity) -> Result<Transport, crate::TlsError> {
+        Transport::from_folder(self.tls_dir.as_deref(), identity)
+    }
+}
+
+/// How a service is reached and reaches its peers.
+#[derive(Debug, Clone, Default)]
+pub struct Network {
+    /// Plaintext (the default) or mutual TLS, for its own server and its calls to its peers.
+    pub transport: Transport,
+    /// Where it also answers health, and nothing else, in plaintext (see
+    /// [`GrpcHost::with_health_listener`](crate::GrpcHost::with_health_listener)).
+    pub health_listen: Option<SocketAddr>,
+}
+
+impl Network {
+    /// Binds the plaintext health-only address, if there is one.
+    pub async fn health_listener(&self) -> Result<Option<TcpListener>, ServiceError> {
+        match self.health_listen {
+            Some(address) => Ok(Some(bind(address).await?)),
+            None => Ok(None),
         }
     }
 }

@@ -23,7 +23,7 @@ use familybridge_proto::cms::v1::calculation_service_server::CalculationServiceS
 use familybridge_proto::cms::v1::case_service_server::CaseServiceServer;
 use familybridge_proto::simulation::v1::clock_server::ClockServer;
 use familybridge_runtime::{
-    AccessControl, CancellationToken, ClockService, GrpcHost, ServiceError,
+    AccessControl, CancellationToken, ClockService, GrpcHost, Network, ServiceError,
 };
 use familybridge_storage::{Database, DatabaseUrl, SimulatedClock};
 use tokio::net::TcpListener;
@@ -76,6 +76,8 @@ pub struct Config {
     pub data_sharing: DataSharingAgreements,
     /// How its commands are carried out: how far from its date they may take effect.
     pub commands: CommandSettings,
+    /// How it is reached and reaches its peers: plaintext or mutual TLS, and a health-only port.
+    pub network: Network,
 }
 
 impl Config {
@@ -90,6 +92,7 @@ impl Config {
             case_settings: CaseSettings::default(),
             data_sharing: default_agreements()?,
             commands: CommandSettings::default(),
+            network: Network::default(),
         })
     }
 }
@@ -159,7 +162,8 @@ pub async fn serve(
     // Background work (following the court's feed) stops when shutdown begins; subscriptions to
     // our own feed never end by themselves, so the feed ends them then too.
     let background = CancellationToken::new();
-    let mut following = Following::new(feed.clone(), AgencyId::Cms);
+    let mut following =
+        Following::new(feed.clone(), AgencyId::Cms).over(config.network.transport.clone());
     let court_orders =
         (config.case_settings.court_orders == CourtOrderRoute::Automatic).then(|| {
             let wake = Arc::new(Notify::new());
@@ -193,6 +197,8 @@ pub async fn serve(
     .map_err(ServiceError::from)?;
     GrpcHost::new(SERVICE_NAME)
         .with_access(access)
+        .with_transport(config.network.transport.clone())
+        .with_health_listener(config.network.health_listener().await?)
         .add_service(CalculationServiceServer::new(calculator))
         .add_service(CaseServiceServer::new(Cases::new(
             feed.clone(),

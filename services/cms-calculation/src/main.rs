@@ -15,7 +15,9 @@ use familybridge_casework::{
     ActsOn, CaseSettings, CourtOrderRoute, FeeModel, NightsWithoutEvidence,
 };
 use familybridge_feed::{CommandSettings, DataSharingAgreements};
-use familybridge_runtime::{ServiceArgs, ServiceError, bind, run_main, termination_signal};
+use familybridge_runtime::{
+    AgencyId, ServiceArgs, ServiceError, bind, run_main, termination_signal,
+};
 
 /// The Child Maintenance Service of the familybridge simulator.
 #[derive(Debug, Parser)]
@@ -95,6 +97,7 @@ fn main() -> ExitCode {
             case_settings,
             data_sharing,
             commands: args.commands,
+            network: args.service.network(AgencyId::Cms.into())?,
         };
         let listener = bind(args.service.listen_address(DEFAULT_ADDRESS)).await?;
         serve(config, listener, termination_signal()).await?;

@@ -17,7 +17,9 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use familybridge_feed::{AgencyId, CommandSettings, DataSharingAgreements, Feed, FeedOptions};
 use familybridge_proto::court::v1::court_registry_server::CourtRegistryServer;
 use familybridge_proto::simulation::v1::clock_server::ClockServer;
-use familybridge_runtime::{AccessControl, ClockService, GrpcHost, NothingDue, ServiceError};
+use familybridge_runtime::{
+    AccessControl, ClockService, GrpcHost, Network, NothingDue, ServiceError,
+};
 use familybridge_storage::{Database, DatabaseUrl, SimulatedClock};
 use tokio::net::TcpListener;
 
@@ -48,6 +50,8 @@ pub struct Config {
     pub data_sharing: DataSharingAgreements,
     /// How its commands are carried out: how far from its date they may take effect.
     pub commands: CommandSettings,
+    /// How it is reached and reaches its peers: plaintext or mutual TLS, and a health-only port.
+    pub network: Network,
 }
 
 impl Config {
@@ -57,6 +61,7 @@ impl Config {
             database_url,
             data_sharing: default_agreements()?,
             commands: CommandSettings::default(),
+            network: Network::default(),
         })
     }
 }
@@ -91,6 +96,8 @@ pub async fn serve(
     )?;
     GrpcHost::new(SERVICE_NAME)
         .with_access(access)
+        .with_transport(config.network.transport.clone())
+        .with_health_listener(config.network.health_listener().await?)
         .add_service(CourtRegistryServer::new(Registry::new(feed.clone())))
         .add_service(feed.service(config.data_sharing, options))
         .add_service(ClockServer::new(clock))

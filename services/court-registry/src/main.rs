@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use court_registry::{Config, DEFAULT_ADDRESS, SERVICE_NAME, default_agreements, serve};
 use familybridge_feed::{CommandSettings, DataSharingAgreements};
-use familybridge_runtime::{ServiceArgs, ServiceError, bind, run_main, termination_signal};
+use familybridge_runtime::{
+    AgencyId, ServiceArgs, ServiceError, bind, run_main, termination_signal,
+};
 
 /// The family-court orders registry of the familybridge simulator.
 #[derive(Debug, Parser)]
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
             database_url: args.service.database_url(SERVICE_NAME)?,
             data_sharing,
             commands: args.commands,
+            network: args.service.network(AgencyId::CourtRegistry.into())?,
         };
         let listener = bind(args.service.listen_address(DEFAULT_ADDRESS)).await?;
         serve(config, listener, termination_signal()).await?;

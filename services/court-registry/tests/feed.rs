@@ -297,6 +297,7 @@ async fn a_subscriber_loses_nothing_when_the_registry_is_killed(database: TestDa
         "court",
         url.clone(),
         AgencyId::Cms,
+        familybridge_runtime::Transport::Plaintext,
         Recorder,
         stop.clone(),
     );

@@ -21,7 +21,7 @@ use familybridge_feed::{AgencyId, DataSharingAgreements, Feed, FeedOptions, Foll
 use familybridge_proto::referral::v1::referral_hub_server::ReferralHubServer;
 use familybridge_proto::simulation::v1::clock_server::ClockServer;
 use familybridge_runtime::{
-    AccessControl, CancellationToken, ClockService, GrpcHost, ServiceError,
+    AccessControl, CancellationToken, ClockService, GrpcHost, Network, ServiceError,
 };
 use familybridge_storage::{Database, DatabaseUrl, MigrationSet, SimulatedClock};
 use tokio::net::TcpListener;
@@ -66,6 +66,8 @@ pub struct Config {
     pub settings: HubSettings,
     /// What each agency may receive from its feed.
     pub data_sharing: DataSharingAgreements,
+    /// How it is reached and reaches its peers: plaintext or mutual TLS, and a health-only port.
+    pub network: Network,
 }
 
 impl Config {
@@ -81,6 +83,7 @@ impl Config {
             cms_url,
             settings: settings_from_toml(DEFAULT_HUB_SETTINGS)?,
             data_sharing: default_agreements()?,
+            network: Network::default(),
         })
     }
 }
@@ -112,8 +115,12 @@ pub async fn serve(
         .settings
         .validate()
         .map_err(|error| ServiceError::Configuration(error.to_string()))?;
-    let peers = Peers::new(&config.cms_url, &config.court_registry_url)
-        .map_err(|error| ServiceError::Configuration(error.to_string()))?;
+    let peers = Peers::new(
+        &config.network.transport,
+        &config.cms_url,
+        &config.court_registry_url,
+    )
+    .map_err(|error| ServiceError::Configuration(error.to_string()))?;
     let database = Database::connect(
         &config.database_url,
         &[familybridge_feed::MIGRATIONS, MIGRATIONS],
@@ -121,7 +128,8 @@ pub async fn serve(
     .await?;
     let feed = Feed::new(database.clone(), AgencyId::ReferralHub);
     let background = CancellationToken::new();
-    let mut following = Following::new(feed.clone(), AgencyId::ReferralHub);
+    let mut following =
+        Following::new(feed.clone(), AgencyId::ReferralHub).over(config.network.transport.clone());
     let subscriptions = [
         following.follow(
             "court-registry",
@@ -152,6 +160,8 @@ pub async fn serve(
     .map_err(ServiceError::from)?;
     GrpcHost::new(SERVICE_NAME)
         .with_access(access)
+        .with_transport(config.network.transport.clone())
+        .with_health_listener(config.network.health_listener().await?)
         .add_service(ReferralHubServer::new(HubQueries::new(
             feed.clone(),
             simulated,

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use familybridge_casework::CourtOrderRoute;
 use familybridge_feed::DataSharingAgreements;
-use familybridge_runtime::{ServiceArgs, ServiceError, bind, run_main, termination_signal};
+use familybridge_runtime::{
+    AgencyId, ServiceArgs, ServiceError, bind, run_main, termination_signal,
+};
 use referral_hub::{
     Config, DEFAULT_ADDRESS, DEFAULT_HUB_SETTINGS, SERVICE_NAME, default_agreements, serve,
     settings_from_toml,
@@ -72,6 +74,7 @@ fn main() -> ExitCode {
             cms_url: args.cms_url,
             settings,
             data_sharing,
+            network: args.service.network(AgencyId::ReferralHub.into())?,
         };
         let listener = bind(args.service.listen_address(DEFAULT_ADDRESS)).await?;
         serve(config, listener, termination_signal()).await?;

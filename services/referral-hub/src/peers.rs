@@ -9,9 +9,8 @@ use familybridge_proto::cms::v1 as cms;
 use familybridge_proto::cms::v1::case_service_client::CaseServiceClient;
 use familybridge_proto::court::v1 as court;
 use familybridge_proto::court::v1::court_registry_client::CourtRegistryClient;
-use familybridge_runtime::{AgencyId, TracedChannel, traced};
+use familybridge_runtime::{AgencyId, TracedChannel, Transport};
 use tonic::Status;
-use tonic::transport::Endpoint;
 
 /// The agencies the hub calls.
 #[derive(Debug, Clone)]
@@ -31,10 +30,14 @@ pub struct BadPeerUrl {
     source: tonic::transport::Error,
 }
 
-fn lazy(setting: &'static str, url: &str) -> Result<TracedChannel, BadPeerUrl> {
+fn lazy(
+    transport: &Transport,
+    setting: &'static str,
+    url: &str,
+) -> Result<TracedChannel, BadPeerUrl> {
     // Lazily: the hub may start before its peers, and reconnects by itself if one restarts.
-    Endpoint::from_shared(url.to_owned())
-        .map(|endpoint| traced(endpoint.connect_lazy(), AgencyId::ReferralHub.into()))
+    transport
+        .lazy_channel(url, AgencyId::ReferralHub.into())
         .map_err(|source| BadPeerUrl {
             setting,
             url: url.to_owned(),
@@ -43,11 +46,20 @@ fn lazy(setting: &'static str, url: &str) -> Result<TracedChannel, BadPeerUrl> {
 }
 
 impl Peers {
-    /// Clients of the CMS at `cms_url` and the court registry at `court_registry_url`.
-    pub fn new(cms_url: &str, court_registry_url: &str) -> Result<Self, BadPeerUrl> {
+    /// Clients of the CMS at `cms_url` and the court registry at `court_registry_url`, over
+    /// `transport`.
+    pub fn new(
+        transport: &Transport,
+        cms_url: &str,
+        court_registry_url: &str,
+    ) -> Result<Self, BadPeerUrl> {
         Ok(Self {
-            cms: CaseServiceClient::new(lazy("cms_url", cms_url)?),
-            court: CourtRegistryClient::new(lazy("court_registry_url", court_registry_url)?),
+            cms: CaseServiceClient::new(lazy(transport, "cms_url", cms_url)?),
+            court: CourtRegistryClient::new(lazy(
+                transport,
+                "court_registry_url",
+                court_registry_url,
+            )?),
         })
     }
 

@@ -10,10 +10,12 @@
 //! disclosures). Health and reflection are open: probes and tools need them, and they disclose
 //! nothing about any family.
 //!
-//! The identity comes from the [`IDENTITY_HEADER`] a client is configured to send
-//! ([`crate::traced`]): the identity of a local deployment, where every process is the operator's
-//! own. A deployment across machines would take it from the client's certificate instead, and
-//! ignore the header: the policies, and everything that reads a [`Caller`], stay as they are.
+//! Where the identity comes from depends on the transport ([`crate::tls`]). Under mutual TLS it is
+//! the one the client's certificate names, and the identity header is ignored: a caller cannot
+//! claim to be anyone its certificate does not prove. In plaintext it is the [`IDENTITY_HEADER`] a
+//! client is configured to send ([`crate::traced`]): the identity of a local run, where every
+//! process is the operator's own. The policies, and everything that reads a [`Caller`], are the
+//! same either way.
 
 mod identity;
 mod policy;
@@ -28,7 +30,10 @@ use std::task::{Context, Poll};
 
 use familybridge_proto::validate;
 use familybridge_storage::Database;
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::{Code, Status};
+
+use crate::tls::{IDENTITY_URI_PREFIX, identity_of};
 
 /// The header carrying a caller's configured identity, e.g. `x-familybridge-identity: cms`.
 pub const IDENTITY_HEADER: &str = "x-familybridge-identity";
@@ -116,33 +121,91 @@ impl AccessControl {
         status
     }
 
-    /// The caller of a call: `Err` (UNAUTHENTICATED, counted) if it gave no identity or one that
-    /// is not an identity.
-    async fn identify(&self, rpc: &str, headers: &http::HeaderMap) -> Result<Identity, Status> {
-        let (reason, problem) = match headers.get(IDENTITY_HEADER).map(|value| value.to_str()) {
-            None => (
-                "no identity",
-                format!("{IDENTITY_HEADER}: required: say who is calling"),
-            ),
-            Some(Err(_)) => (
-                "not an identity",
-                format!("{IDENTITY_HEADER}: not an identity"),
-            ),
-            Some(Ok(name)) => match name.parse::<Identity>() {
-                Ok(identity) => return Ok(identity),
-                Err(_) => (
-                    "not an identity",
-                    format!(
-                        "{IDENTITY_HEADER}: {} is not an identity: expected one of {}",
-                        validate::quoted(name),
-                        Identity::ALL.map(Identity::as_str).join(", ")
-                    ),
-                ),
-            },
+    /// The caller of a call, from what it presented: `Err` (UNAUTHENTICATED, counted) if that
+    /// names no identity.
+    async fn identify(&self, rpc: &str, presented: Presented) -> Result<Identity, Status> {
+        let (reason, problem) = match presented {
+            Presented::Identity(identity) => return Ok(identity),
+            Presented::Nothing(reason, problem) => (reason, problem),
         };
         Err(self
             .refuse(rpc, None, reason, Status::unauthenticated(problem))
             .await)
+    }
+}
+
+/// Where a server takes its callers' identities from: the transport decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IdentitySource {
+    /// The identity header (plaintext: a local run).
+    Header,
+    /// The client's certificate (mutual TLS); the header is ignored.
+    Certificate,
+}
+
+/// What a call presented as its caller's identity.
+enum Presented {
+    /// An identity.
+    Identity(Identity),
+    /// None: why (one of a few reasons, for the count) and what to tell the caller.
+    Nothing(&'static str, String),
+}
+
+impl IdentitySource {
+    /// What `request` presents as its caller's identity.
+    fn presented<B>(self, request: &http::Request<B>) -> Presented {
+        match self {
+            IdentitySource::Certificate => {
+                let certificate = request
+                    .extensions()
+                    .get::<TlsConnectInfo<TcpConnectInfo>>()
+                    .and_then(TlsConnectInfo::peer_certs);
+                // The handshake already refused a client without a certificate from the
+                // deployment's authority; one that names no identity is refused here.
+                match certificate
+                    .as_ref()
+                    .and_then(|chain| chain.first())
+                    .and_then(|leaf| identity_of(leaf))
+                {
+                    Some(identity) => Presented::Identity(identity),
+                    None => Presented::Nothing(
+                        "certificate names no identity",
+                        format!(
+                            "the client certificate names no identity: expected a URI \
+                             {IDENTITY_URI_PREFIX}<identity>, one of {}",
+                            Identity::ALL.map(Identity::as_str).join(", ")
+                        ),
+                    ),
+                }
+            }
+            IdentitySource::Header => {
+                match request
+                    .headers()
+                    .get(IDENTITY_HEADER)
+                    .map(|value| value.to_str())
+                {
+                    None => Presented::Nothing(
+                        "no identity",
+                        format!("{IDENTITY_HEADER}: required: say who is calling"),
+                    ),
+                    Some(Err(_)) => Presented::Nothing(
+                        "not an identity",
+                        format!("{IDENTITY_HEADER}: not an identity"),
+                    ),
+                    Some(Ok(name)) => match name.parse::<Identity>() {
+                        Ok(identity) => Presented::Identity(identity),
+                        Err(_) => Presented::Nothing(
+                            "not an identity",
+                            format!(
+                                "{IDENTITY_HEADER}: {} is not an identity: expected one of {}",
+                                validate::quoted(name),
+                                Identity::ALL.map(Identity::as_str).join(", ")
+                            ),
+                        ),
+                    },
+                }
+            }
+        }
     }
 }
 
@@ -201,12 +264,15 @@ fn denied(identity: Identity, rpc: &str) -> String {
 /// The layer a server's calls pass [`AccessControl`] through; with none, every call passes (a
 /// server that is no agency's, such as the OTLP sink, or a test's).
 #[derive(Debug, Clone)]
-pub(crate) struct AccessLayer(Option<AccessControl>);
+pub(crate) struct AccessLayer {
+    access: Option<AccessControl>,
+    source: IdentitySource,
+}
 
 impl AccessLayer {
-    /// The layer enforcing `access`, if any.
-    pub(crate) fn new(access: Option<AccessControl>) -> Self {
-        Self(access)
+    /// The layer enforcing `access`, if any, on callers identified from `source`.
+    pub(crate) fn new(access: Option<AccessControl>, source: IdentitySource) -> Self {
+        Self { access, source }
     }
 }
 
@@ -216,7 +282,8 @@ impl<S> tower_layer::Layer<S> for AccessLayer {
     fn layer(&self, inner: S) -> Self::Service {
         Controlled {
             inner,
-            access: self.0.clone(),
+            access: self.access.clone(),
+            source: self.source,
         }
     }
 }
@@ -226,6 +293,7 @@ impl<S> tower_layer::Layer<S> for AccessLayer {
 pub(crate) struct Controlled<S> {
     inner: S,
     access: Option<AccessControl>,
+    source: IdentitySource,
 }
 
 impl<S, B, R> tower_service::Service<http::Request<B>> for Controlled<S>
@@ -264,8 +332,9 @@ where
         // The service made ready is the one to call; a fresh clone stays for the next call.
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
+        let presented = self.source.presented(&request);
         Box::pin(async move {
-            let identity = match access.identify(&rpc, request.headers()).await {
+            let identity = match access.identify(&rpc, presented).await {
                 Ok(identity) => identity,
                 Err(refusal) => return Ok(refusal.into_http()),
             };
