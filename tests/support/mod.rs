@@ -33,11 +33,12 @@ pub fn start_up(data_dir: &std::path::Path, extra_args: &[&str]) -> (Child, Vec<
     let mut lines = BufReader::new(stdout).lines();
     for line in lines.by_ref() {
         let line = line.expect("read familybridge's output");
-        if let Some(url) = line
-            .split_whitespace()
-            .find(|word| word.starts_with("http://"))
-        {
-            addresses.push(url.trim_start_matches("http://").to_owned());
+        // Plaintext or, with --tls-dir, mutual TLS.
+        if let Some(address) = line.split_whitespace().find_map(|word| {
+            word.strip_prefix("http://")
+                .or_else(|| word.strip_prefix("https://"))
+        }) {
+            addresses.push(address.to_owned());
         }
         if line.starts_with("Press Ctrl-C") {
             break;

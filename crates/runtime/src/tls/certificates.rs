@@ -15,7 +15,7 @@ use rcgen::{
     KeyUsagePurpose, SanType,
 };
 
-use crate::access::{AgencyId, Identity};
+use crate::access::Identity;
 use crate::tls::{CA_FILE, Credentials, IDENTITY_URI_PREFIX};
 
 /// The file of `identity`'s certificate in a folder of credentials, e.g. `cms.pem`.
@@ -96,10 +96,7 @@ impl Authority {
         params.subject_alt_names.push(SanType::URI(
             format!("{IDENTITY_URI_PREFIX}{identity}").try_into()?,
         ));
-        if let Some(agency) = AgencyId::ALL
-            .into_iter()
-            .find(|agency| Identity::from(*agency) == identity)
-        {
+        if let Identity::Agency(agency) = identity {
             let names = [agency.service_name(), "localhost", "127.0.0.1", "::1"]
                 .into_iter()
                 .map(str::to_owned)
@@ -201,4 +198,62 @@ fn write(
         .map_err(failed)?;
     file.write_all(text.as_bytes()).map_err(failed)?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::AgencyId;
+    use crate::tls::identity_of;
+
+    const CMS: Identity = Identity::Agency(AgencyId::Cms);
+
+    fn der(pem: &str) -> Vec<u8> {
+        let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).expect("PEM");
+        block.contents
+    }
+
+    #[test]
+    fn every_certificate_names_its_identity_and_the_authority_names_none() {
+        let authority = Authority::new("test CA").expect("an authority");
+        for identity in Identity::ALL {
+            let issued = authority.issue(identity, &[]).expect("a certificate");
+            assert_eq!(identity_of(&der(&issued.certificate_pem)), Some(identity));
+        }
+        assert_eq!(identity_of(&der(authority.certificate_pem())), None);
+        assert_eq!(identity_of(b"not a certificate"), None);
+    }
+
+    #[test]
+    fn a_folder_holds_every_identity_with_private_keys_unless_asked() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let folder = tempfile::tempdir().expect("a folder");
+        let written =
+            write_folder(folder.path(), &["cms.example".to_owned()], false).expect("written");
+        assert_eq!(written.len(), 1 + 2 * Identity::ALL.len());
+        let mode = |name: String| {
+            std::fs::metadata(folder.path().join(name))
+                .expect("written")
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode(key_file(CMS)), 0o600);
+        assert_eq!(mode(certificate_file(CMS)), 0o644);
+        for identity in Identity::ALL {
+            let credentials = Credentials::from_folder(folder.path(), identity).expect("read");
+            assert_eq!(credentials.identity(), identity);
+        }
+        // A certificate read as another identity's is refused, naming what it holds.
+        std::fs::copy(
+            folder.path().join(certificate_file(CMS)),
+            folder.path().join(certificate_file(Identity::Auditor)),
+        )
+        .expect("copied");
+        let error = Credentials::from_folder(folder.path(), Identity::Auditor)
+            .expect_err("not the auditor's");
+        assert!(error.to_string().contains("names cms"), "{error}");
+        write_folder(folder.path(), &[], true).expect("rewritten");
+        assert_eq!(mode(key_file(CMS)), 0o644);
+    }
 }
