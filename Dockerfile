@@ -47,8 +47,8 @@ FROM ${RUNTIME_IMAGE} AS runtime
 RUN groupadd --gid 10001 familybridge \
     && useradd --uid 10001 --gid 10001 --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin familybridge \
-    && mkdir -p /app/data \
-    && chown 10001:10001 /app/data
+    && mkdir -p /app/data /certs \
+    && chown 10001:10001 /app/data /certs
 WORKDIR /app
 USER 10001:10001
 

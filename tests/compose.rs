@@ -2,7 +2,8 @@
 //! that reaches no image registry: the base images are made locally (debootstrap, then Debian's
 //! packages), the project's images are built from its Dockerfile with podman, and the stack comes
 //! up with podman-compose and the offline override (deploy/offline/docker-compose.offline.yml), which
-//! replaces only the third-party images. The runner's report must equal, byte for byte, an
+//! replaces only the third-party images. Every call between the parties is mutual TLS, with the
+//! credentials the compose file's `certs` service makes. The runner's report must equal, byte for byte, an
 //! in-process run of the same arm and seed, and spans from all three services must reach the OTLP
 //! receiver standing in for the collector.
 //!
@@ -80,6 +81,13 @@ fn the_compose_demo_runs_the_scenario_as_in_process_and_every_service_sends_span
     compose.up(&["postgres"]);
     compose.wait_healthy("postgres", HEALTHY_WITHIN);
     compose.up(&["otel-collector"]);
+    // The deployment's credentials first: every service serves mutual TLS with them.
+    let certs = compose.run_once("certs", &[], HEALTHY_WITHIN);
+    assert_eq!(
+        certs.exit_code, 0,
+        "the certs service failed:\n{}",
+        certs.logs
+    );
     for service in SERVICES {
         compose.up(&[service]);
         compose.wait_healthy(service, HEALTHY_WITHIN);

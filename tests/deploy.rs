@@ -167,7 +167,15 @@ fn yaml_documents(text: &str) -> Vec<Value> {
         .map(|document| {
             let mut value: serde_norway::Value =
                 serde::Deserialize::deserialize(document).expect("valid YAML");
-            value.apply_merge().expect("merge keys apply");
+            // An anchor that merges another brings its own merge key along: apply again until
+            // none is left (YAML merges nest).
+            for _ in 0..8 {
+                let before = value.clone();
+                value.apply_merge().expect("merge keys apply");
+                if value == before {
+                    break;
+                }
+            }
             serde_json::to_value(value).expect("YAML that JSON can hold")
         })
         .filter(|document| !document.is_null())
@@ -308,16 +316,34 @@ fn check_container(
             binary.env
         );
     }
+    let port_of = |setting: &str| -> Option<u16> {
+        container
+            .env
+            .get(setting)
+            .cloned()
+            .flatten()?
+            .rsplit_once(':')?
+            .1
+            .parse()
+            .ok()
+    };
     if let Some(port) = binary.port {
-        assert_eq!(
-            container.ports,
-            vec![port],
-            "{at}: {target} serves on {port}"
+        // The service's own port, and beside it at most its plaintext health port.
+        let health = port_of("HEALTH_LISTEN_ADDR");
+        assert!(
+            container.ports.first() == Some(&port)
+                && container.ports[1..]
+                    .iter()
+                    .all(|other| Some(*other) == health),
+            "{at}: {target} serves on {port} (and health on {health:?}): {:?}",
+            container.ports
         );
+        // A probe holds no certificate: with a health port it asks there.
+        let probed = health.unwrap_or(port);
         assert!(
             !container.probe_ports.is_empty()
-                && container.probe_ports.iter().all(|probed| *probed == port),
-            "{at}: the probes ask {target} on {port}: {:?}",
+                && container.probe_ports.iter().all(|asked| *asked == probed),
+            "{at}: the probes ask {target} on {probed}: {:?}",
             container.probe_ports
         );
         let listen = container.env.get("LISTEN_ADDR").cloned().flatten();
@@ -352,11 +378,17 @@ fn check_container(
             peers.push((url.to_owned(), service));
         }
     }
+    // A party with credentials reaches its peers over mutual TLS, one without in plaintext.
+    let scheme = if container.env.contains_key("FAMILYBRIDGE_TLS_DIR") {
+        "https"
+    } else {
+        "http"
+    };
     for (url, service) in peers {
         let wanted = binaries[service].port.expect("a service has a port");
         assert_eq!(
             url,
-            format!("http://{service}:{wanted}"),
+            format!("{scheme}://{service}:{wanted}"),
             "{at}: the address of {service}"
         );
         assert_eq!(
@@ -554,12 +586,16 @@ fn docker_compose_names_only_images_ports_and_settings_the_services_use() {
             service["build"]["target"], target,
             "{at}: the image is built from its own Dockerfile target"
         );
-        let env: BTreeMap<String, Option<String>> = service["environment"]
-            .as_object()
-            .unwrap_or_else(|| panic!("{at}: environment is a mapping"))
-            .iter()
-            .map(|(key, value)| (key.clone(), value.as_str().map(str::to_owned)))
-            .collect();
+        let env: BTreeMap<String, Option<String>> = match &service["environment"] {
+            Value::Null => serde_json::Map::new(),
+            environment => environment
+                .as_object()
+                .unwrap_or_else(|| panic!("{at}: environment is a mapping"))
+                .clone(),
+        }
+        .iter()
+        .map(|(key, value)| (key.clone(), value.as_str().map(str::to_owned)))
+        .collect();
         let entrypoint: Vec<String> = service["entrypoint"]
             .as_array()
             .into_iter()
@@ -579,14 +615,23 @@ fn docker_compose_names_only_images_ports_and_settings_the_services_use() {
                 "{at}: healthy when its own probe says SERVING"
             );
         }
-        // Published as [HOST_IP:]HOST_PORT:CONTAINER_PORT; the probe asks LISTEN_ADDR's port.
+        // Published as [HOST_IP:]HOST_PORT:CONTAINER_PORT.
         let ports: Vec<u16> = service["ports"]
             .as_array()
             .into_iter()
             .flatten()
             .filter_map(|mapping| mapping.as_str()?.rsplit(':').next()?.parse().ok())
             .collect();
-        let probe_ports = listening.get(name).copied().into_iter().collect();
+        // The probe asks HEALTH_LISTEN_ADDR's port if there is one, else LISTEN_ADDR's.
+        let health: Option<u16> = env
+            .get("HEALTH_LISTEN_ADDR")
+            .cloned()
+            .flatten()
+            .and_then(|address| address.rsplit_once(':')?.1.parse().ok());
+        let probe_ports = health
+            .or_else(|| listening.get(name).copied())
+            .into_iter()
+            .collect();
         let container = Container {
             at,
             image: image.to_owned(),
@@ -598,5 +643,5 @@ fn docker_compose_names_only_images_ports_and_settings_the_services_use() {
         check_container(&container, &binaries, &targets, &listening);
         checked += 1;
     }
-    assert_eq!(checked, 4, "three services and the runner");
+    assert_eq!(checked, 5, "the credentials, three services and the runner");
 }
