@@ -22,6 +22,7 @@ use familybridge_proto::referral::v1 as proto;
 use familybridge_runtime::machinery_failure;
 use familybridge_runtime::{DueWork, batch, family_span, trace_span};
 use familybridge_storage::sqlx::{self, AnyConnection};
+use familybridge_storage::statements::placeholders;
 use prost::{Message, Name};
 use tonic::{Code, Status};
 use tracing::Instrument;
@@ -35,6 +36,9 @@ const SERVICE: &str = crate::SERVICE_NAME;
 
 /// How many inbox events are read at a time.
 const BATCH: i64 = 500;
+
+/// How many inbox events one statement marks handled.
+const MARKED_PER_STATEMENT: usize = 500;
 
 /// The hub's time-driven work.
 #[derive(Debug, Clone)]
@@ -165,26 +169,89 @@ impl HubWork {
             .collect())
     }
 
-    /// Acts on one inbox event on day `on`, in one transaction.
-    async fn handle(&self, entry: &Entry, on: NaiveDate) -> Result<(), WorkError> {
+    /// The CMS case the hub's own events about `entry` go on (the stream locked before writing),
+    /// when the entry alone says: `None` when it depends on what the hub knows — a variation, or a
+    /// court case closing, under joint reviews — and so on every event acted on before it.
+    fn case_from_entry(&self, entry: &Entry) -> Option<Option<String>> {
+        let kind = entry.event_type.as_str();
+        if kind == court::VariationAppliedFor::full_name()
+            || kind == court::VariationOrderMade::full_name()
+            || kind == court::CaseClosed::full_name()
+        {
+            (!self.settings.joint_reviews.enabled).then_some(None)
+        } else if entry_is_from_cms(kind) {
+            Some(Some(entry.stream.clone()))
+        } else {
+            Some(None)
+        }
+    }
+
+    /// Acts on `entries` (each with the CMS case its events go on), in order, on day `on`, in one
+    /// transaction: the run's statements are the events' own, and the inbox is marked once. The
+    /// outcome is the one acting on each in a transaction of its own would give, since everything
+    /// an entry reads, it reads in this transaction, after the entries before it.
+    async fn act_together(
+        &self,
+        entries: Vec<(Entry, Option<String>)>,
+        on: NaiveDate,
+        acting: &tracing::Span,
+    ) -> Result<(), WorkError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let streams: Vec<&str> = entries
+            .iter()
+            .filter_map(|(_, case)| case.as_deref())
+            .collect();
+        let mut tx = self.feed.begin(&streams).await?;
+        let mut arrivals = Vec::with_capacity(entries.len());
+        for (entry, cms_case) in entries {
+            let span = family_span(
+                trace_span!(
+                    "hub.handle_event",
+                    otel.name = %format!("act on {}", entry.event_type),
+                    event_id = %entry.event_id,
+                ),
+                &entry.trace,
+                acting,
+            );
+            let entry = entry.acted_on_in(&span);
+            self.act(&mut tx, &entry, cms_case.as_deref(), on)
+                .instrument(span)
+                .await?;
+            arrivals.push(entry.arrival);
+        }
+        for chunk in arrivals.chunks(MARKED_PER_STATEMENT) {
+            let statement = format!(
+                "UPDATE hub_inbox SET handled = 1 WHERE arrival IN ({})",
+                placeholders(chunk.len(), 1)
+            );
+            chunk
+                .iter()
+                .fold(
+                    sqlx::query(sqlx::AssertSqlSafe(statement)),
+                    |query, arrival| query.bind(*arrival),
+                )
+                .execute(tx.connection().await?)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Acts on one inbox event on day `on`, in `tx`; its own events go on `cms_case`.
+    async fn act(
+        &self,
+        tx: &mut FeedTransaction,
+        entry: &Entry,
+        cms_case: Option<&str>,
+        on: NaiveDate,
+    ) -> Result<(), WorkError> {
         let event_date: NaiveDate = entry.effective_date.parse().map_err(|_| WorkError::Date {
             event_id: entry.event_id.clone(),
             date: entry.effective_date.clone(),
         })?;
         let kind = entry.event_type.as_str();
-        // The CMS case the hub's own events about this event belong to, locked before writing.
-        let cms_case = if kind == court::VariationAppliedFor::full_name()
-            || kind == court::VariationOrderMade::full_name()
-            || kind == court::CaseClosed::full_name()
-        {
-            self.reviewed_case(entry).await?
-        } else if entry_is_from_cms(kind) {
-            Some(entry.stream.clone())
-        } else {
-            None
-        };
-        let streams: Vec<&str> = cms_case.iter().map(String::as_str).collect();
-        let mut tx = self.feed.begin(&streams).await?;
         if kind == cms::CalculationMade::full_name() {
             let made: cms::CalculationMade = decode(entry)?;
             remember_case(tx.connection().await?, made.case.as_ref(), true).await?;
@@ -198,8 +265,7 @@ impl HubWork {
                 .await?;
         } else if kind == cms::ContactLogged::full_name() {
             let contact: cms::ContactLogged = decode(entry)?;
-            self.on_contact(&mut tx, entry, &contact, event_date, on)
-                .await?;
+            self.on_contact(tx, entry, &contact, event_date, on).await?;
         } else if kind == court::CaseOpened::full_name() {
             let opened: court::CaseOpened = decode(entry)?;
             sqlx::query(
@@ -222,29 +288,24 @@ impl HubWork {
         } else if kind == court::CaseClosed::full_name() {
             let closed: court::CaseClosed = decode(entry)?;
             if closed.final_order_stands {
-                if let Some(case) = &cms_case {
-                    self.conclude_review(&mut tx, entry, case, None, on).await?;
+                if let Some(case) = cms_case {
+                    self.conclude_review(tx, entry, case, None, on).await?;
                 }
             } else {
                 end_proceedings(tx.connection().await?, &entry.stream).await?;
             }
         } else if kind == court::VariationAppliedFor::full_name() {
             let applied: court::VariationAppliedFor = decode(entry)?;
-            if let Some(case) = &cms_case {
-                self.open_review(&mut tx, entry, &applied, case, on).await?;
+            if let Some(case) = cms_case {
+                self.open_review(tx, entry, &applied, case, on).await?;
             }
         } else if kind == court::VariationOrderMade::full_name() {
             let order: court::VariationOrderMade = decode(entry)?;
-            if let Some(case) = &cms_case {
-                self.conclude_review(&mut tx, entry, case, Some((&order, event_date)), on)
+            if let Some(case) = cms_case {
+                self.conclude_review(tx, entry, case, Some((&order, event_date)), on)
                     .await?;
             }
         }
-        sqlx::query("UPDATE hub_inbox SET handled = 1 WHERE arrival = $1")
-            .bind(entry.arrival)
-            .execute(tx.connection().await?)
-            .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -753,22 +814,30 @@ impl DueWork for HubWork {
                 break;
             }
             let acting = batch("hub.act", SERVICE, entries.len());
+            // Runs of events whose CMS case each says are acted on together; one whose case
+            // depends on what the hub knows waits until everything before it has committed, and
+            // is acted on alone.
+            let mut together = Vec::new();
             for entry in entries {
-                let span = family_span(
-                    trace_span!(
-                        "hub.handle_event",
-                        otel.name = %format!("act on {}", entry.event_type),
-                        event_id = %entry.event_id,
-                    ),
-                    &entry.trace,
-                    &acting,
-                );
-                let entry = entry.acted_on_in(&span);
-                self.handle(&entry, to)
-                    .instrument(span)
-                    .await
-                    .map_err(machinery_failure)?;
+                match self.case_from_entry(&entry) {
+                    Some(case) => together.push((entry, case)),
+                    None => {
+                        self.act_together(std::mem::take(&mut together), to, &acting)
+                            .await
+                            .map_err(machinery_failure)?;
+                        let case = self
+                            .reviewed_case(&entry)
+                            .await
+                            .map_err(machinery_failure)?;
+                        self.act_together(vec![(entry, case)], to, &acting)
+                            .await
+                            .map_err(machinery_failure)?;
+                    }
+                }
             }
+            self.act_together(together, to, &acting)
+                .await
+                .map_err(machinery_failure)?;
         }
         self.review_pauses(to).await.map_err(machinery_failure)
     }
