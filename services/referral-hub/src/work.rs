@@ -14,6 +14,8 @@
 //! the hub publishes or asks of the others carries that span's context: the hub's reaction is part
 //! of the family's journey. The reviews of pauses are time-driven and begin traces of their own.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 use familybridge_feed::{Feed, FeedError, FeedTransaction, TraceContext};
 use familybridge_proto::cms::v1 as cms;
@@ -204,6 +206,7 @@ impl HubWork {
             .filter_map(|(_, case)| case.as_deref())
             .collect();
         let mut tx = self.feed.begin(&streams).await?;
+        let mut known = KnownCases::default();
         let mut arrivals = Vec::with_capacity(entries.len());
         for (entry, cms_case) in entries {
             let span = family_span(
@@ -216,7 +219,7 @@ impl HubWork {
                 acting,
             );
             let entry = entry.acted_on_in(&span);
-            self.act(&mut tx, &entry, cms_case.as_deref(), on)
+            self.act(&mut tx, &mut known, &entry, cms_case.as_deref(), on)
                 .instrument(span)
                 .await?;
             arrivals.push(entry.arrival);
@@ -239,10 +242,12 @@ impl HubWork {
         Ok(())
     }
 
-    /// Acts on one inbox event on day `on`, in `tx`; its own events go on `cms_case`.
+    /// Acts on one inbox event on day `on`, in `tx` (whose CMS cases already recorded are
+    /// `known`); its own events go on `cms_case`.
     async fn act(
         &self,
         tx: &mut FeedTransaction,
+        known: &mut KnownCases,
         entry: &Entry,
         cms_case: Option<&str>,
         on: NaiveDate,
@@ -254,10 +259,14 @@ impl HubWork {
         let kind = entry.event_type.as_str();
         if kind == cms::CalculationMade::full_name() {
             let made: cms::CalculationMade = decode(entry)?;
-            remember_case(tx.connection().await?, made.case.as_ref(), true).await?;
+            known
+                .remember(tx.connection().await?, made.case.as_ref(), true)
+                .await?;
         } else if kind == cms::PaymentMissed::full_name() {
             let missed: cms::PaymentMissed = decode(entry)?;
-            remember_case(tx.connection().await?, missed.case.as_ref(), false).await?;
+            known
+                .remember(tx.connection().await?, missed.case.as_ref(), false)
+                .await?;
             sqlx::query("UPDATE hub_cms_cases SET last_missed_on = $1 WHERE case_reference = $2")
                 .bind(&entry.effective_date)
                 .bind(&entry.stream)
@@ -265,7 +274,8 @@ impl HubWork {
                 .await?;
         } else if kind == cms::ContactLogged::full_name() {
             let contact: cms::ContactLogged = decode(entry)?;
-            self.on_contact(tx, entry, &contact, event_date, on).await?;
+            self.on_contact(tx, known, entry, &contact, event_date, on)
+                .await?;
         } else if kind == court::CaseOpened::full_name() {
             let opened: court::CaseOpened = decode(entry)?;
             sqlx::query(
@@ -348,6 +358,7 @@ impl HubWork {
     async fn on_contact(
         &self,
         tx: &mut FeedTransaction,
+        known: &mut KnownCases,
         entry: &Entry,
         contact: &cms::ContactLogged,
         contact_date: NaiveDate,
@@ -356,7 +367,9 @@ impl HubWork {
         let Some(parties) = contact.case.as_ref() else {
             return Ok(());
         };
-        remember_case(tx.connection().await?, Some(parties), false).await?;
+        known
+            .remember(tx.connection().await?, Some(parties), false)
+            .await?;
         let paying = contact.party == "paying_parent";
         let person_ref = if paying {
             &parties.paying_parent_ref
@@ -871,26 +884,45 @@ fn pathway_proto(pathway: Pathway) -> proto::Pathway {
 }
 
 /// Remembers a CMS case and its parents; `live` marks that the CMS has made a calculation.
-async fn remember_case(
-    connection: &mut AnyConnection,
-    parties: Option<&cms::CaseParties>,
-    live: bool,
-) -> Result<(), WorkError> {
-    let Some(parties) = parties else {
-        return Ok(());
-    };
-    sqlx::query(
-        "INSERT INTO hub_cms_cases (case_reference, paying_parent_ref, receiving_parent_ref, live) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (case_reference) \
-         DO UPDATE SET live = CASE WHEN excluded.live = 1 THEN 1 ELSE hub_cms_cases.live END",
-    )
-    .bind(&parties.case_reference)
-    .bind(&parties.paying_parent_ref)
-    .bind(&parties.receiving_parent_ref)
-    .bind(i32::from(live))
-    .execute(connection)
-    .await?;
-    Ok(())
+/// The CMS cases a batch has recorded, and whether as live: recording one again changes nothing
+/// unless it now turns live, so the batch does not write it again.
+#[derive(Debug, Default)]
+struct KnownCases(HashMap<String, bool>);
+
+impl KnownCases {
+    /// Records the CMS case of `parties` (live once calculated), unless this batch already has.
+    async fn remember(
+        &mut self,
+        connection: &mut AnyConnection,
+        parties: Option<&cms::CaseParties>,
+        live: bool,
+    ) -> Result<(), WorkError> {
+        let Some(parties) = parties else {
+            return Ok(());
+        };
+        if self
+            .0
+            .get(&parties.case_reference)
+            .is_some_and(|&recorded_live| recorded_live || !live)
+        {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO hub_cms_cases (case_reference, paying_parent_ref, receiving_parent_ref, \
+             live) VALUES ($1, $2, $3, $4) ON CONFLICT (case_reference) \
+             DO UPDATE SET live = CASE WHEN excluded.live = 1 THEN 1 ELSE hub_cms_cases.live END",
+        )
+        .bind(&parties.case_reference)
+        .bind(&parties.paying_parent_ref)
+        .bind(&parties.receiving_parent_ref)
+        .bind(i32::from(live))
+        .execute(connection)
+        .await?;
+        // A case recorded live stays live, whatever this batch records after.
+        let entry = self.0.entry(parties.case_reference.clone()).or_default();
+        *entry |= live;
+        Ok(())
+    }
 }
 
 async fn end_proceedings(
