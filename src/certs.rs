@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use familybridge_runtime::tls::certificates;
+use familybridge_runtime::tls::{CA_FILE, certificates};
+use familybridge_runtime::{Credentials, Identity};
 
 /// Where the credentials go, and which host names the agencies' certificates cover.
 #[derive(Debug, clap::Args)]
@@ -25,10 +26,27 @@ pub struct CertsArgs {
     /// demo's). Never for credentials kept anywhere else.
     #[arg(long)]
     readable_keys: bool,
+    /// Keep the credentials the folder already holds, if it holds a complete set, and make them
+    /// only if it holds none: what a compose file's one-shot service wants, since every `up` runs
+    /// it again while the services that read the first set may still be running.
+    #[arg(long)]
+    keep_existing: bool,
 }
 
 /// Makes the authority and the certificates, and lists the files written.
 pub fn run(args: CertsArgs) -> anyhow::Result<()> {
+    if args.keep_existing && args.out.join(CA_FILE).exists() {
+        for identity in Identity::ALL {
+            Credentials::from_folder(&args.out, identity).with_context(|| {
+                format!(
+                    "{} holds credentials, but not a complete set: remove them to make new ones",
+                    args.out.display()
+                )
+            })?;
+        }
+        println!("kept the credentials in {}", args.out.display());
+        return Ok(());
+    }
     let written = certificates::write_folder(&args.out, &args.hosts, args.readable_keys)
         .with_context(|| format!("cannot make credentials in {}", args.out.display()))?;
     for path in written {
