@@ -78,6 +78,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let scratch = tempfile::tempdir().context("cannot make a folder for the databases")?;
         let services = Services {
             connect: None,
+            journal: None,
             server: server.clone(),
             data_root: scratch.path().to_owned(),
             tls: TlsArgs::default(),

@@ -2,10 +2,13 @@
 //! files, `familybridge run --connect` drives them, and while it runs each service in turn is
 //! killed (SIGKILL, at a moment drawn from a fixed seed) and started again at once on its
 //! database and port. The runner retries what met a missing peer, with the idempotent ids it
-//! already sends; the outputs must be byte-identical to an undisturbed run's.
+//! already sends; the outputs must be byte-identical to an undisturbed run's. A run survives its
+//! runner crashing too: killed in the same way and started again with the same arguments, a
+//! runner with `--journal` resumes from the answers it journaled.
 
 mod support;
 
+use std::ffi::OsStr;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -86,6 +89,11 @@ struct Moments(u64);
 
 impl Moments {
     fn next_millis(&mut self, from: u64, to: u64) -> u64 {
+        self.next_in(from, to)
+    }
+
+    /// A number from `from` up to (not including) `to`.
+    fn next_in(&mut self, from: u64, to: u64) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -132,9 +140,14 @@ fn services(database: impl Fn(&str) -> String) -> [Service; 3] {
     ]
 }
 
-/// Starts `familybridge run --connect` against `services`, writing its outputs to `out` and its
-/// log to `log`.
-fn start_runner(services: &[Service; 3], out: &Path, log: &Path) -> std::process::Child {
+/// Starts `familybridge run --connect` against `services` with `more` arguments, writing its
+/// outputs to `out` and its log to `log`.
+fn start_runner(
+    services: &[Service; 3],
+    out: &Path,
+    log: &Path,
+    more: &[&OsStr],
+) -> std::process::Child {
     let connect = format!(
         "court=http://{},cms=http://{},hub=http://{}",
         services[0].address, services[1].address, services[2].address
@@ -147,6 +160,7 @@ fn start_runner(services: &[Service; 3], out: &Path, log: &Path) -> std::process
         .args(["--arm", "automatic", "--connect", &connect, "--out"])
         .arg(out)
         .args(SIZE)
+        .args(more)
         .stdout(log_file.try_clone().expect("the log, twice"))
         .stderr(log_file)
         .spawn()
@@ -199,7 +213,7 @@ fn a_run_whose_services_are_killed_and_restarted_gives_the_undisturbed_results()
     }
     let disturbed = tempfile::tempdir().expect("a folder");
     let log = data.path().join("runner.log");
-    let mut runner = start_runner(&services, disturbed.path(), &log);
+    let mut runner = start_runner(&services, disturbed.path(), &log, &[]);
 
     // Each service in turn: the CMS first (the one most calls go to), then the court, the hub.
     let started = Instant::now();
@@ -227,6 +241,130 @@ fn a_run_whose_services_are_killed_and_restarted_gives_the_undisturbed_results()
     assert!(
         killed.iter().all(|times| *times > 0),
         "every service is killed at least once: {killed:?} (court, CMS, hub)"
+    );
+}
+
+/// A runner process, killed if the test ends before it does.
+struct Runner(std::process::Child);
+
+impl Runner {
+    /// Whether it has finished, and how.
+    fn finished(&mut self) -> Option<std::process::ExitStatus> {
+        self.0.try_wait().expect("the runner's status")
+    }
+
+    /// Kills it as a crash would (SIGKILL) and waits for it to go.
+    fn kill(&mut self) {
+        // It may already have exited; either way nothing is left running.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The length of the file at `path` (0 if there is none yet).
+fn length(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |metadata| metadata.len())
+}
+
+#[test]
+fn a_runner_killed_and_started_again_with_its_journal_gives_the_undisturbed_results() {
+    const KILLS: usize = 3;
+    let _alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let data = tempfile::tempdir().expect("a folder");
+    let mut services = services(|name| {
+        format!(
+            "sqlite://{}",
+            data.path().join(format!("{name}.db")).display()
+        )
+    });
+    for service in &mut services {
+        service.start();
+    }
+    let disturbed = tempfile::tempdir().expect("a folder");
+    let journal = data.path().join("answers.journal");
+    let log = |start: usize| data.path().join(format!("runner-{start}.log"));
+    // Every other runner sends each call to the CMS alone: the journal's keys do not depend on
+    // how the calls go, so one runner resumes another's journal either way.
+    let start = |number: usize| {
+        let mut more = vec![OsStr::new("--journal"), journal.as_os_str()];
+        if number % 2 == 1 {
+            more.push(OsStr::new("--per-command"));
+        }
+        Runner(start_runner(
+            &services,
+            disturbed.path(),
+            &log(number),
+            &more,
+        ))
+    };
+    let started = Instant::now();
+    let mut moments = Moments(0x0dd_ba11);
+    let mut runner = start(0);
+    // The journal's length at each kill. A runner is killed once it has journaled a seeded amount
+    // beyond what the one before left (some hundreds of answers: the moment follows the run's
+    // progress, not the clock, so a slow machine kills it at about the same points, and the whole
+    // run journals some 800 kB), and a seeded few milliseconds later, so that the kill may land
+    // while calls are in flight or their answers being written.
+    let mut lengths = vec![0];
+    for kill in 1..=KILLS {
+        let before = lengths[kill - 1];
+        let kill_at = before + moments.next_in(40_000, 200_000);
+        while length(&journal) < kill_at {
+            assert!(
+                runner.finished().is_none(),
+                "the runner finished before it was killed {KILLS} times:\n{}",
+                std::fs::read_to_string(log(kill - 1)).unwrap_or_default()
+            );
+            assert!(
+                started.elapsed() < RUN_WITHIN,
+                "the runner made no progress"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(moments.next_millis(0, 40)));
+        runner.kill();
+        let now = length(&journal);
+        assert!(
+            now > before,
+            "the runner killed made progress: {now} > {before} bytes"
+        );
+        lengths.push(now);
+        runner = start(kill);
+    }
+    let status = loop {
+        if let Some(status) = runner.finished() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < RUN_WITHIN,
+            "the resumed run did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    eprintln!(
+        "the journal's length at each kill: {lengths:?}, at the end: {}",
+        length(&journal)
+    );
+    for resumed in 1..=KILLS {
+        let printed = std::fs::read_to_string(log(resumed)).expect("the runner's log");
+        assert!(
+            printed.contains("resuming: ") && printed.contains(" answers from "),
+            "runner {resumed} resumed from the journal:\n{printed}"
+        );
+    }
+    assert_undisturbed_results(
+        status,
+        &log(KILLS),
+        disturbed.path(),
+        "its runner killed and started again with its journal",
     );
 }
 
@@ -326,7 +464,7 @@ fn a_run_whose_database_connections_drop_gives_the_undisturbed_results() {
     let data = tempfile::tempdir().expect("a folder");
     let disturbed = tempfile::tempdir().expect("a folder");
     let log = data.path().join("runner.log");
-    let mut runner = start_runner(&services, disturbed.path(), &log);
+    let mut runner = start_runner(&services, disturbed.path(), &log, &[]);
 
     // Two seconds without the database, then four with it, until the run ends.
     let started = Instant::now();

@@ -285,6 +285,27 @@ fn a_scenario_with_a_bad_lever_is_refused_naming_it() {
 }
 
 #[test]
+fn a_journal_without_connect_is_refused_naming_the_flag() {
+    let folder = tempfile::tempdir().expect("a folder");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_familybridge"))
+        .arg("run")
+        .arg(scenario("automatic-exchange.toml"))
+        .args(["--arm", "automatic", "--journal"])
+        .arg(folder.path().join("answers.journal"))
+        .arg("--out")
+        .arg(folder.path().join("out"))
+        .output()
+        .expect("run familybridge run");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--journal needs --connect"), "{stderr}");
+    assert!(
+        !folder.path().join("answers.journal").exists(),
+        "nothing was written"
+    );
+}
+
+#[test]
 fn todays_rules_reproduce_the_published_figures_within_their_tolerances() {
     let out = tempfile::tempdir().expect("a folder");
     run(

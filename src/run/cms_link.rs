@@ -7,6 +7,12 @@
 //! client request id and its own answer or refusal, and carries the trace context of the family's
 //! action; the CMS applies a batch in case reference order, so the outcome is the one the
 //! per-command path gives, whatever the batch size.
+//!
+//! With an answer journal ([`journal`](super::journal)), a call an earlier runner had answered is
+//! answered from the journal and never reaches the gatherer or the CMS; every other answer is
+//! written to the journal before its family has it — a round's answers in one write.
+
+use std::sync::Arc;
 
 use familybridge_proto::cms::v1 as cms;
 use familybridge_proto::cms::v1::case_batch_entry::Request as CaseRequest;
@@ -16,6 +22,8 @@ use familybridge_runtime::{TraceContext, TracedChannel};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tonic::{Code, Status};
+
+use crate::run::journal::{self, Call, Journal};
 
 /// How the driver's calls reach the CMS. The results do not depend on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,21 +42,30 @@ pub enum CmsCalls {
 
 /// A family's way to the CMS for one phase.
 #[derive(Debug, Clone)]
-pub enum CmsLink {
+pub struct CmsLink {
+    way: Way,
+    /// The run's answer journal, if it keeps one.
+    journal: Option<Arc<Journal>>,
+}
+
+/// How a call reaches the CMS.
+#[derive(Debug, Clone)]
+enum Way {
     /// Straight to the RPC of each call.
     PerCommand(CaseServiceClient<TracedChannel>),
     /// Through the phase's gatherer.
     Batched(mpsc::UnboundedSender<ToGatherer>),
 }
 
+/// What the gatherer hands a family: the CMS's answer, or why the runner could not keep it (the
+/// journal could not be written).
+type Reply = Result<Result<cms::CaseResponse, Status>, String>;
+
 /// What a family tells the gatherer.
 #[derive(Debug)]
 pub enum ToGatherer {
-    /// A call, and where its answer goes.
-    Call(
-        Box<cms::CaseBatchEntry>,
-        oneshot::Sender<Result<cms::CaseResponse, Status>>,
-    ),
+    /// A call, its key in the journal, and where its answer goes.
+    Call(Box<cms::CaseBatchEntry>, Call, oneshot::Sender<Reply>),
     /// The family is done for the phase: it will make no more calls.
     Left,
 }
@@ -68,31 +85,60 @@ impl Drop for Membership {
 }
 
 impl CmsLink {
-    /// The membership a family's task holds while it may call through this link.
-    pub fn membership(&self) -> Membership {
-        match self {
-            CmsLink::PerCommand(_) => Membership(None),
-            CmsLink::Batched(gatherer) => Membership(Some(gatherer.clone())),
+    /// Each call on its own RPC, its answer journaled in `journal` if there is one.
+    pub fn per_command(
+        client: CaseServiceClient<TracedChannel>,
+        journal: Option<Arc<Journal>>,
+    ) -> Self {
+        Self {
+            way: Way::PerCommand(client),
+            journal,
         }
     }
 
-    /// Sends one command or read; answers with what the CMS answered (a read's answer holds the
-    /// case and no event ids).
-    pub async fn send(&self, request: CaseRequest) -> Result<cms::CaseResponse, Status> {
-        match self {
-            CmsLink::PerCommand(client) => alone(&mut client.clone(), request).await,
-            CmsLink::Batched(gatherer) => {
+    /// The membership a family's task holds while it may call through this link.
+    pub fn membership(&self) -> Membership {
+        match &self.way {
+            Way::PerCommand(_) => Membership(None),
+            Way::Batched(gatherer) => Membership(Some(gatherer.clone())),
+        }
+    }
+
+    /// Sends one command or read, the family's call `call`; answers with what the CMS answered (a
+    /// read's answer holds the case and no event ids), or had answered an earlier runner of the
+    /// run. Fails only if the journal cannot be read or written.
+    pub async fn send(
+        &self,
+        call: Call,
+        request: CaseRequest,
+    ) -> anyhow::Result<Result<cms::CaseResponse, Status>> {
+        match &self.way {
+            Way::PerCommand(client) => {
+                let ask = async { alone(&mut client.clone(), request).await };
+                journal::answer(self.journal.as_deref(), call, ask).await
+            }
+            Way::Batched(gatherer) => {
+                if let Some(journal) = &self.journal
+                    && let Some(earlier) = journal.earlier(call)?
+                {
+                    return Ok(earlier);
+                }
+                let stopped = || Ok(Err(Status::cancelled("the driver's gatherer stopped")));
                 let (reply, answer) = oneshot::channel();
                 let entry = cms::CaseBatchEntry {
                     request: Some(request),
                     trace: Some(TraceContext::current().into()),
                 };
-                gatherer
-                    .send(ToGatherer::Call(Box::new(entry), reply))
-                    .map_err(|_| Status::cancelled("the driver's gatherer stopped"))?;
-                answer
-                    .await
-                    .map_err(|_| Status::cancelled("the driver's gatherer stopped"))?
+                if gatherer
+                    .send(ToGatherer::Call(Box::new(entry), call, reply))
+                    .is_err()
+                {
+                    return stopped();
+                }
+                match answer.await {
+                    Ok(reply) => reply.map_err(anyhow::Error::msg),
+                    Err(_) => stopped(),
+                }
             }
         }
     }
@@ -136,75 +182,117 @@ async fn alone(
     answer.map(tonic::Response::into_inner)
 }
 
-/// Starts the gatherer of a phase in which `members` families act; returns the link they call
-/// through (each family's task holds its [`membership`](CmsLink::membership)) and the gatherer's
-/// task, which ends when every family has left.
+/// Starts the gatherer of a phase in which `members` families act, journaling its answers in
+/// `journal` if there is one; returns the link they call through (each family's task holds its
+/// [`membership`](CmsLink::membership)) and the gatherer's task, which ends when every family has
+/// left.
 pub fn gather(
     client: CaseServiceClient<TracedChannel>,
     members: usize,
     batch_size: usize,
+    journal: Option<Arc<Journal>>,
 ) -> (CmsLink, JoinHandle<()>) {
     let (link, inbox) = mpsc::unbounded_channel();
-    let task = tokio::spawn(run_gatherer(client, inbox, members, batch_size.max(1)));
-    (CmsLink::Batched(link), task)
+    let task = tokio::spawn(run_gatherer(
+        client,
+        inbox,
+        members,
+        batch_size.max(1),
+        journal.clone(),
+    ));
+    let link = CmsLink {
+        way: Way::Batched(link),
+        journal,
+    };
+    (link, task)
 }
+
+/// A call of a round and, once the CMS has answered, its answer.
+type Answered = (
+    Call,
+    oneshot::Sender<Reply>,
+    Result<cms::CaseResponse, Status>,
+);
 
 async fn run_gatherer(
     mut client: CaseServiceClient<TracedChannel>,
     mut inbox: mpsc::UnboundedReceiver<ToGatherer>,
     mut members: usize,
     batch_size: usize,
+    journal: Option<Arc<Journal>>,
 ) {
     let mut waiting = Vec::new();
     while members > 0 {
         match inbox.recv().await {
             None => break,
-            Some(ToGatherer::Call(entry, reply)) => waiting.push((*entry, reply)),
+            Some(ToGatherer::Call(entry, call, reply)) => waiting.push((*entry, call, reply)),
             Some(ToGatherer::Left) => members -= 1,
         }
         // Every family still acting waits for an answer: nothing more comes until they have one.
         if !waiting.is_empty() && waiting.len() >= members {
+            let mut round = Vec::new();
             while !waiting.is_empty() {
                 let rest = waiting.split_off(batch_size.min(waiting.len()));
-                send_batch(&mut client, std::mem::replace(&mut waiting, rest)).await;
+                round.extend(send_batch(&mut client, std::mem::replace(&mut waiting, rest)).await);
+                if journal.is_none() {
+                    // Nothing to write first: each batch's families go on at once.
+                    hand_out(round.drain(..), &Ok(()));
+                }
+            }
+            if let Some(journal) = &journal {
+                let written = journal
+                    .write(round.iter().map(|(call, _, answer)| (*call, answer)))
+                    .map_err(|error| format!("{error:#}"));
+                hand_out(round, &written);
             }
         }
     }
 }
 
-/// One `ExecuteBatch` call; each caller gets its entry's answer (or the call's failure).
+/// Gives each family of `answered` its answer, once `written` says the journal holds it.
+fn hand_out(answered: impl IntoIterator<Item = Answered>, written: &Result<(), String>) {
+    for (_, reply, answer) in answered {
+        // A family that stopped waiting has no use for its answer.
+        let _ = reply.send(written.clone().map(|()| answer));
+    }
+}
+
+/// One `ExecuteBatch` call; answers each call with its entry's answer (or the call's failure).
 async fn send_batch(
     client: &mut CaseServiceClient<TracedChannel>,
-    calls: Vec<(
-        cms::CaseBatchEntry,
-        oneshot::Sender<Result<cms::CaseResponse, Status>>,
-    )>,
-) {
-    let (entries, replies): (Vec<_>, Vec<_>) = calls.into_iter().unzip();
+    calls: Vec<(cms::CaseBatchEntry, Call, oneshot::Sender<Reply>)>,
+) -> Vec<Answered> {
+    let mut entries = Vec::with_capacity(calls.len());
+    let mut callers = Vec::with_capacity(calls.len());
+    for (entry, call, reply) in calls {
+        entries.push(entry);
+        callers.push((call, reply));
+    }
     match client
         .execute_batch(cms::CaseBatchRequest { entries })
         .await
     {
         Ok(response) => {
             let mut outcomes = response.into_inner().outcomes.into_iter();
-            for reply in replies {
-                let answer = match outcomes.next().and_then(|outcome| outcome.outcome) {
-                    Some(Outcome::Answer(answer)) => Ok(answer),
-                    Some(Outcome::Refusal(refusal)) => {
-                        Err(Status::new(Code::from(refusal.code), refusal.message))
-                    }
-                    None => Err(Status::internal(
-                        "the CMS left an entry of the batch unanswered",
-                    )),
-                };
-                // A family that stopped waiting has no use for its answer.
-                let _ = reply.send(answer);
-            }
+            callers
+                .into_iter()
+                .map(|(call, reply)| {
+                    let answer = match outcomes.next().and_then(|outcome| outcome.outcome) {
+                        Some(Outcome::Answer(answer)) => Ok(answer),
+                        Some(Outcome::Refusal(refusal)) => {
+                            Err(Status::new(Code::from(refusal.code), refusal.message))
+                        }
+                        None => Err(Status::internal(
+                            "the CMS left an entry of the batch unanswered",
+                        )),
+                    };
+                    (call, reply, answer)
+                })
+                .collect()
         }
-        Err(status) => {
-            for reply in replies {
-                let _ = reply.send(Err(status.clone()));
-            }
-        }
+        Err(status) => callers
+            .into_iter()
+            .map(|(call, reply)| (call, reply, Err(status.clone())))
+            .collect(),
     }
 }

@@ -2,7 +2,9 @@
 //! act: week by week, the court's actions of the week, then (once the CMS has taken in the court's
 //! events) the families' dealings with the CMS, then the referral hub's and the agencies' clocks.
 //! Every call a family makes carries an id derived from the family and the action, so a retried
-//! call is answered as the first.
+//! call is answered as the first. With an answer journal ([`journal`](super::journal)), each call
+//! is also numbered within its family, and answered from the journal if an earlier runner of the
+//! run had its answer.
 //!
 //! Families are driven concurrently within a step, each family's calls in order; families never
 //! touch each other's cases, and the agencies order their own work by date and reference, so the
@@ -47,6 +49,7 @@ use tonic::{Code, Status};
 use tracing::{Instrument, Span};
 
 use crate::run::cms_link::{self, CmsCalls, CmsLink};
+use crate::run::journal::{self, Call, Journal};
 use crate::stack::Urls;
 
 /// Families acting at once when their calls go one by one (the court's, always; the CMS's with
@@ -78,23 +81,29 @@ pub struct Clients {
     pub hub_clock: ClockClient<TracedChannel>,
 }
 
-impl Clients {
+/// The date each service's clock had reached when the runner started (`None`: never moved).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClockDates {
+    /// The court registry's.
+    pub court: Option<NaiveDate>,
+    /// The CMS's.
+    pub cms: Option<NaiveDate>,
+    /// The referral hub's.
+    pub hub: Option<NaiveDate>,
+}
+
+impl ClockDates {
     /// Checks that no service's clock has reached `start`: a run needs services that have
     /// simulated nothing yet.
-    pub async fn check_fresh(&self, start: NaiveDate) -> anyhow::Result<()> {
-        for (clock, name) in [
-            (&self.court_clock, "the court registry"),
-            (&self.cms_clock, "the CMS"),
-            (&self.hub_clock, "the referral hub"),
+    pub fn check_fresh(&self, start: NaiveDate) -> anyhow::Result<()> {
+        for (current, name) in [
+            (self.court, "the court registry"),
+            (self.cms, "the CMS"),
+            (self.hub, "the referral hub"),
         ] {
-            let current = clock
-                .clone()
-                .current_date(CurrentDateRequest {})
-                .await
-                .with_context(|| format!("cannot reach {name}"))?
-                .into_inner()
-                .current_date;
-            if !current.is_empty() && current.as_str() >= iso(start).as_str() {
+            if let Some(current) = current
+                && current >= start
+            {
                 anyhow::bail!(
                     "{name} has already simulated up to {current}: a run needs services with fresh \
                      databases"
@@ -102,6 +111,46 @@ impl Clients {
             }
         }
         Ok(())
+    }
+}
+
+/// What a drive carries on from: the services' clock dates when this runner started (before the
+/// period, on a fresh run) and the run's answer journal, if it keeps one.
+#[derive(Debug, Default)]
+pub struct Resume {
+    /// Each service's clock date: a clock is not moved to a date it has reached (the clocks only
+    /// go forward), which a resumed runner would otherwise ask of them.
+    pub clocks: ClockDates,
+    /// The journal every answer is written to, holding the answers of an earlier runner.
+    pub journal: Option<Arc<Journal>>,
+}
+
+impl Clients {
+    /// The date each service's clock has reached.
+    pub async fn clock_dates(&self) -> anyhow::Result<ClockDates> {
+        let date = |clock: &ClockClient<TracedChannel>, name: &'static str| {
+            let mut clock = clock.clone();
+            async move {
+                let current = clock
+                    .current_date(CurrentDateRequest {})
+                    .await
+                    .with_context(|| format!("cannot reach {name}"))?
+                    .into_inner()
+                    .current_date;
+                if current.is_empty() {
+                    return anyhow::Ok(None);
+                }
+                let date = current
+                    .parse()
+                    .with_context(|| format!("{name} sent a malformed date {current:?}"))?;
+                Ok(Some(date))
+            }
+        };
+        Ok(ClockDates {
+            court: date(&self.court_clock, "the court registry").await?,
+            cms: date(&self.cms_clock, "the CMS").await?,
+            hub: date(&self.hub_clock, "the referral hub").await?,
+        })
     }
 
     /// Clients of the services at `urls`, reached over `transport`, connecting lazily.
@@ -158,6 +207,8 @@ pub struct Family {
     payments_sent: u32,
     /// The latest day the family dealt with the CMS: nothing it does later is dated earlier.
     last_cms_day: Option<NaiveDate>,
+    /// Calls made to the court and the CMS so far: numbers each call's answer in the journal.
+    calls: u32,
 }
 
 impl Family {
@@ -179,6 +230,18 @@ impl Family {
             steps_played: Vec::new(),
             payments_sent: 0,
             last_cms_day: None,
+            calls: 0,
+        }
+    }
+
+    /// The key of the family's next call: it follows from the family's plan and the answers it
+    /// got, so a resumed runner numbers its calls as the first did.
+    fn next_call(&mut self) -> Call {
+        self.calls += 1;
+        Call {
+            replication: self.plan.replication,
+            family: self.plan.family_index,
+            number: self.calls,
         }
     }
 
@@ -219,13 +282,14 @@ pub enum Reporting {
 }
 
 /// Drives `families` through the period, a week at a time, their calls to the CMS made as `calls`
-/// says; `on_step` is told after each step.
+/// says, carrying on from `resume`; `on_step` is told after each step.
 pub async fn drive(
     scenario: &Scenario,
     clients: &Clients,
     families: Vec<Family>,
     reporting: Reporting,
     calls: CmsCalls,
+    resume: &Resume,
     mut on_step: impl FnMut(),
 ) -> anyhow::Result<Vec<Family>> {
     let start = scenario.run.start;
@@ -256,6 +320,7 @@ pub async fn drive(
                 run_phase(
                     &mut families,
                     clients,
+                    resume.journal.as_ref(),
                     &scenario.population,
                     &gate,
                     calls,
@@ -270,11 +335,20 @@ pub async fn drive(
                 settle(&mut clients.cms_clock.clone(), "the CMS").await?;
             }
             settle(&mut clients.hub_clock.clone(), "the referral hub").await?;
-            for (clock, name) in [
-                (&clients.hub_clock, "the referral hub"),
-                (&clients.cms_clock, "the CMS"),
-                (&clients.court_clock, "the court registry"),
+            for (clock, name, reached) in [
+                (&clients.hub_clock, "the referral hub", resume.clocks.hub),
+                (&clients.cms_clock, "the CMS", resume.clocks.cms),
+                (
+                    &clients.court_clock,
+                    "the court registry",
+                    resume.clocks.court,
+                ),
             ] {
+                // A clock already there was moved by an earlier runner of this run, which moved it
+                // only once every call of the step was answered.
+                if reached.is_some_and(|reached| step_end <= reached) {
+                    continue;
+                }
                 clock
                     .clone()
                     .advance_to(AdvanceToRequest {
@@ -303,6 +377,7 @@ pub async fn drive(
 async fn run_phase(
     families: &mut [Option<Family>],
     clients: &Clients,
+    journal: Option<&Arc<Journal>>,
     population: &Population,
     gate: &Arc<Semaphore>,
     calls: CmsCalls,
@@ -334,10 +409,18 @@ async fn run_phase(
     // waits for every family acting, so all of them act at once.
     let (link, gatherer) = match (calls, phase) {
         (CmsCalls::Batched { batch_size }, Phase::Cms) => {
-            let (link, task) = cms_link::gather(clients.cms.clone(), acting.len(), batch_size);
+            let (link, task) = cms_link::gather(
+                clients.cms.clone(),
+                acting.len(),
+                batch_size,
+                journal.cloned(),
+            );
             (link, Some(task))
         }
-        _ => (CmsLink::PerCommand(clients.cms.clone()), None),
+        _ => (
+            CmsLink::per_command(clients.cms.clone(), journal.cloned()),
+            None,
+        ),
     };
     for (index, mut family) in acting {
         let clients = clients.clone();
@@ -353,6 +436,7 @@ async fn run_phase(
         };
         let phase_span = phase_span.clone();
         let link = link.clone();
+        let journal = journal.cloned();
         let membership = link.membership();
         running.spawn(async move {
             let _permit = permit;
@@ -360,6 +444,7 @@ async fn run_phase(
             act(
                 &mut family,
                 &clients,
+                journal.as_deref(),
                 &link,
                 &population,
                 phase,
@@ -450,6 +535,7 @@ fn action_span(family: &Family, action: &'static str, phase: &Span) -> Span {
 async fn act(
     family: &mut Family,
     clients: &Clients,
+    journal: Option<&Journal>,
     cms: &CmsLink,
     population: &Population,
     phase: Phase,
@@ -472,7 +558,7 @@ async fn act(
     if phase == Phase::Court {
         for (index, date, action) in actions {
             let span = action_span(family, action_name(&action), phase_span);
-            court_action(family, &mut clients.court.clone(), index, date, &action)
+            court_action(family, &clients.court, journal, index, date, &action)
                 .instrument(span)
                 .await?;
         }
@@ -545,7 +631,7 @@ fn money(amount: Decimal) -> String {
 
 /// Whether a refusal is the agency's answer to what the family did (a rule said no), which the
 /// world accepts and goes on, rather than a failure of the run.
-fn refused_by_rule(status: &Status) -> bool {
+pub fn refused_by_rule(status: &Status) -> bool {
     matches!(
         status.code(),
         Code::FailedPrecondition | Code::InvalidArgument | Code::AlreadyExists | Code::NotFound
@@ -601,9 +687,37 @@ fn paying_is_applicant(family: &Family) -> bool {
     })
 }
 
+/// A family's call to the court.
+enum CourtRequest {
+    OpenCase(court::OpenCaseRequest),
+    InterimOrder(court::MakeOrderRequest),
+    FinalOrder(court::MakeOrderRequest),
+    VariationOrder(court::MakeOrderRequest),
+    ApplyToVary(court::ApplyToVaryRequest),
+    CloseCase(court::CloseCaseRequest),
+}
+
+/// Sends one call to the court.
+async fn to_court(
+    client: &CourtRegistryClient<TracedChannel>,
+    request: CourtRequest,
+) -> Result<court::CaseResponse, Status> {
+    let mut client = client.clone();
+    let answer = match request {
+        CourtRequest::OpenCase(request) => client.open_case(request).await,
+        CourtRequest::InterimOrder(request) => client.make_interim_order(request).await,
+        CourtRequest::FinalOrder(request) => client.make_final_order(request).await,
+        CourtRequest::VariationOrder(request) => client.make_variation_order(request).await,
+        CourtRequest::ApplyToVary(request) => client.apply_to_vary(request).await,
+        CourtRequest::CloseCase(request) => client.close_case(request).await,
+    };
+    answer.map(tonic::Response::into_inner)
+}
+
 async fn court_action(
     family: &mut Family,
-    client: &mut CourtRegistryClient<TracedChannel>,
+    client: &CourtRegistryClient<TracedChannel>,
+    journal: Option<&Journal>,
     index: usize,
     date: NaiveDate,
     action: &Action,
@@ -620,7 +734,8 @@ async fn court_action(
         arrangements: arrangements(nights, paying_first),
         safeguarding_narrative: String::new(),
     };
-    let outcome = match action {
+    // The call, and the order it makes (which of the plan's, whether final, the nights), if any.
+    let (request, order) = match action {
         Action::OpenCourtCase {
             applicant_is_receiving_parent,
             domestic_abuse_alleged,
@@ -636,81 +751,62 @@ async fn court_action(
                     &family.plan.receiving_parent_ref,
                 )
             };
-            client
-                .open_case(court::OpenCaseRequest {
-                    client_request_id: id.clone(),
-                    case_reference: case_reference.clone(),
-                    effective_date: iso(date),
-                    applicant: Some(court::Party {
-                        person_ref: applicant.clone(),
-                    }),
-                    respondent: Some(court::Party {
-                        person_ref: respondent.clone(),
-                    }),
-                    child_refs: family.plan.child_refs.clone(),
-                    welfare_flags: Some(court::WelfareFlags {
-                        domestic_abuse_alleged: *domestic_abuse_alleged,
-                        child_protection_concerns: false,
-                    }),
-                    safeguarding_narrative: String::new(),
-                })
-                .await
-                .map(|_| None)
+            let request = court::OpenCaseRequest {
+                client_request_id: id.clone(),
+                case_reference: case_reference.clone(),
+                effective_date: iso(date),
+                applicant: Some(court::Party {
+                    person_ref: applicant.clone(),
+                }),
+                respondent: Some(court::Party {
+                    person_ref: respondent.clone(),
+                }),
+                child_refs: family.plan.child_refs.clone(),
+                welfare_flags: Some(court::WelfareFlags {
+                    domestic_abuse_alleged: *domestic_abuse_alleged,
+                    child_protection_concerns: false,
+                }),
+                safeguarding_narrative: String::new(),
+            };
+            (CourtRequest::OpenCase(request), None)
         }
         Action::InterimOrder {
-            nights_with_paying_parent,
-        } => client
-            .make_interim_order(order_request(nights_with_paying_parent))
-            .await
-            .map(|response| {
-                Some((
-                    OrderRef::Interim,
-                    false,
-                    nights_with_paying_parent,
-                    response,
-                ))
-            }),
+            nights_with_paying_parent: nights,
+        } => (
+            CourtRequest::InterimOrder(order_request(nights)),
+            Some((OrderRef::Interim, false, nights)),
+        ),
         Action::FinalOrder {
-            nights_with_paying_parent,
-        } => client
-            .make_final_order(order_request(nights_with_paying_parent))
-            .await
-            .map(|response| Some((OrderRef::Final, true, nights_with_paying_parent, response))),
+            nights_with_paying_parent: nights,
+        } => (
+            CourtRequest::FinalOrder(order_request(nights)),
+            Some((OrderRef::Final, true, nights)),
+        ),
         Action::VariationOrder {
-            nights_with_paying_parent,
-        } => client
-            .make_variation_order(order_request(nights_with_paying_parent))
-            .await
-            .map(|response| {
-                Some((
-                    OrderRef::Variation,
-                    true,
-                    nights_with_paying_parent,
-                    response,
-                ))
-            }),
+            nights_with_paying_parent: nights,
+        } => (
+            CourtRequest::VariationOrder(order_request(nights)),
+            Some((OrderRef::Variation, true, nights)),
+        ),
         Action::ApplyToVary {
             proposed_nights_with_paying_parent,
         } => {
-            let applied_by = &family.plan.paying_parent_ref;
-            client
-                .apply_to_vary(court::ApplyToVaryRequest {
-                    client_request_id: id.clone(),
-                    case_reference: case_reference.clone(),
-                    effective_date: iso(date),
-                    applied_by: Some(court::Party {
-                        person_ref: applied_by.clone(),
-                    }),
-                    proposed_arrangements: arrangements(
-                        proposed_nights_with_paying_parent,
-                        paying_first,
-                    ),
-                })
-                .await
-                .map(|_| None)
+            let request = court::ApplyToVaryRequest {
+                client_request_id: id.clone(),
+                case_reference: case_reference.clone(),
+                effective_date: iso(date),
+                applied_by: Some(court::Party {
+                    person_ref: family.plan.paying_parent_ref.clone(),
+                }),
+                proposed_arrangements: arrangements(
+                    proposed_nights_with_paying_parent,
+                    paying_first,
+                ),
+            };
+            (CourtRequest::ApplyToVary(request), None)
         }
-        Action::CloseCourtCase { withdrawn } => client
-            .close_case(court::CloseCaseRequest {
+        Action::CloseCourtCase { withdrawn } => {
+            let request = court::CloseCaseRequest {
                 client_request_id: id.clone(),
                 case_reference: case_reference.clone(),
                 effective_date: iso(date),
@@ -720,30 +816,32 @@ async fn court_action(
                     court::ClosureReason::Dismissed
                 }
                 .into(),
-            })
-            .await
-            .map(|_| None),
+            };
+            (CourtRequest::CloseCase(request), None)
+        }
         _ => return Ok(()),
     };
+    let call = family.next_call();
+    let outcome = journal::answer(journal, call, to_court(client, request)).await?;
     match outcome {
-        Ok(Some((which, is_final, nights, response))) => {
-            let order_id = response
-                .into_inner()
-                .case
-                .and_then(|case| case.orders.last().map(|order| order.order_id.clone()))
-                .unwrap_or_default();
-            family.orders.insert(
-                which,
-                CourtOrderFact {
-                    order_id,
-                    made_on: date,
-                    is_final,
-                    nights_with_paying_parent: nights.clone(),
-                },
-            );
+        Ok(response) => {
+            if let Some((which, is_final, nights)) = order {
+                let order_id = response
+                    .case
+                    .and_then(|case| case.orders.last().map(|order| order.order_id.clone()))
+                    .unwrap_or_default();
+                family.orders.insert(
+                    which,
+                    CourtOrderFact {
+                        order_id,
+                        made_on: date,
+                        is_final,
+                        nights_with_paying_parent: nights.clone(),
+                    },
+                );
+            }
             Ok(())
         }
-        Ok(None) => Ok(()),
         Err(status) if refused_by_rule(&status) => {
             tracing::debug!(case = %case_reference, %status, "the court refused a family's action");
             Ok(())
@@ -769,12 +867,16 @@ fn observe(family: &mut Family, case: Option<&cms::Case>) {
 }
 
 async fn refresh(family: &mut Family, cms: &CmsLink) -> anyhow::Result<cms::Case> {
+    let call = family.next_call();
     let case = cms
-        .send(CaseRequest::GetCase(cms::GetCaseRequest {
-            case_reference: family.plan.cms_case_reference.clone(),
-            omit_history: true,
-        }))
-        .await
+        .send(
+            call,
+            CaseRequest::GetCase(cms::GetCaseRequest {
+                case_reference: family.plan.cms_case_reference.clone(),
+                omit_history: true,
+            }),
+        )
+        .await?
         .with_context(|| format!("the CMS could not read {}", family.plan.cms_case_reference))?
         .case
         .with_context(|| format!("the CMS sent no case {}", family.plan.cms_case_reference))?;
@@ -813,15 +915,19 @@ async fn record_payment(
     amount: Decimal,
     source: PaymentSource,
 ) -> anyhow::Result<()> {
+    let call = family.next_call();
     let outcome = cms
-        .send(CaseRequest::RecordPayment(cms::RecordPaymentRequest {
-            client_request_id: id,
-            case_reference: family.plan.cms_case_reference.clone(),
-            effective_date: iso(on),
-            amount: money(amount),
-            source: payment_source(source).into(),
-        }))
-        .await;
+        .send(
+            call,
+            CaseRequest::RecordPayment(cms::RecordPaymentRequest {
+                client_request_id: id,
+                case_reference: family.plan.cms_case_reference.clone(),
+                effective_date: iso(on),
+                amount: money(amount),
+                source: payment_source(source).into(),
+            }),
+        )
+        .await?;
     cms_command(family, "a payment", outcome).await
 }
 
@@ -951,16 +1057,18 @@ async fn report_missed_direct_pay(
     let Some((_, unpaid)) = family.pending_report.take() else {
         return Ok(());
     };
+    let call = family.next_call();
     let outcome = cms
-        .send(CaseRequest::ReportMissedDirectPay(
-            cms::ReportMissedDirectPayRequest {
+        .send(
+            call,
+            CaseRequest::ReportMissedDirectPay(cms::ReportMissedDirectPayRequest {
                 client_request_id: format!("{}/missed-{}", family.plan.cms_case_reference, iso(on)),
                 case_reference: family.plan.cms_case_reference.clone(),
                 effective_date: iso(on),
                 unpaid: money(unpaid),
-            },
-        ))
-        .await;
+            }),
+        )
+        .await?;
     family.unreported_shortfall = Decimal::ZERO;
     family.reported_missed = outcome.is_ok();
     cms_command(family, "a report of missed Direct Pay", outcome).await
@@ -989,13 +1097,17 @@ async fn leave_for_arrangement(
     let due = next.and_then(|instalment| instalment.due.parse().ok());
     let amount = next.and_then(|instalment| instalment.maintenance.parse().ok());
     let number = next.map_or(1, |instalment| instalment.number);
+    let call = family.next_call();
     let outcome = cms
-        .send(CaseRequest::CloseCase(cms::CloseCaseRequest {
-            client_request_id: format!("{}/close", family.plan.cms_case_reference),
-            case_reference: family.plan.cms_case_reference.clone(),
-            effective_date: iso(on),
-        }))
-        .await;
+        .send(
+            call,
+            CaseRequest::CloseCase(cms::CloseCaseRequest {
+                client_request_id: format!("{}/close", family.plan.cms_case_reference),
+                case_reference: family.plan.cms_case_reference.clone(),
+                effective_date: iso(on),
+            }),
+        )
+        .await?;
     cms_command(family, "closing the case", outcome).await?;
     if let (Some(due), Some(amount)) = (due, amount) {
         family.arrangement = Some((number, due, amount));
@@ -1071,99 +1183,81 @@ async fn cms_action(
     let id = request_id(family, index);
     let reference = family.plan.cms_case_reference.clone();
     let plan = &family.plan;
-    let outcome = match action {
+    let request = match action {
         Action::OpenCmsApplication {
             proceedings_pending,
-        } => {
-            cms.send(CaseRequest::OpenApplication(cms::OpenApplicationRequest {
-                client_request_id: id,
-                case_reference: reference.clone(),
-                effective_date: iso(date),
-                paying_parent_ref: plan.paying_parent_ref.clone(),
-                receiving_parent_ref: plan.receiving_parent_ref.clone(),
-                applicant: cms::CaseParty::ReceivingParent.into(),
-                child_refs: plan.child_refs.clone(),
-                proceedings_pending: *proceedings_pending,
-                collect_and_pay: plan.collect_and_pay,
-                gross_weekly_income: plan.gross_weekly_income.map(money).unwrap_or_default(),
-                relevant_other_children: plan.relevant_other_children,
-                flat_rate_benefit: plan.flat_rate_benefit,
-                employment: match plan.employment {
-                    Employment::Employed => cms::Employment::Employed,
-                    Employment::SelfEmployed => cms::Employment::SelfEmployed,
-                    Employment::NotWorking => cms::Employment::NotWorking,
-                }
-                .into(),
-            }))
-            .await
-        }
+        } => CaseRequest::OpenApplication(cms::OpenApplicationRequest {
+            client_request_id: id,
+            case_reference: reference.clone(),
+            effective_date: iso(date),
+            paying_parent_ref: plan.paying_parent_ref.clone(),
+            receiving_parent_ref: plan.receiving_parent_ref.clone(),
+            applicant: cms::CaseParty::ReceivingParent.into(),
+            child_refs: plan.child_refs.clone(),
+            proceedings_pending: *proceedings_pending,
+            collect_and_pay: plan.collect_and_pay,
+            gross_weekly_income: plan.gross_weekly_income.map(money).unwrap_or_default(),
+            relevant_other_children: plan.relevant_other_children,
+            flat_rate_benefit: plan.flat_rate_benefit,
+            employment: match plan.employment {
+                Employment::Employed => cms::Employment::Employed,
+                Employment::SelfEmployed => cms::Employment::SelfEmployed,
+                Employment::NotWorking => cms::Employment::NotWorking,
+            }
+            .into(),
+        }),
         Action::NotifyPayingParent => {
-            cms.send(CaseRequest::NotifyPayingParent(
-                cms::NotifyPayingParentRequest {
-                    client_request_id: id,
-                    case_reference: reference.clone(),
-                    effective_date: iso(date),
-                },
-            ))
-            .await
-        }
-        Action::MakeCalculation => {
-            cms.send(CaseRequest::MakeCalculation(cms::MakeCalculationRequest {
+            CaseRequest::NotifyPayingParent(cms::NotifyPayingParentRequest {
                 client_request_id: id,
                 case_reference: reference.clone(),
                 effective_date: iso(date),
-            }))
-            .await
+            })
         }
+        Action::MakeCalculation => CaseRequest::MakeCalculation(cms::MakeCalculationRequest {
+            client_request_id: id,
+            case_reference: reference.clone(),
+            effective_date: iso(date),
+        }),
         Action::ReportIncomeChange {
             gross_weekly_income,
-        } => {
-            cms.send(CaseRequest::RecordIncome(cms::RecordIncomeRequest {
-                client_request_id: id,
-                case_reference: reference.clone(),
-                effective_date: iso(date),
-                gross_weekly_income: money(*gross_weekly_income),
-                source: cms::IncomeSource::ReportedChange.into(),
-            }))
-            .await
-        }
+        } => CaseRequest::RecordIncome(cms::RecordIncomeRequest {
+            client_request_id: id,
+            case_reference: reference.clone(),
+            effective_date: iso(date),
+            gross_weekly_income: money(*gross_weekly_income),
+            source: cms::IncomeSource::ReportedChange.into(),
+        }),
         Action::Contact {
             by_paying_parent,
             distressed,
             kind,
-        } => {
-            cms.send(CaseRequest::RecordContact(cms::RecordContactRequest {
+        } => CaseRequest::RecordContact(cms::RecordContactRequest {
+            client_request_id: id,
+            case_reference: reference.clone(),
+            effective_date: iso(date),
+            party: if *by_paying_parent {
+                cms::CaseParty::PayingParent
+            } else {
+                cms::CaseParty::ReceivingParent
+            }
+            .into(),
+            kind: match kind {
+                familybridge_casework::ContactKind::Call => cms::ContactKind::Call,
+                familybridge_casework::ContactKind::Complaint => cms::ContactKind::Complaint,
+                familybridge_casework::ContactKind::Written => cms::ContactKind::Written,
+            }
+            .into(),
+            distressed: *distressed,
+        }),
+        Action::ClaimSharedCare { child_ref, nights } => {
+            CaseRequest::RecordSharedCare(cms::RecordSharedCareRequest {
                 client_request_id: id,
                 case_reference: reference.clone(),
                 effective_date: iso(date),
-                party: if *by_paying_parent {
-                    cms::CaseParty::PayingParent
-                } else {
-                    cms::CaseParty::ReceivingParent
-                }
-                .into(),
-                kind: match kind {
-                    familybridge_casework::ContactKind::Call => cms::ContactKind::Call,
-                    familybridge_casework::ContactKind::Complaint => cms::ContactKind::Complaint,
-                    familybridge_casework::ContactKind::Written => cms::ContactKind::Written,
-                }
-                .into(),
-                distressed: *distressed,
-            }))
-            .await
-        }
-        Action::ClaimSharedCare { child_ref, nights } => {
-            cms.send(CaseRequest::RecordSharedCare(
-                cms::RecordSharedCareRequest {
-                    client_request_id: id,
-                    case_reference: reference.clone(),
-                    effective_date: iso(date),
-                    child_ref: child_ref.clone(),
-                    nights: *nights,
-                    source: cms::EvidenceSource::ParentsWord.into(),
-                },
-            ))
-            .await
+                child_ref: child_ref.clone(),
+                nights: *nights,
+                source: cms::EvidenceSource::ParentsWord.into(),
+            })
         }
         Action::ReportCourtOrderToCms { order } => {
             // A final order the CMS is waiting for is told by the waiting receiving parent
@@ -1174,10 +1268,7 @@ async fn cms_action(
             let Some(made) = family.orders.get(order).cloned() else {
                 return Ok(());
             };
-            cms.send(CaseRequest::ReportCourtOrder(court_order_report(
-                id, &reference, date, &made,
-            )))
-            .await
+            CaseRequest::ReportCourtOrder(court_order_report(id, &reference, date, &made))
         }
         Action::ReportProceedingsEnded { without_order } => {
             if reporting == Reporting::Automatic || !family.deferred {
@@ -1188,30 +1279,26 @@ async fn cms_action(
                     let Some(made) = family.orders.get(&OrderRef::Final).cloned() else {
                         return Ok(());
                     };
-                    cms.send(CaseRequest::ReportCourtOrder(court_order_report(
-                        id, &reference, date, &made,
-                    )))
-                    .await
+                    CaseRequest::ReportCourtOrder(court_order_report(id, &reference, date, &made))
                 }
                 Some(outcome) => {
-                    cms.send(CaseRequest::ReportProceedingsEnded(
-                        cms::ReportProceedingsEndedRequest {
-                            client_request_id: id,
-                            case_reference: reference.clone(),
-                            effective_date: iso(date),
-                            outcome: match outcome {
-                                ProceedingsOutcome::Withdrawn => cms::ProceedingsOutcome::Withdrawn,
-                                ProceedingsOutcome::Dismissed => cms::ProceedingsOutcome::Dismissed,
-                            }
-                            .into(),
-                        },
-                    ))
-                    .await
+                    CaseRequest::ReportProceedingsEnded(cms::ReportProceedingsEndedRequest {
+                        client_request_id: id,
+                        case_reference: reference.clone(),
+                        effective_date: iso(date),
+                        outcome: match outcome {
+                            ProceedingsOutcome::Withdrawn => cms::ProceedingsOutcome::Withdrawn,
+                            ProceedingsOutcome::Dismissed => cms::ProceedingsOutcome::Dismissed,
+                        }
+                        .into(),
+                    })
                 }
             }
         }
         _ => return Ok(()),
     };
+    let call = family.next_call();
+    let outcome = cms.send(call, request).await?;
     cms_command(family, "a family's action", outcome).await
 }
 

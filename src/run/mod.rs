@@ -7,10 +7,12 @@
 //! outcome back from them ([`readback`]); and measures it family by family, holding nothing per
 //! family beyond the caseload itself. The comparison — means with 95% intervals and differences from the base arm —
 //! is written to the output folder (`summary.json`, `metrics.csv`, `timeseries.csv`,
-//! `report.html`) and printed as a table.
+//! `report.html`) and printed as a table. With `--connect`, `--journal FILE` keeps every answer
+//! the runner acts on ([`journal`]), so that a runner that dies can be started again and resume.
 
 mod cms_link;
 mod drive;
+mod journal;
 pub mod levers;
 mod readback;
 
@@ -31,7 +33,8 @@ use tokio::task::JoinSet;
 
 pub use crate::run::cms_link::CmsCalls;
 pub use crate::run::drive::PER_COMMAND_CONCURRENCY;
-use crate::run::drive::{Clients, Family, Reporting, STEP_DAYS};
+use crate::run::drive::{Clients, Family, Reporting, Resume, STEP_DAYS};
+use crate::run::journal::{Header, Journal};
 use crate::stack::{ANY_LOOPBACK_PORTS, Databases, Stack, Urls};
 
 /// Entries in one ExecuteBatch call, unless told otherwise.
@@ -62,6 +65,12 @@ pub struct RunArgs {
     /// `court=URL,cms=URL,hub=URL`. Runs only that arm (see --arm).
     #[arg(long, value_parser = parse_connect)]
     connect: Option<Urls>,
+    /// With --connect: write every answer the runner acts on to FILE. If FILE already holds the
+    /// journal of this run (the same scenario file, arm, seed and size), the runner resumes it:
+    /// it replays the run from the start with the journaled answers and carries on where the
+    /// runner that wrote them stopped, with the same results as a run that never stopped.
+    #[arg(long, value_name = "FILE")]
+    journal: Option<PathBuf>,
     /// The one arm to run [default: every arm; with --connect, the scenario must then have one].
     #[arg(long)]
     arm: Option<String>,
@@ -180,6 +189,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     if let Some(arm) = &args.arm {
         scenario = only_arm(scenario, arm)?;
     }
+    if args.journal.is_some() && args.connect.is_none() {
+        anyhow::bail!(
+            "--journal needs --connect: it lets a runner resume against services that kept running \
+             (a run without --connect starts services of its own afresh)"
+        );
+    }
     if args.connect.is_some() && scenario.arms.len() != 1 {
         anyhow::bail!(
             "--connect drives services set up for one arm: name it with --arm (the scenario has {})",
@@ -233,6 +248,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     let services = Services {
         connect: args.connect.clone(),
+        journal: args.journal.clone(),
         server,
         data_root,
         tls: args.tls.clone(),
@@ -280,6 +296,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 pub struct Services {
     /// Services already running (one arm); `None`: a stack of the arm's own in this process.
     pub connect: Option<Urls>,
+    /// With `connect`: the answer journal to write, or to resume from.
+    pub journal: Option<PathBuf>,
     /// The PostgreSQL server an in-process stack keeps its databases on; `None`: SQLite files.
     pub server: Option<PostgresServer>,
     /// The folder the arms' SQLite files go in (a subfolder per arm).
@@ -309,9 +327,10 @@ pub async fn simulate(
             continue;
         }
         let (scenario, progress) = (Arc::clone(scenario), progress.clone());
-        let (arm, connect, server) = (
+        let (arm, connect, journal, server) = (
             arm.clone(),
             services.connect.clone(),
+            services.journal.clone(),
             services.server.clone(),
         );
         let data_dir = services.data_root.join(&arm.name);
@@ -329,6 +348,7 @@ pub async fn simulate(
                         urls,
                         &transport,
                         calls,
+                        journal.as_deref(),
                         on_step,
                     )
                     .await
@@ -359,6 +379,7 @@ pub async fn simulate(
                         stack.urls(),
                         &tls.transport(Identity::Simulation)?,
                         calls,
+                        None,
                         on_step,
                     )
                     .await;
@@ -408,7 +429,8 @@ fn scenario_weeks(scenario: &Scenario) -> u64 {
 }
 
 /// The `replications` of one arm, together, through the services at `urls` (whose clocks must not
-/// have moved yet). Replications never share a case: every reference carries its replication.
+/// have moved yet, unless `journal_file` holds the journal of an earlier runner of this run, which
+/// is then resumed). Replications never share a case: every reference carries its replication.
 async fn run_arm(
     scenario: &Scenario,
     arm_name: &str,
@@ -416,13 +438,44 @@ async fn run_arm(
     urls: &Urls,
     transport: &Transport,
     calls: CmsCalls,
+    journal_file: Option<&Path>,
     on_step: impl FnMut(),
 ) -> anyhow::Result<Vec<ReplicationResult>> {
     let arm = scenario
         .arm(arm_name)
         .with_context(|| format!("no arm {arm_name:?}"))?;
     let clients = Clients::new(urls, transport)?;
-    clients.check_fresh(scenario.run.start).await?;
+    let start = scenario.run.start;
+    let resume = match journal_file {
+        None => {
+            clients.clock_dates().await?.check_fresh(start)?;
+            Resume::default()
+        }
+        Some(path) => {
+            let header = Header::new(scenario, arm_name, replications);
+            let earlier = journal::read(path, &header)?;
+            // Read once: the clocks a resumed runner need not move again.
+            let clocks = clients.clock_dates().await?;
+            let journal = match earlier {
+                None => {
+                    clocks.check_fresh(start)?;
+                    Journal::create(path, &header)?
+                }
+                Some(earlier) => {
+                    eprintln!(
+                        "resuming: {} answers from {}",
+                        earlier.count(),
+                        path.display()
+                    );
+                    Journal::resume(path, earlier)?
+                }
+            };
+            Resume {
+                clocks,
+                journal: Some(Arc::new(journal)),
+            }
+        }
+    };
     let families: Vec<Family> = replications
         .iter()
         .flat_map(|&replication| {
@@ -434,7 +487,10 @@ async fn run_arm(
         CourtOrderRoute::Manual => Reporting::ByParents,
         CourtOrderRoute::Automatic => Reporting::Automatic,
     };
-    let families = drive::drive(scenario, &clients, families, reporting, calls, on_step).await?;
+    let families = drive::drive(
+        scenario, &clients, families, reporting, calls, &resume, on_step,
+    )
+    .await?;
     let hub = readback::HubRecords::read(&urls.referral_hub, transport).await?;
     let disclosures = readback::disclosures_by_replication(urls, transport).await?;
     let mut results = Vec::new();
