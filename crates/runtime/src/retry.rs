@@ -7,9 +7,17 @@
 //! repeated: commands carry their idempotent `client_request_id`, reads and clock moves change
 //! nothing twice. Every other answer — a refusal by a rule included — comes back at once. The
 //! request's body (one message: no client streams anywhere) is held so it can be sent again.
+//!
+//! A peer can also die after its answer has begun: the headers arrived, the message or the
+//! trailers never will. For a familybridge RPC that answers one message (every one but the feed's
+//! `Subscribe`, as the protos say), the layer reads the whole answer before handing it on, so such
+//! a call is tried again like any other that met a missing peer. A stream is handed on as it comes:
+//! its reader resumes it from its cursor.
 
+use std::collections::HashSet;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
+use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -48,9 +56,10 @@ where
         + 'static,
     S::Future: Send,
     S::Error: Into<BoxError> + Send,
-    B: Send + 'static,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
 {
-    type Response = http::Response<B>;
+    type Response = http::Response<Body>;
     type Error = BoxError;
     type Future = std::pin::Pin<
         Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
@@ -78,16 +87,17 @@ where
                 *request.extensions_mut() = parts.extensions.clone();
                 request
             };
+            let whole = answers_one_message(parts.uri.path());
             let mut pause = FIRST_PAUSE;
             let mut attempt = 1;
-            let mut outcome = first.call(again(&parts)).await;
+            let mut outcome = answer(first.call(again(&parts)).await, whole).await;
             loop {
                 let worth_retrying = match &outcome {
                     Ok(response) => unavailable(response),
                     Err(_) => true,
                 };
                 if !worth_retrying || attempt == ATTEMPTS {
-                    return outcome.map_err(Into::into);
+                    return outcome;
                 }
                 tracing::debug!(attempt, uri = %parts.uri, "peer unavailable; trying again");
                 tokio::time::sleep(jittered(pause)).await;
@@ -97,10 +107,50 @@ where
                 std::future::poll_fn(|cx| service.poll_ready(cx))
                     .await
                     .map_err(Into::into)?;
-                outcome = service.call(again(&parts)).await;
+                outcome = answer(service.call(again(&parts)).await, whole).await;
             }
         })
     }
+}
+
+/// The answer to hand on: read whole first if `whole` (a one-message RPC), so that an answer cut
+/// off by a dying peer is an error here, where the call can be tried again.
+async fn answer<B, E>(
+    outcome: Result<http::Response<B>, E>,
+    whole: bool,
+) -> Result<http::Response<Body>, BoxError>
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+    E: Into<BoxError>,
+{
+    let response = outcome.map_err(Into::into)?;
+    if !whole {
+        return Ok(response.map(Body::new));
+    }
+    let (parts, body) = response.into_parts();
+    let collected = body.collect().await.map_err(Into::into)?;
+    let trailers = collected.trailers().cloned();
+    let body = http_body_util::Full::new(collected.to_bytes())
+        .map_err(|never| match never {})
+        .with_trailers(async move { trailers.map(Ok) });
+    Ok(http::Response::from_parts(parts, Body::new(body)))
+}
+
+/// Whether the familybridge RPC at `path` (`/package.Service/Method`) answers one message. Other
+/// paths (health, reflection) are not looked into: they are handed on as they come.
+fn answers_one_message(path: &str) -> bool {
+    static ONE_MESSAGE: OnceLock<HashSet<String>> = OnceLock::new();
+    ONE_MESSAGE
+        .get_or_init(|| {
+            familybridge_proto::json::descriptor_pool()
+                .services()
+                .flat_map(|service| service.methods().collect::<Vec<_>>())
+                .filter(|method| !method.is_server_streaming())
+                .map(|method| format!("/{}/{}", method.parent_service().full_name(), method.name()))
+                .collect()
+        })
+        .contains(path)
 }
 
 /// Whether the peer answered UNAVAILABLE (a trailers-only answer: the status is in the headers).
