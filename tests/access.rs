@@ -27,7 +27,7 @@ use familybridge_runtime::{
     AgencyId, CallMetadata, Identity, Transport, check_serving, wait_until_serving,
 };
 use familybridge_storage::sqlx;
-use familybridge_testing::{CallerChannel, ServiceProcess};
+use familybridge_testing::{CallerChannel, GuardedProcess};
 use tonic::Code;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -293,7 +293,7 @@ async fn under_mutual_tls_only_the_deployments_own_certificates_get_in_and_healt
     };
     let (address, health) = (free(), free());
     let binary = Path::new(env!("CARGO_BIN_EXE_familybridge")).with_file_name("court-registry");
-    let process = ServiceProcess::spawn(
+    let process = GuardedProcess::spawn(
         std::process::Command::new(binary)
             .env("LISTEN_ADDR", &address)
             .env("HEALTH_LISTEN_ADDR", &health)

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use familybridge_testing::ServiceProcess;
+use familybridge_testing::GuardedProcess;
 
 use support::{RESULTS, assert_same_outputs, run, scenario};
 
@@ -32,7 +32,7 @@ struct Service {
     address: String,
     database: String,
     env: Vec<(&'static str, String)>,
-    process: Option<ServiceProcess>,
+    process: Option<GuardedProcess>,
 }
 
 impl Service {
@@ -56,7 +56,7 @@ impl Service {
             .env("RUST_LOG", "error")
             .envs(self.env.iter().map(|(key, value)| (*key, value.as_str())))
             .stdout(Stdio::null());
-        self.process = Some(ServiceProcess::spawn(&mut command));
+        self.process = Some(GuardedProcess::spawn(&mut command));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -147,24 +147,24 @@ fn start_runner(
     out: &Path,
     log: &Path,
     more: &[&OsStr],
-) -> std::process::Child {
+) -> GuardedProcess {
     let connect = format!(
         "court=http://{},cms=http://{},hub=http://{}",
         services[0].address, services[1].address, services[2].address
     );
     // To a file, not a pipe: nothing reads a pipe while the run goes on.
     let log_file = std::fs::File::create(log).expect("the runner's log");
-    Command::new(env!("CARGO_BIN_EXE_familybridge"))
-        .arg("run")
-        .arg(scenario("automatic-exchange.toml"))
-        .args(["--arm", "automatic", "--connect", &connect, "--out"])
-        .arg(out)
-        .args(SIZE)
-        .args(more)
-        .stdout(log_file.try_clone().expect("the log, twice"))
-        .stderr(log_file)
-        .spawn()
-        .expect("start the runner")
+    GuardedProcess::spawn(
+        Command::new(env!("CARGO_BIN_EXE_familybridge"))
+            .arg("run")
+            .arg(scenario("automatic-exchange.toml"))
+            .args(["--arm", "automatic", "--connect", &connect, "--out"])
+            .arg(out)
+            .args(SIZE)
+            .args(more)
+            .stdout(log_file.try_clone().expect("the log, twice"))
+            .stderr(log_file),
+    )
 }
 
 /// Checks that the runner finished well and that its outputs in `disturbed` are those of an
@@ -196,21 +196,23 @@ fn assert_undisturbed_results(
     );
 }
 
+/// The three services started on SQLite files in `data`.
+fn started_on_sqlite(data: &Path) -> [Service; 3] {
+    let mut services =
+        services(|name| format!("sqlite://{}", data.join(format!("{name}.db")).display()));
+    for service in &mut services {
+        service.start();
+    }
+    services
+}
+
 #[test]
 fn a_run_whose_services_are_killed_and_restarted_gives_the_undisturbed_results() {
     let _alone = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let data = tempfile::tempdir().expect("a folder");
-    let mut services = services(|name| {
-        format!(
-            "sqlite://{}",
-            data.path().join(format!("{name}.db")).display()
-        )
-    });
-    for service in &mut services {
-        service.start();
-    }
+    let mut services = started_on_sqlite(data.path());
     let disturbed = tempfile::tempdir().expect("a folder");
     let log = data.path().join("runner.log");
     let mut runner = start_runner(&services, disturbed.path(), &log, &[]);
@@ -223,7 +225,7 @@ fn a_run_whose_services_are_killed_and_restarted_gives_the_undisturbed_results()
     let mut turn = 0;
     let status = loop {
         std::thread::sleep(Duration::from_millis(moments.next_millis(50, 400)));
-        if let Some(status) = runner.try_wait().expect("the runner's status") {
+        if let Some(status) = runner.finished() {
             break status;
         }
         assert!(
@@ -244,29 +246,6 @@ fn a_run_whose_services_are_killed_and_restarted_gives_the_undisturbed_results()
     );
 }
 
-/// A runner process, killed if the test ends before it does.
-struct Runner(std::process::Child);
-
-impl Runner {
-    /// Whether it has finished, and how.
-    fn finished(&mut self) -> Option<std::process::ExitStatus> {
-        self.0.try_wait().expect("the runner's status")
-    }
-
-    /// Kills it as a crash would (SIGKILL) and waits for it to go.
-    fn kill(&mut self) {
-        // It may already have exited; either way nothing is left running.
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Runner {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// The length of the file at `path` (0 if there is none yet).
 fn length(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |metadata| metadata.len())
@@ -279,15 +258,7 @@ fn a_runner_killed_and_started_again_with_its_journal_gives_the_undisturbed_resu
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let data = tempfile::tempdir().expect("a folder");
-    let mut services = services(|name| {
-        format!(
-            "sqlite://{}",
-            data.path().join(format!("{name}.db")).display()
-        )
-    });
-    for service in &mut services {
-        service.start();
-    }
+    let services = started_on_sqlite(data.path());
     let disturbed = tempfile::tempdir().expect("a folder");
     let journal = data.path().join("answers.journal");
     let log = |start: usize| data.path().join(format!("runner-{start}.log"));
@@ -298,12 +269,7 @@ fn a_runner_killed_and_started_again_with_its_journal_gives_the_undisturbed_resu
         if number % 2 == 1 {
             more.push(OsStr::new("--per-command"));
         }
-        Runner(start_runner(
-            &services,
-            disturbed.path(),
-            &log(number),
-            &more,
-        ))
+        start_runner(&services, disturbed.path(), &log(number), &more)
     };
     let started = Instant::now();
     let mut moments = Moments(0x0dd_ba11);
@@ -471,7 +437,7 @@ fn a_run_whose_database_connections_drop_gives_the_undisturbed_results() {
     let mut cuts = 0;
     std::thread::sleep(Duration::from_millis(800));
     let status = loop {
-        if let Some(status) = runner.try_wait().expect("the runner's status") {
+        if let Some(status) = runner.finished() {
             break status;
         }
         assert!(

@@ -7,7 +7,7 @@
 //!   test ends. With neither, the test fails and says how to provide one: it never skips silently.
 //! - [`on_both_backends!`]: runs one test body against SQLite and against PostgreSQL.
 //! - [`assert_embeds_every_migration`]: no migration file is forgotten by `embed_migrations!`.
-//! - [`ServiceProcess`]: a service binary in its own process, killed when the test ends.
+//! - [`GuardedProcess`]: a service binary in its own process, killed when the test ends.
 //! - [`TestServer`]: a real gRPC server on a free loopback port, stopped through its shutdown
 //!   future as production stops it; [`channel_as`] a client channel calling as one identity.
 //! - [`require_tool`]: a command-line tool from the machine, or a failure naming what to install.
@@ -27,7 +27,7 @@ mod tools;
 pub use browser::{BrowserError, PageCheck, check_page};
 pub use database::{TestBackend, TestDatabase};
 pub use migrations::assert_embeds_every_migration;
-pub use process::ServiceProcess;
+pub use process::GuardedProcess;
 pub use server::{CallerChannel, TestServer, channel_as};
 pub use tools::{require_tool, run_checked, tail};
 

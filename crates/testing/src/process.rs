@@ -1,17 +1,22 @@
-//! Service binaries run as separate processes, for tests that kill them.
+//! Binaries run as separate processes — the services, the runner — for tests that kill them.
 //!
-//! A test that panics must not leave its service running: the orphan would keep the test's output
+//! A test that panics must not leave its process running: the orphan would keep the test's output
 //! pipe open and the test run would never end. The guard kills the process when it is dropped.
 
-use std::process::{Child, Command};
+use std::process::{Child, Command, ExitStatus};
 
 /// A running process that is killed (SIGKILL) and reaped when this guard is dropped.
-pub struct ServiceProcess(Child);
+pub struct GuardedProcess(Child);
 
-impl ServiceProcess {
+impl GuardedProcess {
     /// Starts `command`.
     pub fn spawn(command: &mut Command) -> Self {
-        Self(command.spawn().expect("start the service binary"))
+        Self(command.spawn().expect("start the binary"))
+    }
+
+    /// Whether it has exited, and how (`None`: still running).
+    pub fn finished(&mut self) -> Option<ExitStatus> {
+        self.0.try_wait().expect("the process's status")
     }
 
     /// Kills the process at once, as a crash would (SIGKILL), and waits for it to go.
@@ -26,7 +31,7 @@ impl ServiceProcess {
     }
 }
 
-impl Drop for ServiceProcess {
+impl Drop for GuardedProcess {
     fn drop(&mut self) {
         self.kill_now();
     }

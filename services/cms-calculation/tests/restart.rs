@@ -13,11 +13,11 @@ use familybridge_proto::cms::v1::{
 };
 use familybridge_proto::common::v1::{Event, feed_message};
 use familybridge_runtime::wait_until_serving;
-use familybridge_testing::{ServiceProcess, TestDatabase, on_both_backends};
+use familybridge_testing::{GuardedProcess, TestDatabase, on_both_backends};
 use tokio_stream::StreamExt;
 
-fn spawn_cms(address: &str, database: &TestDatabase) -> ServiceProcess {
-    ServiceProcess::spawn(
+fn spawn_cms(address: &str, database: &TestDatabase) -> GuardedProcess {
+    GuardedProcess::spawn(
         Command::new(env!("CARGO_BIN_EXE_cms-calculation"))
             .env("LISTEN_ADDR", address)
             .env("DATABASE_URL", database.url().as_str())

@@ -21,7 +21,7 @@ use familybridge_proto::court::v1::{
 };
 use familybridge_runtime::{CancellationToken, wait_until_serving};
 use familybridge_storage::sqlx;
-use familybridge_testing::{ServiceProcess, TestDatabase, on_both_backends};
+use familybridge_testing::{GuardedProcess, TestDatabase, on_both_backends};
 use prost::Name;
 use support::{apply_to_vary, open_case, order, registry_client, start_registry};
 use tokio_stream::StreamExt;
@@ -263,8 +263,8 @@ impl EventHandler for Recorder {
 }
 
 /// The `court-registry` binary on `address` over `database`.
-fn spawn_registry(address: &str, database: &TestDatabase) -> ServiceProcess {
-    ServiceProcess::spawn(
+fn spawn_registry(address: &str, database: &TestDatabase) -> GuardedProcess {
+    GuardedProcess::spawn(
         Command::new(env!("CARGO_BIN_EXE_court-registry"))
             .env("LISTEN_ADDR", address)
             .env("DATABASE_URL", database.url().as_str())

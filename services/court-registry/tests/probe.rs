@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use familybridge_runtime::wait_until_serving;
-use familybridge_testing::{ServiceProcess, TestDatabase};
+use familybridge_testing::{GuardedProcess, TestDatabase};
 
 fn probe(address: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_court-registry"))
@@ -23,7 +23,7 @@ async fn the_probe_exits_zero_while_the_registry_serves_and_one_when_it_is_gone(
         free.local_addr().expect("an address").to_string()
     };
     let database = TestDatabase::sqlite();
-    let registry = ServiceProcess::spawn(
+    let registry = GuardedProcess::spawn(
         Command::new(env!("CARGO_BIN_EXE_court-registry"))
             .env("LISTEN_ADDR", &address)
             .env("DATABASE_URL", database.url().as_str())
