@@ -18,7 +18,8 @@ use familybridge_storage::DatabaseUrl;
 use indicatif::ProgressBar;
 
 use crate::run::{
-    CmsCalls, DEFAULT_BATCH_SIZE, PER_COMMAND_CONCURRENCY, Services, load_scenario, simulate,
+    CmsCalls, DEFAULT_BATCH_SIZE, DEFAULT_COHORT_SIZE, PER_COMMAND_CONCURRENCY, Services,
+    load_scenario, simulate,
 };
 use crate::stack::Databases;
 
@@ -41,6 +42,9 @@ pub struct BenchArgs {
     /// this many (the default: 512).
     #[arg(long)]
     per_command: bool,
+    /// Families one stack of services holds at a time (see `familybridge run --cohort-size`).
+    #[arg(long, default_value_t = DEFAULT_COHORT_SIZE, value_parser = clap::value_parser!(u64).range(1..))]
+    cohort_size: u64,
 }
 
 /// Runs every size and prints a row for each.
@@ -82,6 +86,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             server: server.clone(),
             data_root: scratch.path().to_owned(),
             tls: TlsArgs::default(),
+            cohort_size: args.cohort_size,
             calls: if args.per_command {
                 CmsCalls::PerCommand {
                     concurrency: PER_COMMAND_CONCURRENCY,

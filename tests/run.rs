@@ -30,7 +30,8 @@ fn summary(out: &Path) -> Value {
 }
 
 #[test]
-fn the_batched_path_and_the_per_command_path_give_byte_identical_results_whatever_the_batch_size() {
+fn the_batched_path_and_the_per_command_path_give_byte_identical_results_whatever_the_batch_or_cohort_size()
+ {
     // Every reform at once: court events, pauses, reviews and the hub's work all go through it.
     let file = scenario("all-reforms.toml");
     let small = ["--families", "30", "--replications", "2"];
@@ -44,6 +45,10 @@ fn the_batched_path_and_the_per_command_path_give_byte_identical_results_whateve
             "batches of one, on one thread",
         ),
         (&["--batch-size", "7"][..], "batches of seven"),
+        (
+            &["--cohort-size", "7"][..],
+            "cohorts of seven families, each on services of its own",
+        ),
         (
             &["--threads", "4"][..],
             "the default batches, on four threads",

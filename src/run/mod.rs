@@ -16,7 +16,9 @@ mod journal;
 pub mod levers;
 mod readback;
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -36,6 +38,9 @@ pub use crate::run::drive::PER_COMMAND_CONCURRENCY;
 use crate::run::drive::{Clients, Family, Reporting, Resume, STEP_DAYS};
 use crate::run::journal::{Header, Journal};
 use crate::stack::{ANY_LOOPBACK_PORTS, Databases, Stack, Urls};
+
+/// Families a replication one in-process stack of services holds, unless told otherwise: a cohort.
+pub const DEFAULT_COHORT_SIZE: u64 = 5_000;
 
 /// Entries in one ExecuteBatch call, unless told otherwise.
 pub const DEFAULT_BATCH_SIZE: u32 = 512;
@@ -102,6 +107,11 @@ pub struct RunArgs {
     /// report: e.g. `--slice 2/8`.
     #[arg(long)]
     slice: Option<Slice>,
+    /// Run each arm's caseload in cohorts of at most this many families a replication, one after
+    /// another, each on services of its own with fresh databases, so that memory and the databases
+    /// grow with the cohort rather than the caseload. The results do not depend on it.
+    #[arg(long, default_value_t = DEFAULT_COHORT_SIZE, value_parser = clap::value_parser!(u64).range(1..))]
+    cohort_size: u64,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -244,7 +254,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     }
 
-    progress.set_length(replications_of.iter().filter(|r| !r.is_empty()).count() as u64 * weeks);
+    // In process, every cohort of an arm steps through the period.
+    let cohorts_of_an_arm = match args.connect {
+        Some(_) => 1,
+        None => cohorts(scenario.run.families, args.cohort_size).len() as u64,
+    };
+    progress.set_length(
+        replications_of.iter().filter(|r| !r.is_empty()).count() as u64 * weeks * cohorts_of_an_arm,
+    );
 
     let services = Services {
         connect: args.connect.clone(),
@@ -252,6 +269,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         server,
         data_root,
         tls: args.tls.clone(),
+        cohort_size: args.cohort_size,
         calls: if args.per_command {
             CmsCalls::PerCommand {
                 concurrency: args.concurrency,
@@ -307,6 +325,9 @@ pub struct Services {
     /// Mutual TLS, or plaintext: how the runner reaches the services, and (in this process) they
     /// each other.
     pub tls: TlsArgs,
+    /// In process: the most families a replication one stack of services holds (see
+    /// [`cohorts`]).
+    pub cohort_size: u64,
 }
 
 /// Runs `replications_of[i]` of the scenario's arm `i` through `services`, arms side by side, and
@@ -336,59 +357,76 @@ pub async fn simulate(
         let data_dir = services.data_root.join(&arm.name);
         let calls = services.calls;
         let tls = services.tls.clone();
+        let cohort_size = services.cohort_size;
         arms.spawn(async move {
-            let on_step = || progress.inc(1);
-            let outcome = match &connect {
+            let mut measures = ArmMeasures::new(&scenario, &arm.name, &replications)?;
+            let transport = tls.transport(Identity::Simulation)?;
+            let everyone = 0..scenario.run.families;
+            match &connect {
                 Some(urls) => {
-                    let transport = tls.transport(Identity::Simulation)?;
                     run_arm(
                         &scenario,
                         &arm.name,
                         &replications,
+                        everyone,
                         urls,
                         &transport,
                         calls,
                         journal.as_deref(),
-                        on_step,
+                        &mut measures,
+                        || progress.inc(1),
                     )
                     .await
                 }
+                // In process, one cohort after another, each on services of its own with fresh
+                // databases, so that memory and the databases grow with the cohort, not the
+                // caseload. Families never share a case, so the outcome is a single cohort's.
                 None => {
-                    let databases = match &server {
-                        Some(server) => Databases::Postgres {
-                            server: Box::new(server.clone()),
-                            prefix: format!(
-                                "familybridge_run_{}_{}",
-                                std::process::id(),
-                                arm.name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
-                            ),
-                        },
-                        None => {
-                            std::fs::create_dir_all(&data_dir)
-                                .with_context(|| format!("cannot make {}", data_dir.display()))?;
-                            Databases::Files(data_dir)
-                        }
-                    };
-                    let stack =
-                        Stack::start(&databases, ANY_LOOPBACK_PORTS, levers::setup(&arm), &tls)
-                            .await?;
-                    let outcome = run_arm(
-                        &scenario,
-                        &arm.name,
-                        &replications,
-                        stack.urls(),
-                        &tls.transport(Identity::Simulation)?,
-                        calls,
-                        None,
-                        on_step,
-                    )
-                    .await;
-                    stack.stop().await?;
-                    databases.remove().await?;
-                    outcome
+                    for (number, cohort) in cohorts(scenario.run.families, cohort_size)
+                        .into_iter()
+                        .enumerate()
+                    {
+                        let databases = match &server {
+                            Some(server) => Databases::Postgres {
+                                server: Box::new(server.clone()),
+                                prefix: format!(
+                                    "familybridge_run_{}_{}_c{number}",
+                                    std::process::id(),
+                                    arm.name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+                                ),
+                            },
+                            None => {
+                                let folder = data_dir.join(format!("cohort-{number}"));
+                                std::fs::create_dir_all(&folder)
+                                    .with_context(|| format!("cannot make {}", folder.display()))?;
+                                Databases::Files(folder)
+                            }
+                        };
+                        let stack =
+                            Stack::start(&databases, ANY_LOOPBACK_PORTS, levers::setup(&arm), &tls)
+                                .await?;
+                        let outcome = run_arm(
+                            &scenario,
+                            &arm.name,
+                            &replications,
+                            cohort,
+                            stack.urls(),
+                            &transport,
+                            calls,
+                            None,
+                            &mut measures,
+                            || progress.inc(1),
+                        )
+                        .await;
+                        stack.stop().await?;
+                        databases.remove().await?;
+                        outcome?;
+                    }
+                    Ok(())
                 }
             }
             .with_context(|| format!("arm {:?}", arm.name))?;
+            let outcome = measures.finish();
             if announce {
                 eprintln!("done: arm {}", arm.name);
             }
@@ -428,19 +466,70 @@ fn scenario_weeks(scenario: &Scenario) -> u64 {
     days.div_ceil(STEP_DAYS).max(1)
 }
 
-/// The `replications` of one arm, together, through the services at `urls` (whose clocks must not
-/// have moved yet, unless `journal_file` holds the journal of an earlier runner of this run, which
-/// is then resumed). Replications never share a case: every reference carries its replication.
+/// One arm's measures as its cohorts are run: an accumulator per replication, and the disclosures
+/// counted so far.
+struct ArmMeasures {
+    accumulators: BTreeMap<u32, ReplicationAccumulator>,
+    disclosures: BTreeMap<u32, u64>,
+}
+
+impl ArmMeasures {
+    /// Nothing measured yet of `replications` of arm `arm_name`.
+    fn new(scenario: &Scenario, arm_name: &str, replications: &[u32]) -> anyhow::Result<Self> {
+        Ok(Self {
+            accumulators: replications
+                .iter()
+                .map(|&replication| {
+                    Ok((
+                        replication,
+                        ReplicationAccumulator::new(scenario, arm_name, replication)?,
+                    ))
+                })
+                .collect::<anyhow::Result<_>>()?,
+            disclosures: BTreeMap::new(),
+        })
+    }
+
+    /// Each replication's results, in replication order.
+    fn finish(self) -> Vec<ReplicationResult> {
+        let disclosures = self.disclosures;
+        self.accumulators
+            .into_iter()
+            .map(|(replication, accumulator)| {
+                accumulator.finish(SystemRecord {
+                    disclosures: disclosures.get(&replication).copied().unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The cohorts of a caseload of `families` families a replication, at most `size` of them each:
+/// ranges of family indices, in order.
+fn cohorts(families: u64, size: u64) -> Vec<Range<u64>> {
+    let size = size.max(1);
+    (0..families.div_ceil(size))
+        .map(|cohort| cohort * size..((cohort + 1) * size).min(families))
+        .collect()
+}
+
+/// The families `cohort` (indices) of one arm's `replications`, together, through the services at
+/// `urls` (whose clocks must not have moved yet, unless `journal_file` holds the journal of an
+/// earlier runner of this run, which is then resumed), measured into `measures`. Replications
+/// never share a case: every reference carries its replication.
+#[allow(clippy::too_many_arguments)]
 async fn run_arm(
     scenario: &Scenario,
     arm_name: &str,
     replications: &[u32],
+    cohort: Range<u64>,
     urls: &Urls,
     transport: &Transport,
     calls: CmsCalls,
     journal_file: Option<&Path>,
+    measures: &mut ArmMeasures,
     on_step: impl FnMut(),
-) -> anyhow::Result<Vec<ReplicationResult>> {
+) -> anyhow::Result<()> {
     let arm = scenario
         .arm(arm_name)
         .with_context(|| format!("no arm {arm_name:?}"))?;
@@ -479,7 +568,8 @@ async fn run_arm(
     let families: Vec<Family> = replications
         .iter()
         .flat_map(|&replication| {
-            (0..scenario.run.families)
+            cohort
+                .clone()
                 .map(move |index| Family::new(world::family(scenario, replication, index)))
         })
         .collect();
@@ -492,10 +582,12 @@ async fn run_arm(
     )
     .await?;
     let hub = readback::HubRecords::read(&urls.referral_hub, transport).await?;
-    let disclosures = readback::disclosures_by_replication(urls, transport).await?;
-    let mut results = Vec::new();
-    for &replication in replications {
-        let mut accumulator = ReplicationAccumulator::new(scenario, arm_name, replication)?;
+    for (replication, count) in readback::disclosures_by_replication(urls, transport).await? {
+        *measures.disclosures.entry(replication).or_default() += count;
+    }
+    // Each replication's families in index order, cohort after cohort: the order a run in one
+    // cohort adds them in.
+    for (&replication, accumulator) in &mut measures.accumulators {
         for family in families
             .iter()
             .filter(|family| family.plan.replication == replication)
@@ -503,9 +595,19 @@ async fn run_arm(
             let record = readback::family_record(family, &clients, &hub).await?;
             accumulator.add_family(&family.plan, &record);
         }
-        results.push(accumulator.finish(SystemRecord {
-            disclosures: disclosures.get(&replication).copied().unwrap_or_default(),
-        }));
     }
-    Ok(results)
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cohorts;
+
+    #[test]
+    fn cohorts_cover_every_family_once_in_order_at_most_size_each() {
+        assert_eq!(cohorts(10, 4), vec![0..4, 4..8, 8..10]);
+        assert_eq!(cohorts(8, 4), vec![0..4, 4..8]);
+        assert_eq!(cohorts(3, 5_000), vec![0..3]);
+        assert_eq!(cohorts(0, 4), Vec::<std::ops::Range<u64>>::new());
+    }
 }
