@@ -269,6 +269,20 @@ fn every_deferred_application_gets_a_calculation_once_the_proceedings_end() {
     );
 }
 
+/// Runs `familybridge run SCENARIO ARGS… --out OUT`, which must fail; what it said on stderr.
+fn refused_run(scenario: &Path, arguments: &[&std::ffi::OsStr], out: &Path) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_familybridge"))
+        .arg("run")
+        .arg(scenario)
+        .args(arguments)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("run familybridge run");
+    assert!(!output.status.success(), "the run was not refused");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 #[test]
 fn a_scenario_with_a_bad_lever_is_refused_naming_it() {
     let folder = tempfile::tempdir().expect("a folder");
@@ -277,32 +291,24 @@ fn a_scenario_with_a_bad_lever_is_refused_naming_it() {
         .replacen("acts_on = \"final-order\"", "acts_on = \"final\"", 1);
     let file = folder.path().join("broken.toml");
     std::fs::write(&file, text).expect("write the scenario");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_familybridge"))
-        .arg("run")
-        .arg(&file)
-        .arg("--out")
-        .arg(folder.path().join("out"))
-        .output()
-        .expect("run familybridge run");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused_run(&file, &[], &folder.path().join("out"));
     assert!(stderr.contains("acts_on"), "{stderr}");
 }
 
 #[test]
 fn a_journal_without_connect_is_refused_naming_the_flag() {
     let folder = tempfile::tempdir().expect("a folder");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_familybridge"))
-        .arg("run")
-        .arg(scenario("automatic-exchange.toml"))
-        .args(["--arm", "automatic", "--journal"])
-        .arg(folder.path().join("answers.journal"))
-        .arg("--out")
-        .arg(folder.path().join("out"))
-        .output()
-        .expect("run familybridge run");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let journal = folder.path().join("answers.journal");
+    let stderr = refused_run(
+        &scenario("automatic-exchange.toml"),
+        &[
+            "--arm".as_ref(),
+            "automatic".as_ref(),
+            "--journal".as_ref(),
+            journal.as_os_str(),
+        ],
+        &folder.path().join("out"),
+    );
     assert!(stderr.contains("--journal needs --connect"), "{stderr}");
     assert!(
         !folder.path().join("answers.journal").exists(),

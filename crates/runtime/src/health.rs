@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use tonic::transport::Endpoint;
-
-use crate::Transport;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
+
+use crate::Transport;
 
 /// How long `--probe` waits for an answer: well inside the timeouts of docker-compose.yml's and the
 /// Kubernetes manifests' health checks, so that a hung server is reported by the probe itself.
@@ -32,7 +32,7 @@ pub struct NotReady {
 /// Asks the gRPC server at `address` (e.g. `http://127.0.0.1:50051`) once for its overall health,
 /// waiting at most `timeout` for the connection and the answer; `Ok` only for SERVING.
 pub async fn check_serving(address: &str, timeout: Duration) -> Result<(), NotReady> {
-    let endpoint = endpoint(address)?;
+    let endpoint = endpoint(&Transport::Plaintext, address)?;
     ask(&endpoint, timeout).await.map_err(|last_seen| NotReady {
         address: address.to_owned(),
         waited: timeout,
@@ -52,11 +52,7 @@ pub async fn wait_until_serving_over(
     address: &str,
     timeout: Duration,
 ) -> Result<(), NotReady> {
-    let endpoint = transport.endpoint(address).map_err(|error| NotReady {
-        address: address.to_owned(),
-        waited: Duration::ZERO,
-        last_seen: format!("not a valid address: {error}"),
-    })?;
+    let endpoint = endpoint(transport, address)?;
     let started = tokio::time::Instant::now();
     let mut last_seen = String::from("no answer");
     while let Some(left) = timeout
@@ -77,8 +73,8 @@ pub async fn wait_until_serving_over(
 }
 
 /// The endpoint for `address`, or why it is not one.
-fn endpoint(address: &str) -> Result<Endpoint, NotReady> {
-    Endpoint::from_shared(address.to_owned()).map_err(|error| NotReady {
+fn endpoint(transport: &Transport, address: &str) -> Result<Endpoint, NotReady> {
+    transport.endpoint(address).map_err(|error| NotReady {
         address: address.to_owned(),
         waited: Duration::ZERO,
         last_seen: format!("not a valid address: {error}"),
