@@ -19,7 +19,7 @@ pub struct CertsArgs {
     /// A host name or address the agencies are reached at, besides their service names,
     /// `localhost` and the loopback addresses (repeat for more), e.g. `--host
     /// court-registry.familybridge.svc.cluster.local`.
-    #[arg(long = "host", value_name = "NAME")]
+    #[arg(long = "host", value_name = "NAME", value_parser = host_name)]
     hosts: Vec<String>,
     /// Write the private keys readable by everyone rather than by their owner only: for a volume
     /// that containers running as different users share and nothing else mounts (the compose
@@ -31,6 +31,23 @@ pub struct CertsArgs {
     /// it again while the services that read the first set may still be running.
     #[arg(long)]
     keep_existing: bool,
+}
+
+/// A host name a certificate can name: an IP address, or a DNS name of labels of letters, digits
+/// and `-` (at most 63 characters each, 253 in all).
+fn host_name(text: &str) -> Result<String, String> {
+    let dns = text.len() <= 253
+        && text.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        });
+    if dns || text.parse::<std::net::IpAddr>().is_ok() {
+        Ok(text.to_owned())
+    } else {
+        Err("not a host name or IP address: expected e.g. court-registry.example.org".to_owned())
+    }
 }
 
 /// Makes the authority and the certificates, and lists the files written.
@@ -58,4 +75,24 @@ pub fn run(args: CertsArgs) -> anyhow::Result<()> {
         dir = args.out.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_name;
+
+    #[test]
+    fn a_host_is_a_dns_name_or_an_ip_address() {
+        for good in [
+            "court-registry",
+            "cms.familybridge.svc.cluster.local",
+            "10.0.0.7",
+            "::1",
+        ] {
+            assert_eq!(host_name(good).as_deref(), Ok(good));
+        }
+        for bad in ["", "bad host!", "-lead.example", "a..b", &"x".repeat(64)] {
+            assert!(host_name(bad).is_err(), "{bad:?}");
+        }
+    }
 }
