@@ -18,7 +18,8 @@ use familybridge_storage::DatabaseUrl;
 use indicatif::ProgressBar;
 
 use crate::run::{
-    CmsCalls, DEFAULT_BATCH_SIZE, DEFAULT_COHORT_SIZE, PER_COMMAND_CONCURRENCY, Services,
+    CmsCalls, DEFAULT_BATCH_SIZE, DEFAULT_COHORT_SIZE, DEFAULT_COHORTS_AT_ONCE,
+    PER_COMMAND_CONCURRENCY, Services,
     load_scenario, simulate,
 };
 use crate::stack::Databases;
@@ -45,6 +46,9 @@ pub struct BenchArgs {
     /// Families one stack of services holds at a time (see `familybridge run --cohort-size`).
     #[arg(long, default_value_t = DEFAULT_COHORT_SIZE, value_parser = clap::value_parser!(u64).range(1..))]
     cohort_size: u64,
+    /// Cohorts of an arm run side by side (see `familybridge run --cohorts-at-once`).
+    #[arg(long, default_value_t = DEFAULT_COHORTS_AT_ONCE, value_parser = clap::value_parser!(u32).range(1..=64))]
+    cohorts_at_once: u32,
 }
 
 /// Runs every size and prints a row for each.
@@ -87,6 +91,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             data_root: scratch.path().to_owned(),
             tls: TlsArgs::default(),
             cohort_size: args.cohort_size,
+            cohorts_at_once: args.cohorts_at_once as usize,
             calls: if args.per_command {
                 CmsCalls::PerCommand {
                     concurrency: PER_COMMAND_CONCURRENCY,

@@ -42,6 +42,9 @@ use crate::stack::{ANY_LOOPBACK_PORTS, Databases, Stack, Urls};
 /// Families a replication one in-process stack of services holds, unless told otherwise: a cohort.
 pub const DEFAULT_COHORT_SIZE: u64 = 5_000;
 
+/// Cohorts of an arm driven side by side in process, unless told otherwise.
+pub const DEFAULT_COHORTS_AT_ONCE: u32 = 2;
+
 /// Entries in one ExecuteBatch call, unless told otherwise.
 pub const DEFAULT_BATCH_SIZE: u32 = 512;
 
@@ -112,6 +115,10 @@ pub struct RunArgs {
     /// grow with the cohort rather than the caseload. The results do not depend on it.
     #[arg(long, default_value_t = DEFAULT_COHORT_SIZE, value_parser = clap::value_parser!(u64).range(1..))]
     cohort_size: u64,
+    /// How many of an arm's cohorts run side by side, each on services of its own. The results do
+    /// not depend on it.
+    #[arg(long, default_value_t = DEFAULT_COHORTS_AT_ONCE, value_parser = clap::value_parser!(u32).range(1..=64))]
+    cohorts_at_once: u32,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -270,6 +277,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         data_root,
         tls: args.tls.clone(),
         cohort_size: args.cohort_size,
+        cohorts_at_once: args.cohorts_at_once as usize,
         calls: if args.per_command {
             CmsCalls::PerCommand {
                 concurrency: args.concurrency,
@@ -328,6 +336,145 @@ pub struct Services {
     /// In process: the most families a replication one stack of services holds (see
     /// [`cohorts`]).
     pub cohort_size: u64,
+    /// In process: how many of an arm's cohorts run side by side, each on its own stack.
+    pub cohorts_at_once: usize,
+}
+
+/// One arm's caseload in process, in cohorts: each on services of its own with fresh databases, so
+/// that memory and the databases grow with the cohort, not the caseload. Families never share a
+/// case, so the outcome is a single cohort's. Up to `cohorts_at_once` cohorts are driven side by
+/// side (the services' single-writer databases leave a core idle otherwise); each is measured only
+/// once the cohort before it has been, so the measures add up in the order of one cohort.
+#[derive(Debug, Clone)]
+struct InProcess {
+    scenario: Arc<Scenario>,
+    arm: familybridge_scenario::Arm,
+    replications: Vec<u32>,
+    server: Option<PostgresServer>,
+    data_dir: PathBuf,
+    tls: TlsArgs,
+    transport: Transport,
+    calls: CmsCalls,
+}
+
+impl InProcess {
+    /// Runs every cohort of at most `cohort_size` families, `cohorts_at_once` side by side,
+    /// measuring them into `measures`, and returns it.
+    async fn run(
+        self,
+        cohort_size: u64,
+        cohorts_at_once: usize,
+        measures: ArmMeasures,
+        progress: &ProgressBar,
+    ) -> anyhow::Result<ArmMeasures> {
+        let measures = Arc::new(tokio::sync::Mutex::new(measures));
+        let room = Arc::new(tokio::sync::Semaphore::new(cohorts_at_once.max(1)));
+        let this = Arc::new(self);
+        let mut running = JoinSet::new();
+        // The signal each cohort gives when it has been measured, which the next waits for.
+        let mut measured_before: Option<tokio::sync::oneshot::Receiver<()>> = None;
+        for (number, cohort) in cohorts(this.scenario.run.families, cohort_size)
+            .into_iter()
+            .enumerate()
+        {
+            let place = Arc::clone(&room)
+                .acquire_owned()
+                .await
+                .context("the cohorts' room closed")?;
+            let (measured, next_may_measure) = tokio::sync::oneshot::channel();
+            let turn = measured_before.replace(next_may_measure);
+            let (this, measures, progress) =
+                (Arc::clone(&this), Arc::clone(&measures), progress.clone());
+            running.spawn(async move {
+                let _place = place;
+                this.cohort(number, cohort, turn, measured, &measures, &progress)
+                    .await
+            });
+            // A cohort that failed fails the arm at once, without waiting for the rest.
+            while let Some(done) = running.try_join_next() {
+                done.context("a cohort's run panicked")??;
+            }
+        }
+        while let Some(done) = running.join_next().await {
+            done.context("a cohort's run panicked")??;
+        }
+        drop(running);
+        let measures = Arc::try_unwrap(measures)
+            .map_err(|_| anyhow::anyhow!("a cohort still holds the arm's measures"))?;
+        Ok(measures.into_inner())
+    }
+
+    /// Cohort `number` (families `cohort`) on services of its own: driven, then measured once
+    /// `turn` says the cohort before has been, which it then tells the next through `measured`.
+    async fn cohort(
+        &self,
+        number: usize,
+        cohort: Range<u64>,
+        turn: Option<tokio::sync::oneshot::Receiver<()>>,
+        measured: tokio::sync::oneshot::Sender<()>,
+        measures: &tokio::sync::Mutex<ArmMeasures>,
+        progress: &ProgressBar,
+    ) -> anyhow::Result<()> {
+        let databases = match &self.server {
+            Some(server) => Databases::Postgres {
+                server: Box::new(server.clone()),
+                prefix: format!(
+                    "familybridge_run_{}_{}_c{number}",
+                    std::process::id(),
+                    self.arm
+                        .name
+                        .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+                ),
+            },
+            None => {
+                let folder = self.data_dir.join(format!("cohort-{number}"));
+                std::fs::create_dir_all(&folder)
+                    .with_context(|| format!("cannot make {}", folder.display()))?;
+                Databases::Files(folder)
+            }
+        };
+        let stack = Stack::start(
+            &databases,
+            ANY_LOOPBACK_PORTS,
+            levers::setup(&self.arm),
+            &self.tls,
+        )
+        .await?;
+        let outcome = async {
+            let (clients, families) = drive_cohort(
+                &self.scenario,
+                &self.arm.name,
+                &self.replications,
+                cohort,
+                stack.urls(),
+                &self.transport,
+                self.calls,
+                None,
+                || progress.inc(1),
+            )
+            .await?;
+            if let Some(turn) = turn {
+                turn.await
+                    .map_err(|_| anyhow::anyhow!("an earlier cohort was not measured"))?;
+            }
+            let mut measures = measures.lock().await;
+            measure_cohort(
+                &families,
+                &clients,
+                stack.urls(),
+                &self.transport,
+                &mut measures,
+            )
+            .await?;
+            // The next cohort may be measured: nobody waits for a cohort after the last.
+            let _ = measured.send(());
+            anyhow::Ok(())
+        }
+        .await;
+        stack.stop().await?;
+        databases.remove().await?;
+        outcome
+    }
 }
 
 /// Runs `replications_of[i]` of the scenario's arm `i` through `services`, arms side by side, and
@@ -358,13 +505,14 @@ pub async fn simulate(
         let calls = services.calls;
         let tls = services.tls.clone();
         let cohort_size = services.cohort_size;
+        let cohorts_at_once = services.cohorts_at_once;
         arms.spawn(async move {
             let mut measures = ArmMeasures::new(&scenario, &arm.name, &replications)?;
             let transport = tls.transport(Identity::Simulation)?;
             let everyone = 0..scenario.run.families;
             match &connect {
                 Some(urls) => {
-                    run_arm(
+                    let (clients, families) = drive_cohort(
                         &scenario,
                         &arm.name,
                         &replications,
@@ -373,55 +521,25 @@ pub async fn simulate(
                         &transport,
                         calls,
                         journal.as_deref(),
-                        &mut measures,
                         || progress.inc(1),
                     )
-                    .await
+                    .await?;
+                    measure_cohort(&families, &clients, urls, &transport, &mut measures).await
                 }
-                // In process, one cohort after another, each on services of its own with fresh
-                // databases, so that memory and the databases grow with the cohort, not the
-                // caseload. Families never share a case, so the outcome is a single cohort's.
                 None => {
-                    for (number, cohort) in cohorts(scenario.run.families, cohort_size)
-                        .into_iter()
-                        .enumerate()
-                    {
-                        let databases = match &server {
-                            Some(server) => Databases::Postgres {
-                                server: Box::new(server.clone()),
-                                prefix: format!(
-                                    "familybridge_run_{}_{}_c{number}",
-                                    std::process::id(),
-                                    arm.name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
-                                ),
-                            },
-                            None => {
-                                let folder = data_dir.join(format!("cohort-{number}"));
-                                std::fs::create_dir_all(&folder)
-                                    .with_context(|| format!("cannot make {}", folder.display()))?;
-                                Databases::Files(folder)
-                            }
-                        };
-                        let stack =
-                            Stack::start(&databases, ANY_LOOPBACK_PORTS, levers::setup(&arm), &tls)
-                                .await?;
-                        let outcome = run_arm(
-                            &scenario,
-                            &arm.name,
-                            &replications,
-                            cohort,
-                            stack.urls(),
-                            &transport,
-                            calls,
-                            None,
-                            &mut measures,
-                            || progress.inc(1),
-                        )
-                        .await;
-                        stack.stop().await?;
-                        databases.remove().await?;
-                        outcome?;
-                    }
+                    let cohorts = InProcess {
+                        scenario: Arc::clone(&scenario),
+                        arm: arm.clone(),
+                        replications: replications.clone(),
+                        server: server.clone(),
+                        data_dir: data_dir.clone(),
+                        tls: tls.clone(),
+                        transport: transport.clone(),
+                        calls,
+                    };
+                    measures = cohorts
+                        .run(cohort_size, cohorts_at_once, measures, &progress)
+                        .await?;
                     Ok(())
                 }
             }
@@ -515,10 +633,11 @@ fn cohorts(families: u64, size: u64) -> Vec<Range<u64>> {
 
 /// The families `cohort` (indices) of one arm's `replications`, together, through the services at
 /// `urls` (whose clocks must not have moved yet, unless `journal_file` holds the journal of an
-/// earlier runner of this run, which is then resumed), measured into `measures`. Replications
-/// never share a case: every reference carries its replication.
+/// earlier runner of this run, which is then resumed): the families as the period left them, and
+/// the clients that reached the services. Replications never share a case: every reference
+/// carries its replication.
 #[allow(clippy::too_many_arguments)]
-async fn run_arm(
+async fn drive_cohort(
     scenario: &Scenario,
     arm_name: &str,
     replications: &[u32],
@@ -527,9 +646,8 @@ async fn run_arm(
     transport: &Transport,
     calls: CmsCalls,
     journal_file: Option<&Path>,
-    measures: &mut ArmMeasures,
     on_step: impl FnMut(),
-) -> anyhow::Result<()> {
+) -> anyhow::Result<(Clients, Vec<Family>)> {
     let arm = scenario
         .arm(arm_name)
         .with_context(|| format!("no arm {arm_name:?}"))?;
@@ -581,18 +699,29 @@ async fn run_arm(
         scenario, &clients, families, reporting, calls, &resume, on_step,
     )
     .await?;
+    Ok((clients, families))
+}
+
+/// Reads a driven cohort's outcome back from the services at `urls` and measures it into
+/// `measures`: each replication's families in index order, after the cohorts before it — the
+/// order a run in one cohort adds them in.
+async fn measure_cohort(
+    families: &[Family],
+    clients: &Clients,
+    urls: &Urls,
+    transport: &Transport,
+    measures: &mut ArmMeasures,
+) -> anyhow::Result<()> {
     let hub = readback::HubRecords::read(&urls.referral_hub, transport).await?;
     for (replication, count) in readback::disclosures_by_replication(urls, transport).await? {
         *measures.disclosures.entry(replication).or_default() += count;
     }
-    // Each replication's families in index order, cohort after cohort: the order a run in one
-    // cohort adds them in.
     for (&replication, accumulator) in &mut measures.accumulators {
         for family in families
             .iter()
             .filter(|family| family.plan.replication == replication)
         {
-            let record = readback::family_record(family, &clients, &hub).await?;
+            let record = readback::family_record(family, clients, &hub).await?;
             accumulator.add_family(&family.plan, &record);
         }
     }

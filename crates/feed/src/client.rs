@@ -117,6 +117,40 @@ pub trait EventHandler: Send + Sync + 'static {
         tx: &mut FeedTransaction,
         event: &Event,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+
+    /// Applies a delivery of events, in order, inside the subscriber's own transaction: by default
+    /// each through [`EventHandler::handle`] in its own span. A handler that can take many events
+    /// in a few statements (an [`Inbox`](crate::Inbox)) does so here; the outcome must be the one
+    /// handling them one by one gives. An `Err` undoes the whole delivery, which is offered again.
+    fn handle_batch(
+        &self,
+        tx: &mut FeedTransaction,
+        received: &[Received],
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        async move {
+            for Received { event, span } in received {
+                self.handle(tx, event)
+                    .instrument(span.clone())
+                    .await
+                    .map_err(|source| {
+                        HandlerError::other(HandlingFailed {
+                            event_id: event.event_id.clone(),
+                            source,
+                        })
+                    })?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// An event taken in, with the span that continues its trace in the subscriber.
+#[derive(Debug)]
+pub struct Received {
+    /// The event as delivered.
+    pub event: Event,
+    /// The subscriber's span receiving it, a child of the span that caused it.
+    pub span: tracing::Span,
 }
 
 /// Follows a feed in a task of its own, as a service does for each feed it subscribes to: see
@@ -245,14 +279,14 @@ impl From<Status> for Interruption {
 
 /// Applies a batch of events, in order, and stores the cursor after the last, in one transaction of
 /// the subscriber's feed (locking every stream they may append to): a batch is handled and
-/// remembered whole, or not at all. Each event is handled in a span that continues its own trace.
+/// remembered whole, or not at all. Each event is received in a span that continues its own trace.
 async fn take_in<H: EventHandler>(
     own_feed: &Feed,
     name: &str,
     handler: &H,
-    events: &[Event],
+    events: Vec<Event>,
 ) -> Result<(), Interruption> {
-    let Some(last) = events.last() else {
+    let Some(last_cursor) = events.last().map(|last| last.cursor.clone()) else {
         return Ok(());
     };
     let streams: Vec<String> = events
@@ -260,38 +294,29 @@ async fn take_in<H: EventHandler>(
         .flat_map(|event| handler.streams(event))
         .collect();
     let streams: Vec<&str> = streams.iter().map(String::as_str).collect();
-    let taking_in = batch(
-        "feed.take_in",
-        own_feed.publisher().service_name(),
-        events.len(),
-    );
+    let service = own_feed.publisher().service_name();
+    let taking_in = batch("feed.take_in", service, events.len());
     async {
+        let received: Vec<Received> = events
+            .into_iter()
+            .map(|event| {
+                let span = trace_span!(
+                    "feed.receive",
+                    otel.name = %format!("receive {}", event.event_type),
+                    otel.kind = "consumer",
+                    subscription = name,
+                    event_id = %event.event_id,
+                );
+                continue_trace(&span, service, &TraceContext::from_event(&event));
+                Received { event, span }
+            })
+            .collect();
         let mut transaction = own_feed.begin(&streams).await?;
-        for event in events {
-            let span = trace_span!(
-                "feed.receive",
-                otel.name = %format!("receive {}", event.event_type),
-                otel.kind = "consumer",
-                subscription = name,
-                event_id = %event.event_id,
-            );
-            continue_trace(
-                &span,
-                own_feed.publisher().service_name(),
-                &TraceContext::from_event(event),
-            );
-            handler
-                .handle(&mut transaction, event)
-                .instrument(span)
-                .await
-                .map_err(|source| {
-                    Interruption::Failed(Box::new(HandlingFailed {
-                        event_id: event.event_id.clone(),
-                        source,
-                    }))
-                })?;
-        }
-        store_cursor(transaction.connection().await?, name, &last.cursor)
+        handler
+            .handle_batch(&mut transaction, &received)
+            .await
+            .map_err(|error| Interruption::Failed(Box::new(error)))?;
+        store_cursor(transaction.connection().await?, name, &last_cursor)
             .await
             .map_err(FeedError::from)?;
         transaction.commit().await?;
@@ -345,10 +370,10 @@ async fn follow<H: EventHandler>(
                             None => break,
                         }
                     }
-                    take_in(own_feed, name, handler, &events).await?;
-                    if let Some(last) = events.pop() {
-                        cursor = last.cursor;
+                    if let Some(last) = events.last() {
+                        cursor = last.cursor.clone();
                     }
+                    take_in(own_feed, name, handler, events).await?;
                 }
                 // Nothing to apply, but the subscriber need not rescan what it skipped.
                 Some(Message::Heartbeat(heartbeat)) if heartbeat.high_water_mark != cursor => {

@@ -8,10 +8,9 @@
 
 use chrono::{SecondsFormat, Utc};
 use familybridge_proto::common::v1::{Agency, Disclosure, ListDisclosuresRequest};
-use familybridge_storage::Database;
+use familybridge_storage::{Database, WriteTransaction};
 use sqlx::Row;
 
-use crate::outbox::write_transaction;
 use crate::{AgencyId, FeedError};
 use familybridge_storage::statements::{placeholders, value_rows};
 use std::collections::HashSet;
@@ -45,7 +44,10 @@ pub(crate) async fn record(
         return Ok(());
     }
     let disclosed_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
-    let mut transaction = write_transaction(database).await?;
+    let WriteTransaction {
+        mut transaction,
+        turn: _turn,
+    } = database.begin_write().await?;
     for chunk in disclosures.chunks(DISCLOSURES_PER_STATEMENT) {
         // Only placeholders are formatted into the statement; every value is bound.
         let statement = format!(

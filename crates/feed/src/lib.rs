@@ -15,6 +15,8 @@
 //! at-least-once delivery becomes exactly-once in effect. [`FeedClient`] is the bare client beneath
 //! it, for tests and tools.
 //!
+//! A subscriber that acts on events later, in simulated time, records them in an [`Inbox`] first.
+//!
 //! A service follows other agencies' feeds through [`Following`], which also tells a simulation
 //! when the service has caught up with them (the `Settle` barrier between simulation steps).
 //!
@@ -32,11 +34,12 @@ mod cursor;
 mod disclosures;
 mod error;
 mod following;
+mod inbox;
 mod outbox;
 mod server;
 
 pub use agreements::{Agreement, AgreementError, DataSharingAgreements};
-pub use client::{EventHandler, FeedClient, run_subscription, spawn_subscription};
+pub use client::{EventHandler, FeedClient, Received, run_subscription, spawn_subscription};
 pub use command::{
     CaseCommands, CommandContext, CommandSettings, DateWindow, Entry, InvalidDateWindow,
     MAX_BATCH_ENTRIES, parse_date,
@@ -47,6 +50,7 @@ pub use familybridge_runtime::TraceContext;
 /// Who takes part, from the shared access control.
 pub use familybridge_runtime::{AgencyId, Identity, UnknownAgency};
 pub use following::Following;
+pub use inbox::Inbox;
 pub use outbox::{Appended, Feed, FeedTransaction, OutgoingEvent};
 pub use server::{FeedOptions, FeedService};
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use familybridge_storage::statements::{placeholders, value_rows};
-use familybridge_storage::{Backend, Database};
+use familybridge_storage::{Backend, Database, WriteTransaction, WriteTurn};
 use sqlx::{Any, AnyConnection, Row, Transaction};
 use tokio::sync::watch;
 
@@ -46,6 +46,8 @@ pub struct Feed {
 #[derive(Debug)]
 pub struct FeedTransaction {
     transaction: Transaction<'static, Any>,
+    /// The turn to write (SQLite), passed on once the transaction has ended: declared after it.
+    _turn: WriteTurn,
     feed: Feed,
     /// The streams locked in [`Feed::begin`], sorted: the only ones [`FeedTransaction::append`]
     /// may write to.
@@ -204,7 +206,8 @@ impl Feed {
     /// position) order, so the events of one stream are delivered in the order they were recorded.
     /// Locks are taken in sorted order so that two commands touching the same streams cannot
     /// deadlock. On SQLite the transaction begins IMMEDIATE, taking the database's single write lock
-    /// at once: commands are serialised, so positions are in commit order.
+    /// at once, after its turn among the process's writers (`Database::begin_write`): commands are
+    /// serialised, so positions are in commit order.
     pub async fn begin(&self, streams: &[&str]) -> Result<FeedTransaction, FeedError> {
         let mut streams: Vec<String> = streams.iter().map(|&stream| stream.to_owned()).collect();
         streams.sort();
@@ -212,7 +215,10 @@ impl Feed {
         if streams.iter().any(String::is_empty) {
             return Err(FeedError::EmptyStream);
         }
-        let mut transaction = write_transaction(&self.database).await?;
+        let WriteTransaction {
+            mut transaction,
+            turn,
+        } = self.database.begin_write().await?;
         if self.database.backend() == Backend::Postgres {
             // One round trip for all the locks, taken one statement after another in the order
             // given. Only the keys, integers computed here, are formatted into the text.
@@ -226,6 +232,7 @@ impl Feed {
         }
         Ok(FeedTransaction {
             transaction,
+            _turn: turn,
             feed: self.clone(),
             streams,
             newest: None,
@@ -305,18 +312,6 @@ impl Feed {
                 .fetch_one(self.database.pool())
                 .await?,
         )
-    }
-}
-
-/// Begins a transaction that will write. On SQLite it begins IMMEDIATE, taking the database's
-/// single write lock at once (waiting up to the busy timeout for it): a deferred transaction that
-/// reads and then writes fails outright with SQLITE_BUSY if another writer got in between.
-pub(crate) async fn write_transaction(
-    database: &Database,
-) -> Result<Transaction<'static, Any>, sqlx::Error> {
-    match database.backend() {
-        Backend::Sqlite => database.pool().begin_with("BEGIN IMMEDIATE").await,
-        Backend::Postgres => database.pool().begin().await,
     }
 }
 

@@ -1,14 +1,14 @@
 //! The database handle every service holds: a connection pool over either backend, migrated at
 //! connection time.
 
-use std::sync::Once;
-use std::time::Duration;
-
 use std::borrow::Cow;
+use std::sync::{Arc, Once};
+use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AnyPool, SqlSafeStr};
+use sqlx::{Any, AnyPool, SqlSafeStr, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::{Backend, DatabaseUrl, StorageError};
 
@@ -110,7 +110,25 @@ fn migrator(backend: Backend, sets: &[MigrationSet]) -> Migrator {
 pub struct Database {
     pool: AnyPool,
     backend: Backend,
+    /// On SQLite, the turn to write: see [`Database::begin_write`]. `None` on PostgreSQL, whose
+    /// writers run side by side.
+    write_gate: Option<Arc<Mutex<()>>>,
 }
+
+/// A transaction that writes, begun by [`Database::begin_write`], and its turn to write.
+#[derive(Debug)]
+pub struct WriteTransaction {
+    /// The transaction. Declared first, so that it ends (or its rollback is queued) before the
+    /// turn passes on.
+    pub transaction: Transaction<'static, Any>,
+    /// The turn to write, held until this is dropped (on SQLite).
+    pub turn: WriteTurn,
+}
+
+/// The turn to write to an SQLite database, held by one writer of the process at a time; nothing
+/// on PostgreSQL.
+#[derive(Debug)]
+pub struct WriteTurn(#[allow(dead_code, reason = "held for its drop, which passes the turn on")] Option<OwnedMutexGuard<()>>);
 
 impl Database {
     /// Connects to the database at `url`, creating an SQLite file (and its folder) if it does not
@@ -171,7 +189,31 @@ impl Database {
                 source,
             })?;
         tracing::debug!(%url, %backend, "database ready");
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            write_gate: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
+        })
+    }
+
+    /// Begins a transaction that will write. On SQLite it first waits its turn among the process's
+    /// writers, then begins IMMEDIATE, taking the database's single write lock at once: writers
+    /// queue in the process, woken as soon as the one before them ends, rather than in SQLite's
+    /// busy handler, which sleeps for milliseconds between tries. (A deferred transaction that
+    /// reads and then writes would fail outright with SQLITE_BUSY if another writer got in
+    /// between.) Another process writing still waits up to the busy timeout.
+    pub async fn begin_write(&self) -> Result<WriteTransaction, sqlx::Error> {
+        match &self.write_gate {
+            Some(gate) => {
+                let turn = WriteTurn(Some(Arc::clone(gate).lock_owned().await));
+                let transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(WriteTransaction { transaction, turn })
+            }
+            None => Ok(WriteTransaction {
+                transaction: self.pool.begin().await?,
+                turn: WriteTurn(None),
+            }),
+        }
     }
 
     /// The connection pool, for queries.

@@ -20,7 +20,9 @@ pub mod statements;
 mod url;
 
 pub use clock::{ClockError, SimulatedClock};
-pub use database::{Database, EmbeddedMigration, MigrationSet, SHARED_MIGRATIONS};
+pub use database::{
+    Database, EmbeddedMigration, MigrationSet, SHARED_MIGRATIONS, WriteTransaction, WriteTurn,
+};
 pub use error::{StorageError, is_transient};
 pub use server::PostgresServer;
 pub use url::{Backend, DatabaseUrl};

@@ -3,11 +3,15 @@
 //! when the hub's clock reaches their date ([`crate::work`]). Recording only, never acting, keeps
 //! the hub's reactions in simulated time whatever the timing of delivery.
 
-use familybridge_feed::{EventHandler, FeedTransaction, Following, HandlerError};
-use familybridge_proto::common::v1::{Agency, Event};
+use familybridge_feed::{
+    EventHandler, FeedTransaction, Following, HandlerError, Inbox, Received,
+};
+use familybridge_proto::common::v1::Event;
 use familybridge_runtime::Intake;
-use familybridge_storage::sqlx;
 use tonic::Status;
+
+/// The table the hub's inbox is kept in.
+pub const INBOX: Inbox = Inbox::new("hub_inbox");
 
 /// The subscriptions' handler: records each event in the inbox.
 #[derive(Debug, Clone, Copy, Default)]
@@ -20,34 +24,17 @@ impl EventHandler for HubInbox {
     }
 
     async fn handle(&self, tx: &mut FeedTransaction, event: &Event) -> Result<(), HandlerError> {
-        let publisher = match event.publisher() {
-            Agency::CourtRegistry => "court-registry",
-            Agency::Cms => "cms",
-            Agency::ReferralHub | Agency::Unspecified => "other",
-        };
-        let trace = event.trace_context.clone().unwrap_or_default();
-        let payload = event
-            .payload
-            .as_ref()
-            .map(|payload| payload.value.clone())
-            .unwrap_or_default();
-        sqlx::query(
-            "INSERT INTO hub_inbox (event_id, publisher, event_type, stream, sequence, \
-             effective_date, traceparent, tracestate, payload) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id) DO NOTHING",
-        )
-        .bind(&event.event_id)
-        .bind(publisher)
-        .bind(&event.event_type)
-        .bind(&event.stream)
-        .bind(i64::try_from(event.sequence).map_err(HandlerError::other)?)
-        .bind(&event.effective_date)
-        .bind(trace.traceparent)
-        .bind(trace.tracestate)
-        .bind(payload)
-        .execute(tx.connection().await?)
-        .await?;
-        Ok(())
+        INBOX.record(tx, &[event]).await
+    }
+
+    /// A delivery is recorded a few hundred events a statement.
+    async fn handle_batch(
+        &self,
+        tx: &mut FeedTransaction,
+        received: &[Received],
+    ) -> Result<(), HandlerError> {
+        let events: Vec<&Event> = received.iter().map(|received| &received.event).collect();
+        INBOX.record(tx, &events).await
     }
 }
 

@@ -14,7 +14,7 @@
 //! the hub publishes or asks of the others carries that span's context: the hub's reaction is part
 //! of the family's journey. The reviews of pauses are time-driven and begin traces of their own.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use familybridge_feed::{Feed, FeedError, FeedTransaction, TraceContext};
@@ -24,7 +24,7 @@ use familybridge_proto::referral::v1 as proto;
 use familybridge_runtime::machinery_failure;
 use familybridge_runtime::{DueWork, batch, family_span, trace_span};
 use familybridge_storage::sqlx::{self, AnyConnection};
-use familybridge_storage::statements::placeholders;
+use familybridge_storage::statements::{placeholders, value_rows};
 use prost::{Message, Name};
 use tonic::{Code, Status};
 use tracing::Instrument;
@@ -206,7 +206,7 @@ impl HubWork {
             .filter_map(|(_, case)| case.as_deref())
             .collect();
         let mut tx = self.feed.begin(&streams).await?;
-        let mut known = KnownCases::default();
+        let mut writes = BatchWrites::default();
         let mut arrivals = Vec::with_capacity(entries.len());
         for (entry, cms_case) in entries {
             let span = family_span(
@@ -219,11 +219,12 @@ impl HubWork {
                 acting,
             );
             let entry = entry.acted_on_in(&span);
-            self.act(&mut tx, &mut known, &entry, cms_case.as_deref(), on)
+            self.act(&mut tx, &mut writes, &entry, cms_case.as_deref(), on)
                 .instrument(span)
                 .await?;
             arrivals.push(entry.arrival);
         }
+        writes.flush(tx.connection().await?).await?;
         for chunk in arrivals.chunks(MARKED_PER_STATEMENT) {
             let statement = format!(
                 "UPDATE hub_inbox SET handled = 1 WHERE arrival IN ({})",
@@ -242,12 +243,12 @@ impl HubWork {
         Ok(())
     }
 
-    /// Acts on one inbox event on day `on`, in `tx` (whose CMS cases already recorded are
-    /// `known`); its own events go on `cms_case`.
+    /// Acts on one inbox event on day `on`, in `tx` (with the batch's `writes` not yet written);
+    /// its own events go on `cms_case`.
     async fn act(
         &self,
         tx: &mut FeedTransaction,
-        known: &mut KnownCases,
+        writes: &mut BatchWrites,
         entry: &Entry,
         cms_case: Option<&str>,
         on: NaiveDate,
@@ -259,22 +260,14 @@ impl HubWork {
         let kind = entry.event_type.as_str();
         if kind == cms::CalculationMade::full_name() {
             let made: cms::CalculationMade = decode(entry)?;
-            known
-                .remember(tx.connection().await?, made.case.as_ref(), true)
-                .await?;
+            writes.remember(made.case.as_ref(), true);
         } else if kind == cms::PaymentMissed::full_name() {
             let missed: cms::PaymentMissed = decode(entry)?;
-            known
-                .remember(tx.connection().await?, missed.case.as_ref(), false)
-                .await?;
-            sqlx::query("UPDATE hub_cms_cases SET last_missed_on = $1 WHERE case_reference = $2")
-                .bind(&entry.effective_date)
-                .bind(&entry.stream)
-                .execute(tx.connection().await?)
-                .await?;
+            writes.remember(missed.case.as_ref(), false);
+            writes.missed(&entry.stream, &entry.effective_date);
         } else if kind == cms::ContactLogged::full_name() {
             let contact: cms::ContactLogged = decode(entry)?;
-            self.on_contact(tx, known, entry, &contact, event_date, on)
+            self.on_contact(tx, writes, entry, &contact, event_date, on)
                 .await?;
         } else if kind == court::CaseOpened::full_name() {
             let opened: court::CaseOpened = decode(entry)?;
@@ -299,6 +292,7 @@ impl HubWork {
             let closed: court::CaseClosed = decode(entry)?;
             if closed.final_order_stands {
                 if let Some(case) = cms_case {
+                    writes.flush(tx.connection().await?).await?;
                     self.conclude_review(tx, entry, case, None, on).await?;
                 }
             } else {
@@ -307,11 +301,13 @@ impl HubWork {
         } else if kind == court::VariationAppliedFor::full_name() {
             let applied: court::VariationAppliedFor = decode(entry)?;
             if let Some(case) = cms_case {
+                writes.flush(tx.connection().await?).await?;
                 self.open_review(tx, entry, &applied, case, on).await?;
             }
         } else if kind == court::VariationOrderMade::full_name() {
             let order: court::VariationOrderMade = decode(entry)?;
             if let Some(case) = cms_case {
+                writes.flush(tx.connection().await?).await?;
                 self.conclude_review(tx, entry, case, Some((&order, event_date)), on)
                     .await?;
             }
@@ -358,7 +354,7 @@ impl HubWork {
     async fn on_contact(
         &self,
         tx: &mut FeedTransaction,
-        known: &mut KnownCases,
+        writes: &mut BatchWrites,
         entry: &Entry,
         contact: &cms::ContactLogged,
         contact_date: NaiveDate,
@@ -367,25 +363,19 @@ impl HubWork {
         let Some(parties) = contact.case.as_ref() else {
             return Ok(());
         };
-        known
-            .remember(tx.connection().await?, Some(parties), false)
-            .await?;
+        writes.remember(Some(parties), false);
         let paying = contact.party == "paying_parent";
         let person_ref = if paying {
             &parties.paying_parent_ref
         } else {
             &parties.receiving_parent_ref
         };
-        sqlx::query(
-            "INSERT INTO hub_contacts (cms_case_reference, person_ref, contact_date, distressed) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&parties.case_reference)
-        .bind(person_ref)
-        .bind(&entry.effective_date)
-        .bind(i32::from(contact.distressed))
-        .execute(tx.connection().await?)
-        .await?;
+        writes.contact(ContactRow {
+            case_reference: parties.case_reference.clone(),
+            person_ref: person_ref.clone(),
+            contact_date: entry.effective_date.clone(),
+            distressed: contact.distressed,
+        });
         let screening = self.settings.screening;
         if !screening.enabled
             || !contact.distressed
@@ -393,6 +383,8 @@ impl HubWork {
         {
             return Ok(());
         }
+        // Screening reads the contacts and cases recorded so far, this batch's included.
+        writes.flush(tx.connection().await?).await?;
         let flagged: Option<i64> = sqlx::query_scalar(
             "SELECT id FROM hub_flags WHERE person_ref = $1 AND flagged_until > $2 LIMIT 1",
         )
@@ -883,44 +875,139 @@ fn pathway_proto(pathway: Pathway) -> proto::Pathway {
     }
 }
 
-/// Remembers a CMS case and its parents; `live` marks that the CMS has made a calculation.
-/// The CMS cases a batch has recorded, and whether as live: recording one again changes nothing
-/// unless it now turns live, so the batch does not write it again.
+/// What a batch has recorded of the CMS cases and contacts, held until the batch next reads them
+/// or ends, then written a few hundred rows a statement. A CMS case's row holds its parents, whether
+/// the CMS has made a calculation (once live, always live) and the latest missed payment; a
+/// contact's rows go in the order the contacts came, as writing each at once would have numbered
+/// them.
 #[derive(Debug, Default)]
-struct KnownCases(HashMap<String, bool>);
+struct BatchWrites {
+    cases: BTreeMap<String, CaseRow>,
+    contacts: Vec<ContactRow>,
+}
 
-impl KnownCases {
-    /// Records the CMS case of `parties` (live once calculated), unless this batch already has.
-    async fn remember(
-        &mut self,
-        connection: &mut AnyConnection,
-        parties: Option<&cms::CaseParties>,
-        live: bool,
-    ) -> Result<(), WorkError> {
+/// A CMS case as a batch has recorded it.
+#[derive(Debug)]
+struct CaseRow {
+    /// Its paying and receiving parents; `None` when the batch only recorded a missed payment on a
+    /// case it has no parents for (the row, if any, is updated, never made).
+    parents: Option<(String, String)>,
+    live: bool,
+    /// The date of the latest missed payment the batch recorded.
+    last_missed_on: Option<String>,
+}
+
+/// A contact with the CMS, to be recorded.
+#[derive(Debug)]
+struct ContactRow {
+    case_reference: String,
+    person_ref: String,
+    contact_date: String,
+    distressed: bool,
+}
+
+/// Rows one statement writes: five values each.
+const ROWS_PER_STATEMENT: usize = 200;
+
+impl BatchWrites {
+    /// Records the CMS case of `parties` (live once calculated).
+    fn remember(&mut self, parties: Option<&cms::CaseParties>, live: bool) {
         let Some(parties) = parties else {
-            return Ok(());
+            return;
         };
-        if self
-            .0
-            .get(&parties.case_reference)
-            .is_some_and(|&recorded_live| recorded_live || !live)
-        {
-            return Ok(());
-        }
-        sqlx::query(
-            "INSERT INTO hub_cms_cases (case_reference, paying_parent_ref, receiving_parent_ref, \
-             live) VALUES ($1, $2, $3, $4) ON CONFLICT (case_reference) \
-             DO UPDATE SET live = CASE WHEN excluded.live = 1 THEN 1 ELSE hub_cms_cases.live END",
-        )
-        .bind(&parties.case_reference)
-        .bind(&parties.paying_parent_ref)
-        .bind(&parties.receiving_parent_ref)
-        .bind(i32::from(live))
-        .execute(connection)
-        .await?;
+        let row = self
+            .cases
+            .entry(parties.case_reference.clone())
+            .or_insert(CaseRow {
+                parents: None,
+                live: false,
+                last_missed_on: None,
+            });
+        row.parents.get_or_insert_with(|| {
+            (
+                parties.paying_parent_ref.clone(),
+                parties.receiving_parent_ref.clone(),
+            )
+        });
         // A case recorded live stays live, whatever this batch records after.
-        let entry = self.0.entry(parties.case_reference.clone()).or_default();
-        *entry |= live;
+        row.live |= live;
+    }
+
+    /// Records a missed payment on `case_reference`, on `date`.
+    fn missed(&mut self, case_reference: &str, date: &str) {
+        self.cases
+            .entry(case_reference.to_owned())
+            .or_insert(CaseRow {
+                parents: None,
+                live: false,
+                last_missed_on: None,
+            })
+            .last_missed_on = Some(date.to_owned());
+    }
+
+    /// Records a contact.
+    fn contact(&mut self, contact: ContactRow) {
+        self.contacts.push(contact);
+    }
+
+    /// Writes everything recorded so far, in `connection`: what the batch reads next sees it.
+    async fn flush(&mut self, connection: &mut AnyConnection) -> Result<(), WorkError> {
+        let cases = std::mem::take(&mut self.cases);
+        let (known, bare): (Vec<_>, Vec<_>) =
+            cases.into_iter().partition(|(_, row)| row.parents.is_some());
+        for chunk in known.chunks(ROWS_PER_STATEMENT) {
+            // Only placeholders are formatted into the statement; every value is bound. A case's
+            // row turns live, or takes a newer missed payment, but never goes back.
+            let statement = format!(
+                "INSERT INTO hub_cms_cases (case_reference, paying_parent_ref, \
+                 receiving_parent_ref, live, last_missed_on) VALUES {} \
+                 ON CONFLICT (case_reference) DO UPDATE SET \
+                 live = CASE WHEN excluded.live = 1 THEN 1 ELSE hub_cms_cases.live END, \
+                 last_missed_on = CASE WHEN excluded.last_missed_on = '' \
+                 THEN hub_cms_cases.last_missed_on ELSE excluded.last_missed_on END",
+                value_rows(chunk.len(), 5)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(statement)).persistent(false);
+            for (reference, row) in chunk {
+                let (paying, receiving) = row.parents.clone().unwrap_or_default();
+                query = query
+                    .bind(reference.clone())
+                    .bind(paying)
+                    .bind(receiving)
+                    .bind(i32::from(row.live))
+                    .bind(row.last_missed_on.clone().unwrap_or_default());
+            }
+            query.execute(&mut *connection).await?;
+        }
+        for (reference, row) in bare {
+            if let Some(date) = row.last_missed_on {
+                sqlx::query(
+                    "UPDATE hub_cms_cases SET last_missed_on = $1 WHERE case_reference = $2",
+                )
+                .bind(date)
+                .bind(reference)
+                .execute(&mut *connection)
+                .await?;
+            }
+        }
+        let contacts = std::mem::take(&mut self.contacts);
+        for chunk in contacts.chunks(ROWS_PER_STATEMENT) {
+            // Only placeholders are formatted into the statement; every value is bound.
+            let statement = format!(
+                "INSERT INTO hub_contacts (cms_case_reference, person_ref, contact_date, \
+                 distressed) VALUES {}",
+                value_rows(chunk.len(), 4)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(statement)).persistent(false);
+            for contact in chunk {
+                query = query
+                    .bind(contact.case_reference.clone())
+                    .bind(contact.person_ref.clone())
+                    .bind(contact.contact_date.clone())
+                    .bind(i32::from(contact.distressed));
+            }
+            query.execute(&mut *connection).await?;
+        }
         Ok(())
     }
 }

@@ -39,7 +39,8 @@ use chrono::NaiveDate;
 use familybridge_calculation::{Nights, ParameterBook};
 use familybridge_casework::{CaseError, CaseEvent, CaseSettings, CourtOrder, ProceedingsOutcome};
 use familybridge_feed::{
-    EventHandler, Feed, FeedError, FeedTransaction, Following, HandlerError, TraceContext,
+    EventHandler, Feed, FeedError, FeedTransaction, Following, HandlerError, Inbox, Received,
+    TraceContext,
 };
 use familybridge_proto::common::v1::Event;
 use familybridge_proto::court::v1 as court;
@@ -83,31 +84,37 @@ impl CourtOrderInbox {
     }
 }
 
+/// The table the court events are kept in until routed.
+const INBOX: Inbox = Inbox::new("court_order_inbox");
+
 impl EventHandler for CourtOrderInbox {
     async fn handle(&self, tx: &mut FeedTransaction, event: &Event) -> Result<(), HandlerError> {
-        if !wanted(&event.event_type) {
+        self.record(tx, &[event]).await
+    }
+
+    /// A delivery is recorded a few hundred events a statement.
+    async fn handle_batch(
+        &self,
+        tx: &mut FeedTransaction,
+        received: &[Received],
+    ) -> Result<(), HandlerError> {
+        let events: Vec<&Event> = received.iter().map(|received| &received.event).collect();
+        self.record(tx, &events).await
+    }
+}
+
+impl CourtOrderInbox {
+    /// Records the wanted ones of `events` and wakes the router.
+    async fn record(&self, tx: &mut FeedTransaction, events: &[&Event]) -> Result<(), HandlerError> {
+        let wanted: Vec<&Event> = events
+            .iter()
+            .copied()
+            .filter(|event| wanted(&event.event_type))
+            .collect();
+        if wanted.is_empty() {
             return Ok(());
         }
-        let payload = event
-            .payload
-            .as_ref()
-            .map(|payload| payload.value.clone())
-            .unwrap_or_default();
-        let trace = TraceContext::from_event(event);
-        sqlx::query(
-            "INSERT INTO court_order_inbox (event_id, event_type, effective_date, payload, \
-             traceparent, tracestate) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (event_id) DO NOTHING",
-        )
-        .bind(&event.event_id)
-        .bind(&event.event_type)
-        .bind(&event.effective_date)
-        .bind(payload)
-        .bind(trace.traceparent)
-        .bind(trace.tracestate)
-        .execute(tx.connection().await?)
-        .await
-        .map_err(HandlerError::other)?;
+        INBOX.record(tx, &wanted).await?;
         self.wake.notify_one();
         Ok(())
     }

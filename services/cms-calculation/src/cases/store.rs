@@ -21,6 +21,7 @@ pub const MIGRATIONS: MigrationSet = familybridge_storage::embed_migrations!(
     3005 "court_events_pending",
     3006 "cms_cases_next_work_day",
     3007 "cms_case_history",
+    3008 "court_order_inbox_shared_columns",
 );
 
 /// The most history rows one statement appends (SQLite allows 32,766 parameters; three a row).

@@ -1,0 +1,83 @@
+//! Inboxes: where a subscriber that acts on another agency's events later — when its simulated
+//! clock reaches their date, not when they happen to arrive — records them as they arrive, in the
+//! same transaction as its feed cursor. The CMS's court-order inbox and the referral hub's inbox
+//! are both an [`Inbox`]; what each does with its entries afterwards is its own.
+//!
+//! A delivery of many events is recorded a few hundred rows a statement, in the order they
+//! arrived, so each entry's `arrival` number is the one recording them one by one would give. An
+//! event recorded before (a redelivery) is left as it was.
+
+use familybridge_proto::common::v1::{Agency, Event};
+use familybridge_storage::sqlx;
+use familybridge_storage::statements::value_rows;
+
+use crate::{FeedTransaction, HandlerError};
+
+/// Rows one statement records: nine values each, well under every backend's limit on bound values.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// An inbox table, with the columns every inbox keeps: `event_id` (unique), `publisher`,
+/// `event_type`, `stream`, `sequence`, `effective_date`, `traceparent`, `tracestate` and
+/// `payload`, numbered by an `arrival` key the database assigns.
+#[derive(Debug, Clone, Copy)]
+pub struct Inbox {
+    table: &'static str,
+}
+
+impl Inbox {
+    /// The inbox kept in `table` (a name from the service's own migrations, never user input).
+    pub const fn new(table: &'static str) -> Self {
+        Self { table }
+    }
+
+    /// Records `events` in the order given, in `tx`; any already recorded is left as it was.
+    pub async fn record(
+        &self,
+        tx: &mut FeedTransaction,
+        events: &[&Event],
+    ) -> Result<(), HandlerError> {
+        for chunk in events.chunks(ROWS_PER_STATEMENT) {
+            // Only the table's own name and placeholders are formatted into the statement; every
+            // value is bound. Statements of this shape vary with the delivery's size, so they are
+            // not kept prepared (they would push the steady single-row statements out of the cache).
+            let statement = format!(
+                "INSERT INTO {} (event_id, publisher, event_type, stream, sequence, \
+                 effective_date, traceparent, tracestate, payload) VALUES {} \
+                 ON CONFLICT (event_id) DO NOTHING",
+                self.table,
+                value_rows(chunk.len(), 9)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(statement)).persistent(false);
+            for event in chunk {
+                let trace = event.trace_context.clone().unwrap_or_default();
+                let payload = event
+                    .payload
+                    .as_ref()
+                    .map(|payload| payload.value.clone())
+                    .unwrap_or_default();
+                query = query
+                    .bind(event.event_id.clone())
+                    .bind(publisher_name(event.publisher()))
+                    .bind(event.event_type.clone())
+                    .bind(event.stream.clone())
+                    .bind(i64::try_from(event.sequence).map_err(HandlerError::other)?)
+                    .bind(event.effective_date.clone())
+                    .bind(trace.traceparent)
+                    .bind(trace.tracestate)
+                    .bind(payload);
+            }
+            query.execute(tx.connection().await?).await?;
+        }
+        Ok(())
+    }
+}
+
+/// How an inbox names the agency that published an event (its entries are acted on in date,
+/// publisher, stream and sequence order).
+fn publisher_name(agency: Agency) -> &'static str {
+    match agency {
+        Agency::CourtRegistry => "court-registry",
+        Agency::Cms => "cms",
+        Agency::ReferralHub | Agency::Unspecified => "other",
+    }
+}
