@@ -19,8 +19,7 @@ use indicatif::ProgressBar;
 
 use crate::run::{
     CmsCalls, DEFAULT_BATCH_SIZE, DEFAULT_COHORT_SIZE, DEFAULT_COHORTS_AT_ONCE,
-    PER_COMMAND_CONCURRENCY, Services,
-    load_scenario, simulate,
+    PER_COMMAND_CONCURRENCY, Services, load_scenario, simulate,
 };
 use crate::stack::Databases;
 

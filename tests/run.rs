@@ -46,8 +46,12 @@ fn the_batched_path_and_the_per_command_path_give_byte_identical_results_whateve
         ),
         (&["--batch-size", "7"][..], "batches of seven"),
         (
-            &["--cohort-size", "7"][..],
-            "cohorts of seven families, each on services of its own",
+            &["--cohort-size", "7", "--cohorts-at-once", "1"][..],
+            "cohorts of seven families, one after another, each on services of its own",
+        ),
+        (
+            &["--cohort-size", "7", "--cohorts-at-once", "3"][..],
+            "cohorts of seven families, three at a time, each on services of its own",
         ),
         (
             &["--threads", "4"][..],

@@ -128,7 +128,10 @@ pub struct WriteTransaction {
 /// The turn to write to an SQLite database, held by one writer of the process at a time; nothing
 /// on PostgreSQL.
 #[derive(Debug)]
-pub struct WriteTurn(#[allow(dead_code, reason = "held for its drop, which passes the turn on")] Option<OwnedMutexGuard<()>>);
+pub struct WriteTurn(
+    #[allow(dead_code, reason = "held for its drop, which passes the turn on")]
+    Option<OwnedMutexGuard<()>>,
+);
 
 impl Database {
     /// Connects to the database at `url`, creating an SQLite file (and its folder) if it does not

@@ -3,9 +3,7 @@
 //! when the hub's clock reaches their date ([`crate::work`]). Recording only, never acting, keeps
 //! the hub's reactions in simulated time whatever the timing of delivery.
 
-use familybridge_feed::{
-    EventHandler, FeedTransaction, Following, HandlerError, Inbox, Received,
-};
+use familybridge_feed::{EventHandler, FeedTransaction, Following, HandlerError, Inbox, Received};
 use familybridge_proto::common::v1::Event;
 use familybridge_runtime::Intake;
 use tonic::Status;

@@ -953,8 +953,9 @@ impl BatchWrites {
     /// Writes everything recorded so far, in `connection`: what the batch reads next sees it.
     async fn flush(&mut self, connection: &mut AnyConnection) -> Result<(), WorkError> {
         let cases = std::mem::take(&mut self.cases);
-        let (known, bare): (Vec<_>, Vec<_>) =
-            cases.into_iter().partition(|(_, row)| row.parents.is_some());
+        let (known, bare): (Vec<_>, Vec<_>) = cases
+            .into_iter()
+            .partition(|(_, row)| row.parents.is_some());
         for chunk in known.chunks(ROWS_PER_STATEMENT) {
             // Only placeholders are formatted into the statement; every value is bound. A case's
             // row turns live, or takes a newer missed payment, but never goes back.

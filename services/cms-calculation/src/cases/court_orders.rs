@@ -105,7 +105,11 @@ impl EventHandler for CourtOrderInbox {
 
 impl CourtOrderInbox {
     /// Records the wanted ones of `events` and wakes the router.
-    async fn record(&self, tx: &mut FeedTransaction, events: &[&Event]) -> Result<(), HandlerError> {
+    async fn record(
+        &self,
+        tx: &mut FeedTransaction,
+        events: &[&Event],
+    ) -> Result<(), HandlerError> {
         let wanted: Vec<&Event> = events
             .iter()
             .copied()
