@@ -31,7 +31,7 @@ use tokio::sync::Notify;
 
 use crate::calculation::{CalculateError, Calculator};
 use crate::cases::api::Cases;
-use crate::cases::court_orders::{CmsIntake, CourtOrderInbox, CourtOrderRouter};
+use crate::cases::court_orders::{CmsIntake, CourtOrderRouter, court_order_inbox};
 use crate::cases::due::CaseDueWork;
 
 /// The service's name: its binary, its default database file, its log target, and the
@@ -170,7 +170,7 @@ pub async fn serve(
             let subscription = following.follow(
                 "court-registry",
                 &config.court_registry_url,
-                CourtOrderInbox::new(wake.clone()),
+                court_order_inbox(wake.clone()),
                 background.clone(),
             );
             let router = CourtOrderRouter::new(feed.clone(), wake);

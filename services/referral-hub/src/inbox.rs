@@ -3,38 +3,12 @@
 //! when the hub's clock reaches their date ([`crate::work`]). Recording only, never acting, keeps
 //! the hub's reactions in simulated time whatever the timing of delivery.
 
-use familybridge_feed::{EventHandler, FeedTransaction, Following, HandlerError, Inbox, Received};
-use familybridge_proto::common::v1::Event;
+use familybridge_feed::{Following, Inbox};
 use familybridge_runtime::Intake;
 use tonic::Status;
 
-/// The table the hub's inbox is kept in.
+/// The subscriptions' handler: records every event in the `hub_inbox` table.
 pub const INBOX: Inbox = Inbox::new("hub_inbox");
-
-/// The subscriptions' handler: records each event in the inbox.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct HubInbox;
-
-impl EventHandler for HubInbox {
-    /// The hub's own feed is not written while recording, so nothing needs locking.
-    fn streams(&self, _event: &Event) -> Vec<String> {
-        Vec::new()
-    }
-
-    async fn handle(&self, tx: &mut FeedTransaction, event: &Event) -> Result<(), HandlerError> {
-        INBOX.record(tx, &[event]).await
-    }
-
-    /// A delivery is recorded a few hundred events a statement.
-    async fn handle_batch(
-        &self,
-        tx: &mut FeedTransaction,
-        received: &[Received],
-    ) -> Result<(), HandlerError> {
-        let events: Vec<&Event> = received.iter().map(|received| &received.event).collect();
-        INBOX.record(tx, &events).await
-    }
-}
 
 /// Settling the hub: every event its peers have published is in the inbox.
 #[derive(Debug, Clone)]

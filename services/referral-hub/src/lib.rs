@@ -27,7 +27,7 @@ use familybridge_storage::{Database, DatabaseUrl, MigrationSet, SimulatedClock};
 use tokio::net::TcpListener;
 
 use crate::api::HubQueries;
-use crate::inbox::{HubInbox, HubIntake};
+use crate::inbox::{HubIntake, INBOX};
 use crate::peers::Peers;
 use crate::work::HubWork;
 pub use familybridge_referral::HubSettings;
@@ -134,10 +134,10 @@ pub async fn serve(
         following.follow(
             "court-registry",
             &config.court_registry_url,
-            HubInbox,
+            INBOX,
             background.clone(),
         ),
-        following.follow("cms", &config.cms_url, HubInbox, background.clone()),
+        following.follow("cms", &config.cms_url, INBOX, background.clone()),
     ];
     let simulated = SimulatedClock::new(database.clone());
     let clock = ClockService::new(

@@ -6,7 +6,7 @@
 //! A court event names a court case and its parties, not a CMS case, and the CMS's feed locks a
 //! case's stream before its transaction begins. So events are taken in three steps:
 //!
-//! 1. The subscription ([`CourtOrderInbox`]) records each event in an inbox, in the same
+//! 1. The subscription ([`court_order_inbox`]) records each event in an inbox, in the same
 //!    transaction as its feed cursor: it arrives exactly once.
 //! 2. The [`CourtOrderRouter`] routes inbox entries, in order of arrival, to the CMS cases of the
 //!    court case's two parents (remembered from the first event that names them, so that a closure,
@@ -38,11 +38,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use familybridge_calculation::{Nights, ParameterBook};
 use familybridge_casework::{CaseError, CaseEvent, CaseSettings, CourtOrder, ProceedingsOutcome};
-use familybridge_feed::{
-    EventHandler, Feed, FeedError, FeedTransaction, Following, HandlerError, Inbox, Received,
-    TraceContext,
-};
-use familybridge_proto::common::v1::Event;
+use familybridge_feed::{Feed, FeedError, FeedTransaction, Following, Inbox, TraceContext};
 use familybridge_proto::court::v1 as court;
 use familybridge_runtime::machinery_failure;
 use familybridge_runtime::{CancellationToken, Intake, batch, family_span, trace_span};
@@ -71,57 +67,10 @@ fn wanted(event_type: &str) -> bool {
     .any(|name| name == event_type)
 }
 
-/// The subscription's handler: records each wanted court event in the inbox.
-#[derive(Debug, Clone)]
-pub struct CourtOrderInbox {
-    wake: Arc<Notify>,
-}
-
-impl CourtOrderInbox {
-    /// An inbox that wakes `wake` when an event arrives.
-    pub fn new(wake: Arc<Notify>) -> Self {
-        Self { wake }
-    }
-}
-
-/// The table the court events are kept in until routed.
-const INBOX: Inbox = Inbox::new("court_order_inbox");
-
-impl EventHandler for CourtOrderInbox {
-    async fn handle(&self, tx: &mut FeedTransaction, event: &Event) -> Result<(), HandlerError> {
-        self.record(tx, &[event]).await
-    }
-
-    /// A delivery is recorded a few hundred events a statement.
-    async fn handle_batch(
-        &self,
-        tx: &mut FeedTransaction,
-        received: &[Received],
-    ) -> Result<(), HandlerError> {
-        let events: Vec<&Event> = received.iter().map(|received| &received.event).collect();
-        self.record(tx, &events).await
-    }
-}
-
-impl CourtOrderInbox {
-    /// Records the wanted ones of `events` and wakes the router.
-    async fn record(
-        &self,
-        tx: &mut FeedTransaction,
-        events: &[&Event],
-    ) -> Result<(), HandlerError> {
-        let wanted: Vec<&Event> = events
-            .iter()
-            .copied()
-            .filter(|event| wanted(&event.event_type))
-            .collect();
-        if wanted.is_empty() {
-            return Ok(());
-        }
-        INBOX.record(tx, &wanted).await?;
-        self.wake.notify_one();
-        Ok(())
-    }
+/// The subscription's handler: records each wanted court event in the `court_order_inbox` table,
+/// waking the router through `wake`.
+pub fn court_order_inbox(wake: Arc<Notify>) -> Inbox {
+    Inbox::new("court_order_inbox").keeping(wanted).waking(wake)
 }
 
 /// Why an inbox entry could not be routed (it is tried again).
