@@ -398,7 +398,6 @@ impl InProcess {
         while let Some(done) = running.join_next().await {
             done.context("a cohort's run panicked")??;
         }
-        drop(running);
         let measures = Arc::try_unwrap(measures)
             .map_err(|_| anyhow::anyhow!("a cohort still holds the arm's measures"))?;
         Ok(measures.into_inner())
