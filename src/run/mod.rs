@@ -12,6 +12,7 @@
 
 mod cms_link;
 mod drive;
+mod history;
 mod journal;
 pub mod levers;
 mod readback;

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 use anyhow::Context;
-use familybridge_casework::CaseEvent;
 use familybridge_proto::cms::v1 as cms;
 use familybridge_proto::common::v1::ListDisclosuresRequest;
 use familybridge_proto::common::v1::event_feed_client::EventFeedClient;
@@ -17,6 +16,7 @@ use familybridge_scenario::FamilyRecord;
 use tonic::Code;
 
 use crate::run::drive::{Clients, Family};
+use crate::run::history;
 use crate::stack::Urls;
 
 /// The page size asked of list calls.
@@ -148,17 +148,12 @@ pub async fn family_record(
             )));
         }
     };
-    let cms_history = history
-        .iter()
-        .map(|entry| {
-            serde_json::from_str::<CaseEvent>(&entry.details_json).with_context(|| {
-                format!(
-                    "the CMS's history of {} has an entry that is not a case event",
-                    plan.cms_case_reference
-                )
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let cms_history = history::case_events(&history).with_context(|| {
+        format!(
+            "the CMS's history of {} is not what its API says",
+            plan.cms_case_reference
+        )
+    })?;
     let referrals = [&plan.paying_parent_ref, &plan.receiving_parent_ref]
         .iter()
         .map(|person| hub.referrals.get(*person).copied().unwrap_or_default())

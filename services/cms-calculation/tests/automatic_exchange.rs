@@ -6,6 +6,7 @@
 use cms_calculation::{Config, serve};
 use familybridge_casework::{ActsOn, CaseSettings, CourtOrderRoute};
 use familybridge_proto::cms::v1::case_service_client::CaseServiceClient;
+use familybridge_proto::cms::v1::history_entry::Event;
 use familybridge_proto::cms::v1::{CaseParty, Employment, GetCaseRequest, OpenApplicationRequest};
 use familybridge_proto::court::v1::court_registry_client::CourtRegistryClient;
 use familybridge_proto::court::v1::{
@@ -143,10 +144,8 @@ async fn the_cms_applies_the_final_order_from_the_courts_feed(database: TestData
         "38.57"
     );
     assert!(
-        case.history
-            .iter()
-            .any(|entry| entry.kind == "court_order_applied"
-                && entry.details_json.contains("FB1/order-2")),
+        case.history.iter().any(|entry| matches!(&entry.event,
+                Some(Event::CourtOrderApplied(applied)) if applied.order_id == "FB1/order-2")),
         "the history records the order applied"
     );
 

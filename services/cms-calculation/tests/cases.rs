@@ -15,10 +15,11 @@ use familybridge_feed::{AgencyId, DateWindow, FeedClient};
 use familybridge_proto::cms::v1::case_service_client::CaseServiceClient;
 use familybridge_proto::cms::v1::{
     CalculationMade, CaseParty, CaseResponse, ChildNights, ContactKind, Employment,
-    EnforcementStep, EvidenceSource, GetCaseRequest, IncomeSource, LiftEnforcementPauseRequest,
-    MakeCalculationRequest, NotifyPayingParentRequest, OpenApplicationRequest, PaymentSource,
-    ProjectLiabilityRequest, RecordContactRequest, RecordIncomeRequest, RecordPaymentRequest,
-    RecordSharedCareRequest, ReportCourtOrderRequest, RequestEnforcementPauseRequest,
+    EnforcementStep, EvidenceSource, GetCaseRequest, HistoryEntry, IncomeSource,
+    LiftEnforcementPauseRequest, MakeCalculationRequest, NotifyPayingParentRequest,
+    OpenApplicationRequest, PaymentSource, ProjectLiabilityRequest, RecordContactRequest,
+    RecordIncomeRequest, RecordPaymentRequest, RecordSharedCareRequest, ReportCourtOrderRequest,
+    RequestEnforcementPauseRequest,
 };
 use familybridge_proto::common::v1::{Event, feed_message};
 use familybridge_proto::simulation::v1::AdvanceToRequest;
@@ -595,7 +596,7 @@ async fn income_evidence_and_payments_follow_the_rules_over_a_year(database: Tes
 }
 
 /// Each history entry as the API shows it.
-async fn history_of(cases: &mut CaseServiceClient<CallerChannel>) -> Vec<(String, String)> {
+async fn history_of(cases: &mut CaseServiceClient<CallerChannel>) -> Vec<HistoryEntry> {
     cases
         .get_case(GetCaseRequest {
             case_reference: "CMS-1".to_owned(),
@@ -605,9 +606,6 @@ async fn history_of(cases: &mut CaseServiceClient<CallerChannel>) -> Vec<(String
         .expect("read the case")
         .into_inner()
         .history
-        .into_iter()
-        .map(|entry| (entry.kind, entry.details_json))
-        .collect()
 }
 
 async fn the_history_is_appended_apart_and_an_older_record_moves_its_own_there(

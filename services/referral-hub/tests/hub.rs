@@ -9,9 +9,11 @@
 
 use familybridge_casework::{CaseSettings, CourtOrderRoute};
 use familybridge_proto::cms::v1::case_service_client::CaseServiceClient;
+use familybridge_proto::cms::v1::history_entry::Event;
 use familybridge_proto::cms::v1::{
-    self as cms, CaseParty, ContactKind, Employment, GetCaseRequest, MakeCalculationRequest,
-    NotifyPayingParentRequest, OpenApplicationRequest, RecordContactRequest,
+    self as cms, CaseParty, ContactKind, Employment, EnforcementStepKind, GetCaseRequest,
+    HistoryEntry, MakeCalculationRequest, NotifyPayingParentRequest, OpenApplicationRequest,
+    RecordContactRequest,
 };
 use familybridge_proto::court::v1::court_registry_client::CourtRegistryClient;
 use familybridge_proto::court::v1::{
@@ -30,7 +32,6 @@ use familybridge_storage::Backend;
 use familybridge_testing::CallerChannel;
 use familybridge_testing::{TestBackend, TestDatabase, TestServer, on_both_backends};
 use referral_hub::{DEFAULT_HUB_SETTINGS, HubSettings};
-use serde_json::Value;
 
 /// The three agencies, running.
 struct Agencies {
@@ -226,37 +227,30 @@ impl Agencies {
             .reviews
     }
 
-    async fn cms_history(&mut self) -> Vec<(String, Value)> {
-        let case = self
-            .cms
+    async fn cms_history(&mut self) -> Vec<HistoryEntry> {
+        self.cms
             .get_case(GetCaseRequest {
                 case_reference: "CMS-1".to_owned(),
                 omit_history: false,
             })
             .await
             .expect("the CMS case")
-            .into_inner();
-        case.history
-            .into_iter()
-            .map(|entry| {
-                (
-                    entry.kind,
-                    serde_json::from_str(&entry.details_json).expect("history details are JSON"),
-                )
-            })
-            .collect()
+            .into_inner()
+            .history
     }
 }
 
-/// The dates of the enforcement steps of `kind` ("enforcement_paused" or
-/// "enforcement_step_taken") for the regular deduction order.
-fn deduction_order_steps(history: &[(String, Value)], kind: &str) -> Vec<String> {
+/// The dates on which the regular deduction order was held by a pause (`held`), or taken.
+fn deduction_order_steps(history: &[HistoryEntry], held: bool) -> Vec<String> {
+    let regular_deduction = EnforcementStepKind::RegularDeductionOrder as i32;
     history
         .iter()
-        .filter(|(entry_kind, details)| {
-            entry_kind == kind && details["step"] == "regular_deduction_order"
+        .filter(|entry| match &entry.event {
+            Some(Event::EnforcementPaused(paused)) => held && paused.step == regular_deduction,
+            Some(Event::EnforcementStepTaken(taken)) => !held && taken.step == regular_deduction,
+            _ => false,
         })
-        .map(|(_, details)| details["date"].as_str().unwrap_or_default().to_owned())
+        .map(|entry| entry.date.clone())
         .collect()
 }
 
@@ -305,8 +299,8 @@ async fn distress_leads_to_referrals_and_a_paused_escalation_that_resumes(databa
     // The regular deduction order fell due during the pause and was held, then was taken at the
     // first due date after the review.
     let history = agencies.cms_history().await;
-    let held = deduction_order_steps(&history, "enforcement_paused");
-    let taken = deduction_order_steps(&history, "enforcement_step_taken");
+    let held = deduction_order_steps(&history, true);
+    let taken = deduction_order_steps(&history, false);
     assert!(
         !held.is_empty()
             && held
@@ -328,8 +322,8 @@ async fn with_the_levers_off_distress_changes_nothing(database: TestDatabase) {
     let pauses = agencies.pauses().await;
     assert!(pauses.is_empty(), "{pauses:?}");
     let history = agencies.cms_history().await;
-    assert!(deduction_order_steps(&history, "enforcement_paused").is_empty());
-    let taken = deduction_order_steps(&history, "enforcement_step_taken");
+    assert!(deduction_order_steps(&history, true).is_empty());
+    let taken = deduction_order_steps(&history, false);
     assert!(
         taken.len() == 1 && taken[0].as_str() < "2025-05-12",
         "taken on schedule: {taken:?}"
@@ -444,11 +438,9 @@ async fn a_variation_application_is_reviewed_jointly_and_the_cms_follows_the_dec
     // it (the order's own day, by automatic exchange), and now charges what was projected.
     let history = agencies.cms_history().await;
     assert!(
-        history
-            .iter()
-            .any(|(kind, details)| kind == "court_order_applied"
-                && details["order_id"] == "FB1/order-2"
-                && details["made_on"] == "2025-07-07"),
+        history.iter().any(|entry| matches!(&entry.event,
+                Some(Event::CourtOrderApplied(applied))
+                    if applied.order_id == "FB1/order-2" && applied.made_on == "2025-07-07")),
         "{history:?}"
     );
     let case = agencies
@@ -467,11 +459,10 @@ async fn a_variation_application_is_reviewed_jointly_and_the_cms_follows_the_dec
         .unwrap_or_default();
     assert_eq!(weekly, review.projected_weekly_amount);
     assert!(
-        history
-            .iter()
-            .any(|(kind, details)| kind == "calculation_revised"
-                && details["effective_from"].as_str() >= Some("2025-07-07")
-                && details["weekly_amount"] == review.projected_weekly_amount.as_str()),
+        history.iter().any(|entry| matches!(&entry.event,
+                Some(Event::CalculationRevised(revised))
+                    if revised.effective_from.as_str() >= "2025-07-07"
+                        && revised.weekly_amount == review.projected_weekly_amount)),
         "the revision charges the projected {}: {history:?}",
         review.projected_weekly_amount
     );

@@ -34,6 +34,7 @@ use tracing::Span;
 use crate::calculation::response as calculation_response;
 use crate::cases::batch::CaseBatch;
 use crate::cases::court_orders::apply_pending_to_case;
+use crate::cases::history;
 use crate::cases::publish::publish;
 use crate::cases::store::{self, StoredCase};
 
@@ -152,14 +153,8 @@ fn view(case: &StoredCase, book: &ParameterBook, history: History) -> Result<pro
         History::Omitted => &[],
     }
     .iter()
-    .map(|event| {
-        Ok(proto::HistoryEntry {
-            date: iso(event.date()),
-            kind: event.kind().to_owned(),
-            details_json: serde_json::to_string(event).map_err(machinery_failure)?,
-        })
-    })
-    .collect::<Result<_, Status>>()?;
+    .map(history::entry)
+    .collect();
     let (stage, effective_date) = match file.stage() {
         Stage::AwaitingCalculation { effective_date } => ("awaiting_calculation", effective_date),
         Stage::Deferred { effective_date, .. } => ("deferred", effective_date),
@@ -523,6 +518,7 @@ fn record_income(
         proto::IncomeSource::Unspecified => return Err(invalid("source", "required")),
         proto::IncomeSource::ReportedChange => IncomeSource::ReportedChange,
         proto::IncomeSource::AnnualReview => IncomeSource::AnnualReview,
+        proto::IncomeSource::Initial => IncomeSource::Initial,
     };
     file.record_income(date, income, source, settings, book)
         .map_err(case_status)

@@ -9,18 +9,8 @@ use familybridge_casework::{CalculatedRate, CalculationReason, CaseEvent, Contac
 use familybridge_feed::{FeedError, FeedTransaction, TraceContext};
 use familybridge_proto::cms::v1 as proto;
 
+use crate::cases::history::rate;
 use crate::cases::store::StoredCase;
-
-fn rate(rate: CalculatedRate) -> proto::Rate {
-    match rate {
-        CalculatedRate::Nil => proto::Rate::Nil,
-        CalculatedRate::Flat => proto::Rate::Flat,
-        CalculatedRate::Reduced => proto::Rate::Reduced,
-        CalculatedRate::Basic => proto::Rate::Basic,
-        CalculatedRate::BasicPlus => proto::Rate::BasicPlus,
-        CalculatedRate::Default => proto::Rate::Default,
-    }
-}
 
 fn reason(reason: &CalculationReason) -> &'static str {
     match reason {
