@@ -713,7 +713,10 @@ async fn measure_cohort(
     measures: &mut ArmMeasures,
 ) -> anyhow::Result<()> {
     let hub = readback::HubRecords::read(&urls.referral_hub, transport).await?;
-    for (replication, count) in readback::disclosures_by_replication(urls, transport).await? {
+    let replications: Vec<u32> = measures.accumulators.keys().copied().collect();
+    for (replication, count) in
+        readback::disclosures_by_replication(urls, transport, &replications).await?
+    {
         *measures.disclosures.entry(replication).or_default() += count;
     }
     for (&replication, accumulator) in &mut measures.accumulators {

@@ -7,12 +7,13 @@ use std::future::Future;
 
 use anyhow::Context;
 use familybridge_proto::cms::v1 as cms;
-use familybridge_proto::common::v1::ListDisclosuresRequest;
+use familybridge_proto::common::v1::CountDisclosuresRequest;
 use familybridge_proto::common::v1::event_feed_client::EventFeedClient;
 use familybridge_proto::referral::v1 as hub;
 use familybridge_proto::referral::v1::referral_hub_client::ReferralHubClient;
 use familybridge_runtime::{Identity, Transport};
 use familybridge_scenario::FamilyRecord;
+use familybridge_scenario::world::{cms_case_prefix, court_case_prefix};
 use tonic::Code;
 
 use crate::run::drive::{Clients, Family};
@@ -172,63 +173,48 @@ pub async fn family_record(
     })
 }
 
-/// The replication a stream (a case reference such as `CMS-R2-000042`) belongs to.
-fn replication_of(stream: &str) -> Option<u32> {
-    stream.split('-').find_map(|part| {
-        part.strip_prefix('R')
-            .and_then(|number| number.parse().ok())
-    })
-}
-
-/// The disclosures in the three agencies' audit logs, by the replication of the case disclosed.
+/// The disclosures in the three agencies' audit logs of the cases of each of `replications`,
+/// counted by each agency (CountDisclosures): the audit logs grow with the caseload, what crosses
+/// the wire does not.
 pub async fn disclosures_by_replication(
     urls: &Urls,
     transport: &Transport,
+    replications: &[u32],
 ) -> anyhow::Result<BTreeMap<u32, u64>> {
-    let mut counts = BTreeMap::new();
+    // A case's events are on the stream of its reference: its court case's or its CMS case's.
+    let prefixes: Vec<(u32, String)> = replications
+        .iter()
+        .flat_map(|&replication| {
+            [
+                (replication, court_case_prefix(replication)),
+                (replication, cms_case_prefix(replication)),
+            ]
+        })
+        .collect();
+    let mut counts: BTreeMap<u32, u64> = replications.iter().map(|&r| (r, 0)).collect();
+    if prefixes.is_empty() {
+        return Ok(counts);
+    }
     for url in [&urls.court_registry, &urls.cms, &urls.referral_hub] {
-        let client = EventFeedClient::new(transport.lazy_channel(url, Identity::Simulation)?);
-        // Counted page by page: the audit logs grow with the caseload, the counts do not.
-        each_page(
-            |after_id| {
-                let mut client = client.clone();
-                async move {
-                    let request = ListDisclosuresRequest {
-                        recipient: 0,
-                        event_id: String::new(),
-                        limit: PAGE,
-                        after_id,
-                    };
-                    Ok(client
-                        .list_disclosures(request)
-                        .await
-                        .with_context(|| format!("{url} could not list its disclosures"))?
-                        .into_inner()
-                        .disclosures)
-                }
-            },
-            |disclosure| disclosure.id,
-            |page| {
-                for disclosure in page {
-                    if let Some(replication) = replication_of(&disclosure.stream) {
-                        *counts.entry(replication).or_default() += 1;
-                    }
-                }
-            },
-        )
-        .await?;
+        let mut client = EventFeedClient::new(transport.lazy_channel(url, Identity::Simulation)?);
+        let counted = client
+            .count_disclosures(CountDisclosuresRequest {
+                recipient: 0,
+                stream_prefixes: prefixes.iter().map(|(_, prefix)| prefix.clone()).collect(),
+            })
+            .await
+            .with_context(|| format!("{url} could not count its disclosures"))?
+            .into_inner()
+            .counts;
+        anyhow::ensure!(
+            counted.len() == prefixes.len(),
+            "{url} counted {} groups of disclosures; {} were asked for",
+            counted.len(),
+            prefixes.len()
+        );
+        for ((replication, _), count) in prefixes.iter().zip(counted) {
+            *counts.entry(*replication).or_default() += count;
+        }
     }
     Ok(counts)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_case_reference_names_its_replication() {
-        assert_eq!(replication_of("CMS-R2-000042"), Some(2));
-        assert_eq!(replication_of("FB-R13-000001"), Some(13));
-        assert_eq!(replication_of("case-without"), None);
-    }
 }

@@ -17,8 +17,8 @@ use std::time::Duration;
 use familybridge_proto::common::v1::event_feed_client::EventFeedClient;
 use familybridge_proto::common::v1::feed_message::Message;
 use familybridge_proto::common::v1::{
-    Event, FeedMessage, HighWaterMarkRequest, ListDisclosuresRequest, ListDisclosuresResponse,
-    SubscribeRequest,
+    CountDisclosuresRequest, Event, FeedMessage, HighWaterMarkRequest, ListDisclosuresRequest,
+    ListDisclosuresResponse, SubscribeRequest,
 };
 use familybridge_runtime::{
     TraceContext, TracedChannel, Transport, batch, continue_trace, trace_span,
@@ -97,6 +97,19 @@ impl FeedClient {
         request: ListDisclosuresRequest,
     ) -> Result<ListDisclosuresResponse, Status> {
         Ok(self.client.list_disclosures(request).await?.into_inner())
+    }
+
+    /// Counts disclosures in the publisher's audit log, for each stream prefix asked about.
+    pub async fn count_disclosures(
+        &mut self,
+        request: CountDisclosuresRequest,
+    ) -> Result<Vec<u64>, Status> {
+        Ok(self
+            .client
+            .count_disclosures(request)
+            .await?
+            .into_inner()
+            .counts)
     }
 }
 

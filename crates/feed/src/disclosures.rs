@@ -7,7 +7,9 @@
 //! redelivered.
 
 use chrono::{SecondsFormat, Utc};
-use familybridge_proto::common::v1::{Agency, Disclosure, ListDisclosuresRequest};
+use familybridge_proto::common::v1::{
+    Agency, CountDisclosuresRequest, Disclosure, ListDisclosuresRequest,
+};
 use familybridge_storage::{Database, WriteTransaction};
 use sqlx::Row;
 
@@ -100,7 +102,7 @@ pub(crate) async fn record(
     Ok(())
 }
 
-/// Why a ListDisclosures request cannot be answered as asked.
+/// Why a ListDisclosures or CountDisclosures request cannot be answered as asked.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ListError {
     /// A filter is not valid.
@@ -111,24 +113,71 @@ pub(crate) enum ListError {
     Feed(#[from] FeedError),
 }
 
+/// The most stream prefixes one CountDisclosures request may ask about.
+pub(crate) const MAX_COUNTED_PREFIXES: usize = 1_000;
+
+/// The agency a request's `recipient` filter names, as the log records it; empty for all.
+fn recipient_filter(recipient: i32) -> Result<String, ListError> {
+    match Agency::try_from(recipient) {
+        Ok(Agency::Unspecified) => Ok(String::new()),
+        Ok(agency) => Ok(AgencyId::try_from(agency)
+            .map_err(|error| ListError::Invalid(format!("recipient: {error}")))?
+            .as_str()
+            .to_owned()),
+        Err(_) => Err(ListError::Invalid(format!(
+            "recipient: {recipient} is not an Agency value"
+        ))),
+    }
+}
+
+/// A `LIKE` pattern matching every text that begins with `prefix` (its wildcards escaped).
+fn begins_with(prefix: &str) -> String {
+    let mut pattern = String::with_capacity(prefix.len() + 1);
+    for character in prefix.chars() {
+        if matches!(character, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(character);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// For each of `request`'s stream prefixes, in order, how many disclosures match it and the
+/// recipient filter: counted by the database, so that nothing but the counts is read.
+pub(crate) async fn count(
+    database: &Database,
+    request: &CountDisclosuresRequest,
+) -> Result<Vec<u64>, ListError> {
+    let recipient = recipient_filter(request.recipient)?;
+    if request.stream_prefixes.is_empty() || request.stream_prefixes.len() > MAX_COUNTED_PREFIXES {
+        return Err(ListError::Invalid(format!(
+            "stream_prefixes: {} given; between 1 and {MAX_COUNTED_PREFIXES} are counted",
+            request.stream_prefixes.len()
+        )));
+    }
+    let mut counts = Vec::with_capacity(request.stream_prefixes.len());
+    for prefix in &request.stream_prefixes {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM feed_disclosures \
+             WHERE ($1 = '' OR recipient = $1) AND stream LIKE $2 ESCAPE '\\'",
+        )
+        .bind(&recipient)
+        .bind(begins_with(prefix))
+        .fetch_one(database.pool())
+        .await
+        .map_err(FeedError::from)?;
+        counts.push(u64::try_from(count).unwrap_or_default());
+    }
+    Ok(counts)
+}
+
 /// The disclosures matching `request`'s filters, oldest first.
 pub(crate) async fn list(
     database: &Database,
     request: &ListDisclosuresRequest,
 ) -> Result<Vec<Disclosure>, ListError> {
-    let recipient = match Agency::try_from(request.recipient) {
-        Ok(Agency::Unspecified) => String::new(),
-        Ok(agency) => AgencyId::try_from(agency)
-            .map_err(|error| ListError::Invalid(format!("recipient: {error}")))?
-            .as_str()
-            .to_owned(),
-        Err(_) => {
-            return Err(ListError::Invalid(format!(
-                "recipient: {} is not an Agency value",
-                request.recipient
-            )));
-        }
-    };
+    let recipient = recipient_filter(request.recipient)?;
     // Ids are positive i64s; a larger `after_id` is after every one of them.
     let after_id = i64::try_from(request.after_id).unwrap_or(i64::MAX);
     let limit = match request.limit {
@@ -188,4 +237,16 @@ fn disclosure(row: &sqlx::any::AnyRow) -> Result<Disclosure, FeedError> {
         disclosed_at: row.try_get("disclosed_at")?,
         redeliveries: u32::try_from(row.try_get::<i64, _>("redeliveries")?).unwrap_or(u32::MAX),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_pattern_escapes_the_wildcards_it_holds() {
+        assert_eq!(begins_with("CMS-R2-"), "CMS-R2-%");
+        assert_eq!(begins_with("a_b%c\\"), "a\\_b\\%c\\\\%");
+        assert_eq!(begins_with(""), "%");
+    }
 }

@@ -17,8 +17,9 @@ use std::time::Duration;
 use familybridge_proto::common::v1::event_feed_server::{EventFeed, EventFeedServer};
 use familybridge_proto::common::v1::feed_message::Message;
 use familybridge_proto::common::v1::{
-    Agency, Event, FeedMessage, Heartbeat, HighWaterMarkRequest, HighWaterMarkResponse,
-    ListDisclosuresRequest, ListDisclosuresResponse, SubscribeRequest,
+    Agency, CountDisclosuresRequest, CountDisclosuresResponse, Event, FeedMessage, Heartbeat,
+    HighWaterMarkRequest, HighWaterMarkResponse, ListDisclosuresRequest, ListDisclosuresResponse,
+    SubscribeRequest,
 };
 use familybridge_runtime::{Caller, record_batch_size};
 use tokio::sync::mpsc;
@@ -36,6 +37,7 @@ use crate::{AgencyId, DataSharingAgreements, Feed, FeedError};
 const SUBSCRIBE: &str = "familybridge.common.v1.EventFeed/Subscribe";
 const HIGH_WATER_MARK: &str = "familybridge.common.v1.EventFeed/HighWaterMark";
 const LIST_DISCLOSURES: &str = "familybridge.common.v1.EventFeed/ListDisclosures";
+const COUNT_DISCLOSURES: &str = "familybridge.common.v1.EventFeed/CountDisclosures";
 
 /// How many messages a subscription may have produced that the client has not yet taken.
 const CHANNEL_CAPACITY: usize = 64;
@@ -153,6 +155,31 @@ impl FeedService {
     }
 }
 
+/// An agency reads only what was disclosed to it (`recipient` must name it); the simulation and
+/// auditors read all. A refusal is recorded and counted as every access refusal is.
+async fn only_its_own<T>(request: &Request<T>, recipient: i32, rpc: &str) -> Result<(), Status> {
+    let caller = Caller::of(request)?;
+    if let Some(agency) = caller.identity().agency()
+        && recipient != Agency::from(agency) as i32
+    {
+        let reason = format!(
+            "recipient: {agency} may read only the disclosures made to it: set recipient to {}",
+            Agency::from(agency).as_str_name()
+        );
+        return Err(caller.refuse(rpc, reason).await);
+    }
+    Ok(())
+}
+
+impl From<ListError> for Status {
+    fn from(error: ListError) -> Self {
+        match error {
+            ListError::Invalid(message) => Status::invalid_argument(message),
+            ListError::Feed(error) => unavailable(error),
+        }
+    }
+}
+
 /// A failure of the feed's database, as the subscriber sees it: worth retrying.
 fn unavailable(error: FeedError) -> Status {
     let described = familybridge_runtime::error_chain(&error);
@@ -197,21 +224,21 @@ impl EventFeed for FeedService {
         &self,
         request: Request<ListDisclosuresRequest>,
     ) -> Result<Response<ListDisclosuresResponse>, Status> {
-        // An agency reads only what was disclosed to it; the simulation and auditors read all.
-        let caller = Caller::of(&request)?;
-        if let Some(agency) = caller.identity().agency()
-            && request.get_ref().recipient != Agency::from(agency) as i32
-        {
-            let reason = format!(
-                "recipient: {agency} may list only the disclosures made to it: set recipient to {}",
-                Agency::from(agency).as_str_name()
-            );
-            return Err(caller.refuse(LIST_DISCLOSURES, reason).await);
-        }
+        only_its_own(&request, request.get_ref().recipient, LIST_DISCLOSURES).await?;
         match disclosures::list(self.feed.database(), request.get_ref()).await {
             Ok(disclosures) => Ok(Response::new(ListDisclosuresResponse { disclosures })),
-            Err(ListError::Invalid(message)) => Err(Status::invalid_argument(message)),
-            Err(ListError::Feed(error)) => Err(unavailable(error)),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn count_disclosures(
+        &self,
+        request: Request<CountDisclosuresRequest>,
+    ) -> Result<Response<CountDisclosuresResponse>, Status> {
+        only_its_own(&request, request.get_ref().recipient, COUNT_DISCLOSURES).await?;
+        match disclosures::count(self.feed.database(), request.get_ref()).await {
+            Ok(counts) => Ok(Response::new(CountDisclosuresResponse { counts })),
+            Err(error) => Err(error.into()),
         }
     }
 

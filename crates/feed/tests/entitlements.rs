@@ -1,5 +1,5 @@
 //! Data-sharing agreements enforced by a real EventFeed server on both backends: who may subscribe,
-//! which events and fields each agency receives, and the disclosure audit log.
+//! which events and fields each agency receives, and the disclosure audit log (listed and counted).
 
 mod support;
 
@@ -7,7 +7,7 @@ use familybridge_feed::{AgencyId, FeedClient, TraceContext};
 use familybridge_proto::cms::v1::{CalculateRequest, ReceivingParent};
 use familybridge_proto::common::v1::event_feed_client::EventFeedClient;
 use familybridge_proto::common::v1::{
-    Agency, Disclosure, Event, ListDisclosuresRequest, SubscribeRequest,
+    Agency, CountDisclosuresRequest, Disclosure, Event, ListDisclosuresRequest, SubscribeRequest,
 };
 use familybridge_proto::simulation::v1::AdvanceToResponse;
 use familybridge_runtime::{IDENTITY_HEADER, Identity};
@@ -278,6 +278,42 @@ async fn each_agency_receives_only_its_permitted_fields_and_each_disclosure_is_a
         .await
         .expect_err("not an agency");
     assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+
+    // Counted by stream prefix, without listing: "FB-1" carried the first calculation (to the CMS)
+    // and the clock event (to the hub), "FB-2" the second calculation; an `_` in a prefix is a
+    // character, not a wildcard.
+    let count = |recipient: Agency, prefixes: &[&str]| CountDisclosuresRequest {
+        recipient: recipient.into(),
+        stream_prefixes: prefixes.iter().map(|prefix| (*prefix).to_owned()).collect(),
+    };
+    let counted = auditor
+        .count_disclosures(count(
+            Agency::Unspecified,
+            &["FB-1", "FB-2", "FB-", "", "FB_"],
+        ))
+        .await
+        .expect("an auditor counts them all");
+    assert_eq!(counted, [2, 1, 3, 3, 0]);
+    let own = cms
+        .count_disclosures(count(Agency::Cms, &["FB-1", "FB-"]))
+        .await
+        .expect("the CMS counts its own");
+    assert_eq!(own, [1, 2]);
+    let refused = cms
+        .count_disclosures(count(Agency::ReferralHub, &["FB-"]))
+        .await
+        .expect_err("not the CMS's own disclosures");
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    assert!(refused.message().starts_with("recipient:"), "{refused:?}");
+    let refused = auditor
+        .count_disclosures(count(Agency::Unspecified, &[]))
+        .await
+        .expect_err("nothing to count");
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    assert!(
+        refused.message().starts_with("stream_prefixes:"),
+        "{refused:?}"
+    );
     server.stop().await;
 }
 

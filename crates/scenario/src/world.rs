@@ -50,6 +50,17 @@ pub fn night_band(nights: u32) -> usize {
         .unwrap_or(0)
 }
 
+/// How every CMS case reference of a replication begins ("CMS-R2-"): each replication's cases
+/// have references of their own, and the CMS's event streams are named by them.
+pub fn cms_case_prefix(replication: u32) -> String {
+    format!("CMS-R{replication}-")
+}
+
+/// How every court case reference of a replication begins ("FB-R2-"), as [`cms_case_prefix`].
+pub fn court_case_prefix(replication: u32) -> String {
+    format!("FB-R{replication}-")
+}
+
 /// One synthetic family and everything it will do in the period.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FamilyPlan {
@@ -725,10 +736,10 @@ pub fn family(scenario: &Scenario, replication: u32, family_index: u64) -> Famil
         paying_parent_ref: format!("person-r{replication}-{family_index:06}a"),
         receiving_parent_ref: format!("person-r{replication}-{family_index:06}b"),
         child_refs,
-        cms_case_reference: format!("CMS-R{replication}-{family_index:06}"),
+        cms_case_reference: format!("{}{family_index:06}", cms_case_prefix(replication)),
         court_case_reference: court
             .as_ref()
-            .map(|_| format!("FB-R{replication}-{family_index:06}")),
+            .map(|_| format!("{}{family_index:06}", court_case_prefix(replication))),
         application_date,
         collect_and_pay,
         gross_weekly_income,
