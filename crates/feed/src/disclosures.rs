@@ -56,7 +56,7 @@ pub(crate) async fn record(
             "INSERT INTO feed_disclosures (recipient, event_id, event_type, stream, fields, \
              purpose, legal_basis, effective_date, disclosed_at) VALUES {} \
              ON CONFLICT (recipient, event_id) DO NOTHING RETURNING event_id",
-            value_rows(chunk.len(), 9)
+            value_rows(database.backend(), chunk.len(), 9)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(statement));
         for disclosure in chunk {
@@ -87,7 +87,7 @@ pub(crate) async fn record(
             let statement = format!(
                 "INSERT INTO feed_redeliveries (disclosure_id, redelivered_at) \
                  SELECT id, $1 FROM feed_disclosures WHERE recipient = $2 AND event_id IN ({})",
-                placeholders(again.len(), 3)
+                placeholders(database.backend(), again.len(), 3)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(statement))
                 .bind(&disclosed_at)

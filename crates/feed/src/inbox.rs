@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use familybridge_proto::common::v1::{Agency, Event};
+use familybridge_storage::Backend;
 use familybridge_storage::sqlx;
 use familybridge_storage::statements::value_rows;
 use tokio::sync::Notify;
@@ -75,6 +76,7 @@ impl Inbox {
         if kept.is_empty() {
             return Ok(());
         }
+        let backend = Backend::of(tx.connection().await?);
         for chunk in kept.chunks(ROWS_PER_STATEMENT) {
             // Only the table's own name and placeholders are formatted into the statement; every
             // value is bound. Statements of this shape vary with the delivery's size, so they are
@@ -84,7 +86,7 @@ impl Inbox {
                  effective_date, traceparent, tracestate, payload) VALUES {} \
                  ON CONFLICT (event_id) DO NOTHING",
                 self.table,
-                value_rows(chunk.len(), 9)
+                value_rows(backend, chunk.len(), 9)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(statement)).persistent(false);
             for event in chunk {

@@ -517,7 +517,7 @@ async fn newest_sequences(
 ) -> Result<HashMap<String, i64>, FeedError> {
     let mut newest = HashMap::with_capacity(streams.len());
     for chunk in streams.chunks(STREAMS_PER_STATEMENT) {
-        let placeholders = placeholders(chunk.len(), 1);
+        let placeholders = placeholders(Backend::of(connection), chunk.len(), 1);
         // Only placeholders are formatted into the statement; every stream is bound.
         let statement = format!(
             "SELECT stream, MAX(sequence) FROM feed_events WHERE stream IN ({placeholders}) \
@@ -543,7 +543,7 @@ async fn write_events(
         let statement = format!(
             "INSERT INTO feed_events (event_id, stream, sequence, event_type, effective_date, \
              traceparent, tracestate, payload_type_url, payload) VALUES {}",
-            value_rows(chunk.len(), 9)
+            value_rows(Backend::of(connection), chunk.len(), 9)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(statement));
         for event in chunk {

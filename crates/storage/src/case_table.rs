@@ -12,8 +12,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::AnyConnection;
 
-use crate::StorageError;
 use crate::statements::{placeholders, value_rows};
+use crate::{Backend, StorageError};
 
 /// The most cases one statement reads or writes (SQLite allows 32,766 parameters).
 const CASES_PER_STATEMENT: usize = 500;
@@ -83,7 +83,7 @@ impl<R: CaseRecord> WorkingSet<R> {
             let statement = format!(
                 "SELECT case_reference, record FROM {} WHERE case_reference IN ({})",
                 R::TABLE,
-                placeholders(chunk.len(), 1)
+                placeholders(Backend::of(connection), chunk.len(), 1)
             );
             let mut query = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(statement));
             for reference in chunk {
@@ -142,7 +142,7 @@ impl<R: CaseRecord> WorkingSet<R> {
                 "INSERT INTO {table} (case_reference, record, {names}) VALUES {rows} \
                  ON CONFLICT (case_reference) DO UPDATE SET record = excluded.record{updates}",
                 table = R::TABLE,
-                rows = value_rows(chunk.len(), columns),
+                rows = value_rows(Backend::of(connection), chunk.len(), columns),
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(statement));
             for record in chunk {

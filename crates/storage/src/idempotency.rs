@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
-use crate::StorageError;
 use crate::statements::{placeholders, value_rows};
+use crate::{Backend, StorageError};
 
 /// A command as its client identified it.
 #[derive(Debug, Clone, Copy)]
@@ -86,7 +86,7 @@ impl Ledger {
             let statement = format!(
                 "SELECT client_request_id, command, request, response FROM idempotent_commands \
                  WHERE client_request_id IN ({})",
-                placeholders(chunk.len(), 1)
+                placeholders(Backend::of(connection), chunk.len(), 1)
             );
             let mut query = sqlx::query_as::<_, (String, String, Vec<u8>, Vec<u8>)>(
                 sqlx::AssertSqlSafe(statement),
@@ -153,7 +153,7 @@ impl Ledger {
             let statement = format!(
                 "INSERT INTO idempotent_commands (client_request_id, command, request, response) \
                  VALUES {}",
-                value_rows(chunk.len(), 4)
+                value_rows(Backend::of(connection), chunk.len(), 4)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(statement));
             for (id, record) in chunk {

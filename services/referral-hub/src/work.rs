@@ -23,6 +23,7 @@ use familybridge_proto::court::v1 as court;
 use familybridge_proto::referral::v1 as proto;
 use familybridge_runtime::machinery_failure;
 use familybridge_runtime::{DueWork, batch, family_span, trace_span};
+use familybridge_storage::Backend;
 use familybridge_storage::sqlx::{self, AnyConnection};
 use familybridge_storage::statements::{placeholders, value_rows};
 use prost::{Message, Name};
@@ -225,10 +226,11 @@ impl HubWork {
             arrivals.push(entry.arrival);
         }
         writes.flush(tx.connection().await?).await?;
+        let backend = Backend::of(tx.connection().await?);
         for chunk in arrivals.chunks(MARKED_PER_STATEMENT) {
             let statement = format!(
                 "UPDATE hub_inbox SET handled = 1 WHERE arrival IN ({})",
-                placeholders(chunk.len(), 1)
+                placeholders(backend, chunk.len(), 1)
             );
             chunk
                 .iter()
@@ -966,7 +968,7 @@ impl BatchWrites {
                  live = CASE WHEN excluded.live = 1 THEN 1 ELSE hub_cms_cases.live END, \
                  last_missed_on = CASE WHEN excluded.last_missed_on = '' \
                  THEN hub_cms_cases.last_missed_on ELSE excluded.last_missed_on END",
-                value_rows(chunk.len(), 5)
+                value_rows(Backend::of(connection), chunk.len(), 5)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(statement)).persistent(false);
             for (reference, row) in chunk {
@@ -997,7 +999,7 @@ impl BatchWrites {
             let statement = format!(
                 "INSERT INTO hub_contacts (cms_case_reference, person_ref, contact_date, \
                  distressed) VALUES {}",
-                value_rows(chunk.len(), 4)
+                value_rows(Backend::of(connection), chunk.len(), 4)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(statement)).persistent(false);
             for contact in chunk {

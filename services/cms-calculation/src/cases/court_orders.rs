@@ -42,6 +42,7 @@ use familybridge_feed::{Feed, FeedError, FeedTransaction, Following, Inbox, Trac
 use familybridge_proto::court::v1 as court;
 use familybridge_runtime::machinery_failure;
 use familybridge_runtime::{CancellationToken, Intake, batch, family_span, trace_span};
+use familybridge_storage::Backend;
 use familybridge_storage::sqlx;
 use familybridge_storage::statements::placeholders;
 use prost::{Message, Name};
@@ -342,6 +343,7 @@ impl PendingCourtEvents {
         references: &[&str],
     ) -> Result<Self, ApplyError> {
         let mut by_case: BTreeMap<String, CasePending> = BTreeMap::new();
+        let backend = Backend::of(tx.connection().await?);
         for chunk in references.chunks(CASES_PER_STATEMENT) {
             // Only placeholders are formatted into the statement; every reference is bound.
             let statement = format!(
@@ -352,7 +354,7 @@ impl PendingCourtEvents {
                  JOIN court_order_inbox inbox ON inbox.event_id = pending.event_id \
                  WHERE pending.cms_case_reference IN ({}) \
                  ORDER BY pending.cms_case_reference, pending.effective_date, inbox.arrival",
-                placeholders(chunk.len(), 1)
+                placeholders(backend, chunk.len(), 1)
             );
             let mut query = sqlx::query_as::<_, PendingRow>(sqlx::AssertSqlSafe(statement));
             for reference in chunk {

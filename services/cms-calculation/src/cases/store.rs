@@ -9,7 +9,7 @@ use familybridge_casework::{CaseError, CaseEvent, CaseFile, CaseSettings};
 use familybridge_storage::case_table::{CaseRecord, RecordError, WorkingSet};
 use familybridge_storage::sqlx::{self, AnyConnection, AssertSqlSafe};
 use familybridge_storage::statements::value_rows;
-use familybridge_storage::{Database, MigrationSet};
+use familybridge_storage::{Backend, Database, MigrationSet};
 use serde::{Deserialize, Serialize};
 
 /// The CMS's own tables.
@@ -110,7 +110,7 @@ async fn append_history(
         // Only placeholders are formatted into the statement; every value is bound.
         let statement = format!(
             "INSERT INTO cms_case_history (case_reference, position, entry) VALUES {}",
-            value_rows(chunk.len(), 3)
+            value_rows(Backend::of(connection), chunk.len(), 3)
         );
         let mut query = sqlx::query(AssertSqlSafe(statement));
         for (reference, position, entry) in chunk {
