@@ -702,6 +702,9 @@ async fn drive_cohort(
     Ok((clients, families))
 }
 
+/// Families whose CMS histories are held at once while a cohort is measured.
+const READ_BACK_AT_ONCE: usize = 256;
+
 /// Reads a driven cohort's outcome back from the services at `urls` and measures it into
 /// `measures`: each replication's families in index order, after the cohorts before it — the
 /// order a run in one cohort adds them in.
@@ -720,12 +723,17 @@ async fn measure_cohort(
         *measures.disclosures.entry(replication).or_default() += count;
     }
     for (&replication, accumulator) in &mut measures.accumulators {
-        for family in families
+        let replicated: Vec<&Family> = families
             .iter()
             .filter(|family| family.plan.replication == replication)
-        {
-            let record = readback::family_record(family, clients, &hub).await?;
-            accumulator.add_family(&family.plan, &record);
+            .collect();
+        // Read back a few hundred families at a time, so that what is held stays small.
+        for part in replicated.chunks(READ_BACK_AT_ONCE) {
+            let histories = readback::cms_histories(part, clients).await?;
+            for (family, history) in part.iter().zip(&histories) {
+                let record = readback::family_record(family, history, &hub)?;
+                accumulator.add_family(&family.plan, &record);
+            }
         }
     }
     Ok(())

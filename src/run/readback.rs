@@ -7,6 +7,8 @@ use std::future::Future;
 
 use anyhow::Context;
 use familybridge_proto::cms::v1 as cms;
+use familybridge_proto::cms::v1::case_batch_entry::Request as CaseRequest;
+use familybridge_proto::cms::v1::case_batch_outcome::Outcome;
 use familybridge_proto::common::v1::CountDisclosuresRequest;
 use familybridge_proto::common::v1::event_feed_client::EventFeedClient;
 use familybridge_proto::referral::v1 as hub;
@@ -123,33 +125,72 @@ impl HubRecords {
     }
 }
 
-/// One family's record: its CMS case history, the orders the court made, and what the hub did.
-pub async fn family_record(
-    family: &Family,
+/// How many CMS cases one `ExecuteBatch` call reads back whole: a year's history is a few
+/// kilobytes, so a call's answer stays well inside a message's bounds even for runs of years.
+const HISTORIES_PER_CALL: usize = 32;
+
+/// The CMS's whole history of each of `families`' cases, in order (empty for a family without a
+/// case), read a few dozen cases a call with `ExecuteBatch`'s `GetCase` entries.
+pub async fn cms_histories(
+    families: &[&Family],
     clients: &Clients,
+) -> anyhow::Result<Vec<Vec<cms::HistoryEntry>>> {
+    let mut histories = Vec::with_capacity(families.len());
+    for chunk in families.chunks(HISTORIES_PER_CALL) {
+        let entries = chunk
+            .iter()
+            .map(|family| cms::CaseBatchEntry {
+                request: Some(CaseRequest::GetCase(cms::GetCaseRequest {
+                    case_reference: family.plan.cms_case_reference.clone(),
+                    omit_history: false,
+                })),
+                trace: None,
+            })
+            .collect();
+        let outcomes = clients
+            .cms
+            .clone()
+            .execute_batch(cms::CaseBatchRequest { entries })
+            .await
+            .context("the CMS could not read its cases back")?
+            .into_inner()
+            .outcomes;
+        anyhow::ensure!(
+            outcomes.len() == chunk.len(),
+            "the CMS answered {} of {} reads",
+            outcomes.len(),
+            chunk.len()
+        );
+        for (family, outcome) in chunk.iter().zip(outcomes) {
+            let history = match outcome.outcome {
+                Some(Outcome::Answer(answer)) => answer.case.map(|case| case.history),
+                // A family whose application was refused, or who never applied, has no case.
+                Some(Outcome::Refusal(refusal)) if refusal.code == Code::NotFound as i32 => None,
+                Some(Outcome::Refusal(refusal)) => anyhow::bail!(
+                    "the CMS could not read {}: {}",
+                    family.plan.cms_case_reference,
+                    refusal.message
+                ),
+                None => anyhow::bail!(
+                    "the CMS sent no outcome for {}",
+                    family.plan.cms_case_reference
+                ),
+            };
+            histories.push(history.unwrap_or_default());
+        }
+    }
+    Ok(histories)
+}
+
+/// One family's record: its CMS case history (as the CMS's API gave it), the orders the court
+/// made, and what the hub did.
+pub fn family_record(
+    family: &Family,
+    history: &[cms::HistoryEntry],
     hub: &HubRecords,
 ) -> anyhow::Result<FamilyRecord> {
     let plan = &family.plan;
-    let history = match clients
-        .cms
-        .clone()
-        .get_case(cms::GetCaseRequest {
-            case_reference: plan.cms_case_reference.clone(),
-            omit_history: false,
-        })
-        .await
-    {
-        Ok(case) => case.into_inner().history,
-        // A family whose application was refused, or who never applied, has no case.
-        Err(status) if status.code() == Code::NotFound => Vec::new(),
-        Err(status) => {
-            return Err(anyhow::Error::new(status).context(format!(
-                "the CMS could not read {}",
-                plan.cms_case_reference
-            )));
-        }
-    };
-    let cms_history = history::case_events(&history).with_context(|| {
+    let cms_history = history::case_events(history).with_context(|| {
         format!(
             "the CMS's history of {} is not what its API says",
             plan.cms_case_reference

@@ -91,6 +91,19 @@ pub trait CaseCommands: Send + Sync {
         context: &CommandContext,
     ) -> impl Future<Output = Result<Self::Answer, Status>> + Send;
 
+    /// Loads, before the batch's first entry is carried out, what its reads (`reads`, in the
+    /// batch's order) need beyond their cases, so that they cost a statement or two for the whole
+    /// batch rather than one each. By default nothing.
+    fn prepare_reads(
+        &self,
+        transaction: &mut FeedTransaction,
+        cases: &mut Self::WorkingSet,
+        reads: &[&Self::Entry],
+    ) -> impl Future<Output = Result<(), Status>> + Send {
+        let _ = (transaction, cases, reads);
+        async { Ok(()) }
+    }
+
     /// Answers a read of a case as the batch has it so far, changing nothing; `today` is the
     /// service's simulated date.
     fn read(
@@ -357,6 +370,16 @@ impl Feed {
             let mut references = streams;
             references.dedup();
             let mut cases = commands.load(&mut transaction, &references).await?;
+            let reads: Vec<&C::Entry> = accepted
+                .iter()
+                .map(|(index, _)| &entries[*index].request)
+                .filter(|request| request.command().is_none())
+                .collect();
+            if !reads.is_empty() {
+                commands
+                    .prepare_reads(&mut transaction, &mut cases, &reads)
+                    .await?;
+            }
             // A batch of one needs no savepoint (its refusal undoes the transaction), nor does a
             // read (it writes nothing).
             let alone = accepted.len() == 1;

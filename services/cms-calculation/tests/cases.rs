@@ -12,6 +12,9 @@ use std::time::Duration;
 use cms_calculation::{Config, serve};
 use familybridge_casework::{ActsOn, CaseSettings};
 use familybridge_feed::{AgencyId, DateWindow, FeedClient};
+use familybridge_proto::cms::v1 as cms;
+use familybridge_proto::cms::v1::case_batch_entry::Request as BatchRequest;
+use familybridge_proto::cms::v1::case_batch_outcome::Outcome;
 use familybridge_proto::cms::v1::case_service_client::CaseServiceClient;
 use familybridge_proto::cms::v1::{
     CalculationMade, CaseParty, CaseResponse, ChildNights, ContactKind, Employment,
@@ -699,7 +702,76 @@ async fn the_history_is_appended_apart_and_an_older_record_moves_its_own_there(
     server.stop().await;
 }
 
+/// A batch's reads of whole histories are loaded together, before its first entry: each still
+/// answers what `GetCase` alone would, with what the batch has done by then, and a case the CMS
+/// does not have is refused on its own.
+async fn a_batch_reads_whole_histories_as_get_case_does(database: TestDatabase) {
+    let server = start_cms(&database, ActsOn::Application).await;
+    let (mut cases, mut clock) = clients(&server).await;
+    cases
+        .open_application(application("h1", "450.00", &["child-1"], false))
+        .await
+        .expect("apply");
+    notify_and_calculate(&mut cases, "h1", "2025-01-06").await;
+    advance(&mut clock, "2025-03-10").await;
+    let before = history_of(&mut cases).await;
+    assert!(before.len() >= 4, "{before:?}");
+
+    let read = |reference: &str| cms::CaseBatchEntry {
+        request: Some(BatchRequest::GetCase(GetCaseRequest {
+            case_reference: reference.to_owned(),
+            omit_history: false,
+        })),
+        trace: None,
+    };
+    let contact = cms::CaseBatchEntry {
+        request: Some(BatchRequest::RecordContact(RecordContactRequest {
+            client_request_id: "batch/contact".to_owned(),
+            case_reference: "CMS-1".to_owned(),
+            effective_date: "2025-03-12".to_owned(),
+            party: CaseParty::PayingParent.into(),
+            kind: ContactKind::Call.into(),
+            distressed: false,
+        })),
+        trace: None,
+    };
+    let outcomes = cases
+        .execute_batch(cms::CaseBatchRequest {
+            entries: vec![read("CMS-1"), contact, read("CMS-1"), read("CMS-9")],
+        })
+        .await
+        .expect("a batch")
+        .into_inner()
+        .outcomes;
+    let history = |index: usize| match &outcomes[index].outcome {
+        Some(Outcome::Answer(answer)) => answer.case.clone().expect("a case").history,
+        other => panic!("entry {index} answered {other:?}"),
+    };
+    assert_eq!(history(0), before, "the history before the contact");
+    let after = history(2);
+    assert_eq!(
+        after[..before.len()],
+        before[..],
+        "nothing lost or reordered"
+    );
+    assert!(
+        after[before.len()..]
+            .iter()
+            .any(|entry| entry.kind == "contact_logged"),
+        "the contact the batch recorded before the read: {after:?}"
+    );
+    match &outcomes[3].outcome {
+        Some(Outcome::Refusal(refusal)) => {
+            assert_eq!(refusal.code, Code::NotFound as i32, "{refusal:?}");
+        }
+        other => panic!("no case CMS-9, but {other:?}"),
+    }
+    assert_eq!(history_of(&mut cases).await, after, "as GetCase reads it");
+    server.stop().await;
+}
+
 on_both_backends!(
+    a_batch_reads_whole_histories_as_get_case_does,
     the_history_is_appended_apart_and_an_older_record_moves_its_own_there,
     income_evidence_and_payments_follow_the_rules_over_a_year,
     a_projection_shows_the_liability_under_a_proposal_and_changes_nothing,

@@ -237,20 +237,25 @@ impl Cases {
     }
 
     /// Reads an existing case as the next command will see it: `stored` (from `connection`), with
-    /// its whole history if asked, brought up to the clock's date `today`.
+    /// its whole history if asked (`stored_history`, if the batch loaded it already; else read on
+    /// `connection`), brought up to the clock's date `today`.
     async fn read_on(
         &self,
         connection: &mut AnyConnection,
         stored: Option<StoredCase>,
+        stored_history: Option<&[CaseEvent]>,
         reference: &str,
         history: History,
         today: Option<NaiveDate>,
     ) -> Result<StoredCase, Status> {
         let mut case = existing(stored, reference)?;
         if history == History::Included {
-            store::load_history(connection, &mut case)
-                .await
-                .map_err(machinery_failure)?;
+            match stored_history {
+                Some(earlier) => case.file.restore_history(earlier.to_vec()),
+                None => store::load_history(connection, &mut case)
+                    .await
+                    .map_err(machinery_failure)?,
+            }
         }
         store::catch_up(&mut case, today, &self.settings, &self.book).map_err(case_status)?;
         Ok(case)
@@ -271,7 +276,7 @@ impl Cases {
             .map_err(machinery_failure)?
             .get(reference)
             .cloned();
-        self.read_on(&mut connection, stored, reference, history, today)
+        self.read_on(&mut connection, stored, None, reference, history, today)
             .await
     }
 
@@ -466,6 +471,30 @@ impl CaseCommands for Cases {
         Ok(answer)
     }
 
+    async fn prepare_reads(
+        &self,
+        transaction: &mut FeedTransaction,
+        cases: &mut CaseBatch,
+        reads: &[&CaseRequest],
+    ) -> Result<(), Status> {
+        let mut whole: Vec<&str> = reads
+            .iter()
+            .filter_map(|read| match read {
+                CaseRequest::GetCase(request) if !request.omit_history => {
+                    Some(request.case_reference.as_str())
+                }
+                _ => None,
+            })
+            .filter(|reference| cases.get(reference).is_some())
+            .collect();
+        whole.sort_unstable();
+        whole.dedup();
+        if whole.is_empty() {
+            return Ok(());
+        }
+        cases.load_histories(transaction, &whole).await
+    }
+
     async fn read(
         &self,
         transaction: &mut FeedTransaction,
@@ -486,6 +515,7 @@ impl CaseCommands for Cases {
             .read_on(
                 transaction.connection().await?,
                 cases.get(reference).cloned(),
+                cases.stored_history(reference),
                 reference,
                 history,
                 today,

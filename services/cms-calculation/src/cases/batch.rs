@@ -3,8 +3,12 @@
 //! changed in memory a case at a time, and the changed ones saved together before the batch
 //! commits. A piece of work takes a copy of its case ([`CaseBatch::copy_of`]) and keeps it only
 //! if it succeeds ([`CaseBatch::keep`]), so a refused command leaves the batch's cases as they
-//! were.
+//! were. A batch's reads of whole histories have them loaded together too
+//! ([`CaseBatch::load_histories`]).
 
+use std::collections::BTreeMap;
+
+use familybridge_casework::CaseEvent;
 use familybridge_feed::FeedTransaction;
 use familybridge_runtime::machinery_failure;
 use familybridge_storage::case_table::WorkingSet;
@@ -18,6 +22,9 @@ use crate::cases::store::{self, StoredCase};
 pub struct CaseBatch {
     cases: WorkingSet<StoredCase>,
     pending: PendingCourtEvents,
+    /// The stored history of each case the batch reads with its history, loaded together before
+    /// the batch's first entry ([`CaseBatch::load_histories`]).
+    histories: BTreeMap<String, Vec<CaseEvent>>,
 }
 
 impl CaseBatch {
@@ -36,7 +43,32 @@ impl CaseBatch {
         } else {
             PendingCourtEvents::default()
         };
-        Ok(Self { cases, pending })
+        Ok(Self {
+            cases,
+            pending,
+            histories: BTreeMap::new(),
+        })
+    }
+
+    /// Loads the stored histories of the cases with these references, in one statement or a few.
+    pub(crate) async fn load_histories(
+        &mut self,
+        transaction: &mut FeedTransaction,
+        references: &[&str],
+    ) -> Result<(), Status> {
+        let mut loaded = store::load_histories(transaction.connection().await?, references)
+            .await
+            .map_err(machinery_failure)?;
+        for reference in references {
+            let history = loaded.remove(*reference).unwrap_or_default();
+            self.histories.insert((*reference).to_owned(), history);
+        }
+        Ok(())
+    }
+
+    /// The stored history of the case with this reference, if the batch loaded it.
+    pub(crate) fn stored_history(&self, reference: &str) -> Option<&[CaseEvent]> {
+        self.histories.get(reference).map(Vec::as_slice)
     }
 
     /// The case with this reference as the batch has it, if it exists.

@@ -3,12 +3,14 @@
 //! day beside it so that a clock move visits only the cases with something due; and each case's
 //! history, appended a row per event rather than rewritten with the case.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use familybridge_calculation::ParameterBook;
 use familybridge_casework::{CaseError, CaseEvent, CaseFile, CaseSettings};
 use familybridge_storage::case_table::{CaseRecord, RecordError, WorkingSet};
 use familybridge_storage::sqlx::{self, AnyConnection, AssertSqlSafe};
-use familybridge_storage::statements::value_rows;
+use familybridge_storage::statements::{placeholders, value_rows};
 use familybridge_storage::{Backend, Database, MigrationSet};
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +28,9 @@ pub const MIGRATIONS: MigrationSet = familybridge_storage::embed_migrations!(
 
 /// The most history rows one statement appends (SQLite allows 32,766 parameters; three a row).
 const HISTORY_ROWS_PER_STATEMENT: usize = 500;
+
+/// The most cases whose histories one statement reads.
+const HISTORIES_PER_STATEMENT: usize = 500;
 
 /// `next_work_day` of a case with nothing due, ever (until something changes it).
 const NOTHING_DUE: &str = "9999-12-31";
@@ -127,23 +132,40 @@ pub async fn load_history(
     connection: &mut AnyConnection,
     case: &mut StoredCase,
 ) -> Result<(), RecordError> {
-    let rows: Vec<String> = sqlx::query_scalar(
-        "SELECT entry FROM cms_case_history WHERE case_reference = $1 ORDER BY position",
-    )
-    .bind(&case.case_reference)
-    .fetch_all(&mut *connection)
-    .await?;
-    let earlier = rows
-        .iter()
-        .map(|text| serde_json::from_str(text))
-        .collect::<Result<Vec<CaseEvent>, _>>()
-        .map_err(|source| RecordError::Corrupt {
-            table: "cms_case_history",
-            reference: case.case_reference.clone(),
-            source,
-        })?;
+    let mut histories = load_histories(connection, &[case.case_reference.as_str()]).await?;
+    let earlier = histories.remove(&case.case_reference).unwrap_or_default();
     case.file.restore_history(earlier);
     Ok(())
+}
+
+/// The stored histories of the cases with these references, in order, a few hundred cases a
+/// statement (a case with none stored is absent).
+pub async fn load_histories(
+    connection: &mut AnyConnection,
+    references: &[&str],
+) -> Result<BTreeMap<String, Vec<CaseEvent>>, RecordError> {
+    let mut histories: BTreeMap<String, Vec<CaseEvent>> = BTreeMap::new();
+    for chunk in references.chunks(HISTORIES_PER_STATEMENT) {
+        // Only placeholders are formatted into the statement; every reference is bound.
+        let statement = format!(
+            "SELECT case_reference, entry FROM cms_case_history \
+             WHERE case_reference IN ({}) ORDER BY case_reference, position",
+            placeholders(Backend::of(connection), chunk.len(), 1)
+        );
+        let mut query = sqlx::query_as::<_, (String, String)>(AssertSqlSafe(statement));
+        for reference in chunk {
+            query = query.bind(*reference);
+        }
+        for (reference, text) in query.fetch_all(&mut *connection).await? {
+            let entry = serde_json::from_str(&text).map_err(|source| RecordError::Corrupt {
+                table: "cms_case_history",
+                reference: reference.clone(),
+                source,
+            })?;
+            histories.entry(reference).or_default().push(entry);
+        }
+    }
+    Ok(histories)
 }
 
 /// The cases with something due by `through`, in reference order (so a run is the same every
