@@ -18,7 +18,7 @@ use familybridge_storage::DatabaseUrl;
 use indicatif::ProgressBar;
 
 use crate::run::{
-    CmsCalls, DEFAULT_BATCH_SIZE, DEFAULT_COHORT_SIZE, DEFAULT_COHORTS_AT_ONCE,
+    Calls, DEFAULT_BATCH_SIZE, DEFAULT_COHORT_SIZE, DEFAULT_COHORTS_AT_ONCE,
     PER_COMMAND_CONCURRENCY, Services, load_scenario, simulate,
 };
 use crate::stack::Databases;
@@ -38,8 +38,8 @@ pub struct BenchArgs {
     /// Keep the databases on this PostgreSQL server instead of SQLite files.
     #[arg(long, value_name = "postgres://…")]
     database: Option<DatabaseUrl>,
-    /// Send each call to the CMS on its own RPC (16 families at once) instead of in batches of
-    /// this many (the default: 512).
+    /// Send each call to the court registry and the CMS on its own RPC (16 families at once)
+    /// instead of in batches of up to 512 entries.
     #[arg(long)]
     per_command: bool,
     /// Families one stack of services holds at a time (see `familybridge run --cohort-size`).
@@ -92,11 +92,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             cohort_size: args.cohort_size,
             cohorts_at_once: args.cohorts_at_once as usize,
             calls: if args.per_command {
-                CmsCalls::PerCommand {
+                Calls::PerCommand {
                     concurrency: PER_COMMAND_CONCURRENCY,
                 }
             } else {
-                CmsCalls::Batched {
+                Calls::Batched {
                     batch_size: DEFAULT_BATCH_SIZE as usize,
                 }
             },

@@ -32,6 +32,7 @@ use familybridge_proto::cms::v1 as cms;
 use familybridge_proto::cms::v1::case_batch_entry::Request as CaseRequest;
 use familybridge_proto::cms::v1::case_service_client::CaseServiceClient;
 use familybridge_proto::court::v1 as court;
+use familybridge_proto::court::v1::court_batch_entry::Request as CourtRequest;
 use familybridge_proto::court::v1::court_registry_client::CourtRegistryClient;
 use familybridge_proto::simulation::v1::clock_client::ClockClient;
 use familybridge_proto::simulation::v1::{AdvanceToRequest, CurrentDateRequest, SettleRequest};
@@ -48,8 +49,8 @@ use tokio::task::JoinSet;
 use tonic::{Code, Status};
 use tracing::{Instrument, Span};
 
-use crate::run::cms_link::{self, CmsCalls, CmsLink};
-use crate::run::journal::{self, Call, Journal};
+use crate::run::journal::{Call, Journal};
+use crate::run::link::{self, Agency, Calls, Cms, Court, Link, Membership};
 use crate::stack::Urls;
 
 /// Families acting at once when their calls go one by one (the court's, always; the CMS's with
@@ -288,7 +289,7 @@ pub async fn drive(
     clients: &Clients,
     families: Vec<Family>,
     reporting: Reporting,
-    calls: CmsCalls,
+    calls: Calls,
     resume: &Resume,
     mut on_step: impl FnMut(),
 ) -> anyhow::Result<Vec<Family>> {
@@ -299,9 +300,9 @@ pub async fn drive(
         .pred_opt()
         .context("the period ends at the beginning of the calendar")?;
     let concurrency = match calls {
-        CmsCalls::PerCommand { concurrency } => concurrency,
-        // The court's calls are made one by one in either case.
-        CmsCalls::Batched { .. } => PER_COMMAND_CONCURRENCY,
+        Calls::PerCommand { concurrency } => concurrency,
+        // Batched, every family acting in a phase acts at once: the gate is not used.
+        Calls::Batched { .. } => PER_COMMAND_CONCURRENCY,
     };
     let gate = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut families: Vec<Option<Family>> = families.into_iter().map(Some).collect();
@@ -380,7 +381,7 @@ async fn run_phase(
     journal: Option<&Arc<Journal>>,
     population: &Population,
     gate: &Arc<Semaphore>,
-    calls: CmsCalls,
+    calls: Calls,
     phase: Phase,
     reporting: Reporting,
     after: NaiveDate,
@@ -405,25 +406,23 @@ async fn run_phase(
         .into_iter()
         .filter_map(|index| families[index].take().map(|family| (index, family)))
         .collect();
-    // The CMS phase's calls are gathered into batches, unless each is to go alone; the gatherer
-    // waits for every family acting, so all of them act at once.
-    let (link, gatherer) = match (calls, phase) {
-        (CmsCalls::Batched { batch_size }, Phase::Cms) => {
-            let (link, task) = cms_link::gather(
-                clients.cms.clone(),
-                acting.len(),
-                batch_size,
-                journal.cloned(),
-            );
-            (link, Some(task))
+    // The phase's calls are gathered into batches, unless each is to go alone; the gatherer waits
+    // for every family acting, so all of them act at once.
+    let members = acting.len();
+    let (links, gatherer) = match phase {
+        Phase::Court => {
+            let (court, gatherer) =
+                phase_link::<Court>(clients.court.clone(), calls, members, journal);
+            let cms = Link::per_command(clients.cms.clone(), journal.cloned());
+            (Links { court, cms }, gatherer)
         }
-        _ => (
-            CmsLink::per_command(clients.cms.clone(), journal.cloned()),
-            None,
-        ),
+        Phase::Cms => {
+            let (cms, gatherer) = phase_link::<Cms>(clients.cms.clone(), calls, members, journal);
+            let court = Link::per_command(clients.court.clone(), journal.cloned());
+            (Links { court, cms }, gatherer)
+        }
     };
     for (index, mut family) in acting {
-        let clients = clients.clone();
         let population = population.clone();
         let permit = match gatherer {
             Some(_) => None,
@@ -435,17 +434,14 @@ async fn run_phase(
             ),
         };
         let phase_span = phase_span.clone();
-        let link = link.clone();
-        let journal = journal.cloned();
-        let membership = link.membership();
+        let links = links.clone();
+        let memberships = links.memberships();
         running.spawn(async move {
             let _permit = permit;
-            let _membership = membership;
+            let _memberships = memberships;
             act(
                 &mut family,
-                &clients,
-                journal.as_deref(),
-                &link,
+                &links,
                 &population,
                 phase,
                 reporting,
@@ -462,9 +458,41 @@ async fn run_phase(
         families[index] = Some(family);
     }
     if let Some(gatherer) = gatherer {
-        gatherer.await.context("the CMS calls' gatherer panicked")?;
+        gatherer.await.context("the phase's gatherer panicked")?;
     }
     Ok(())
+}
+
+/// A family's links to the court registry and the CMS for a phase.
+#[derive(Clone)]
+struct Links {
+    court: Link<Court>,
+    cms: Link<Cms>,
+}
+
+impl Links {
+    /// What a family's task holds while it acts: its membership of each link (only the phase's
+    /// agency's is a gatherer's).
+    fn memberships(&self) -> (Membership<Court>, Membership<Cms>) {
+        (self.court.membership(), self.cms.membership())
+    }
+}
+
+/// The link to `client`'s agency through which `members` families act in a phase, with its
+/// gatherer's task if the calls are batched.
+fn phase_link<A: Agency>(
+    client: A::Client,
+    calls: Calls,
+    members: usize,
+    journal: Option<&Arc<Journal>>,
+) -> (Link<A>, Option<tokio::task::JoinHandle<()>>) {
+    match calls {
+        Calls::Batched { batch_size } => {
+            let (link, task) = link::gather::<A>(client, members, batch_size, journal.cloned());
+            (link, Some(task))
+        }
+        Calls::PerCommand { .. } => (Link::per_command(client, journal.cloned()), None),
+    }
 }
 
 fn in_step(date: NaiveDate, after: NaiveDate, through: NaiveDate) -> bool {
@@ -534,9 +562,7 @@ fn action_span(family: &Family, action: &'static str, phase: &Span) -> Span {
 #[allow(clippy::too_many_arguments)]
 async fn act(
     family: &mut Family,
-    clients: &Clients,
-    journal: Option<&Journal>,
-    cms: &CmsLink,
+    links: &Links,
     population: &Population,
     phase: Phase,
     reporting: Reporting,
@@ -558,12 +584,13 @@ async fn act(
     if phase == Phase::Court {
         for (index, date, action) in actions {
             let span = action_span(family, action_name(&action), phase_span);
-            court_action(family, &clients.court, journal, index, date, &action)
+            court_action(family, &links.court, index, date, &action)
                 .instrument(span)
                 .await?;
         }
         return Ok(());
     }
+    let cms = &links.cms;
     if family.cms_open && !family.closed && family.next_due.is_none() {
         // Liability may have started without a call of ours (a final order from the court's feed).
         let span = action_span(family, "ReadCase", phase_span);
@@ -687,37 +714,9 @@ fn paying_is_applicant(family: &Family) -> bool {
     })
 }
 
-/// A family's call to the court.
-enum CourtRequest {
-    OpenCase(court::OpenCaseRequest),
-    InterimOrder(court::MakeOrderRequest),
-    FinalOrder(court::MakeOrderRequest),
-    VariationOrder(court::MakeOrderRequest),
-    ApplyToVary(court::ApplyToVaryRequest),
-    CloseCase(court::CloseCaseRequest),
-}
-
-/// Sends one call to the court.
-async fn to_court(
-    client: &CourtRegistryClient<TracedChannel>,
-    request: CourtRequest,
-) -> Result<court::CaseResponse, Status> {
-    let mut client = client.clone();
-    let answer = match request {
-        CourtRequest::OpenCase(request) => client.open_case(request).await,
-        CourtRequest::InterimOrder(request) => client.make_interim_order(request).await,
-        CourtRequest::FinalOrder(request) => client.make_final_order(request).await,
-        CourtRequest::VariationOrder(request) => client.make_variation_order(request).await,
-        CourtRequest::ApplyToVary(request) => client.apply_to_vary(request).await,
-        CourtRequest::CloseCase(request) => client.close_case(request).await,
-    };
-    answer.map(tonic::Response::into_inner)
-}
-
 async fn court_action(
     family: &mut Family,
-    client: &CourtRegistryClient<TracedChannel>,
-    journal: Option<&Journal>,
+    court: &Link<Court>,
     index: usize,
     date: NaiveDate,
     action: &Action,
@@ -773,19 +772,19 @@ async fn court_action(
         Action::InterimOrder {
             nights_with_paying_parent: nights,
         } => (
-            CourtRequest::InterimOrder(order_request(nights)),
+            CourtRequest::MakeInterimOrder(order_request(nights)),
             Some((OrderRef::Interim, false, nights)),
         ),
         Action::FinalOrder {
             nights_with_paying_parent: nights,
         } => (
-            CourtRequest::FinalOrder(order_request(nights)),
+            CourtRequest::MakeFinalOrder(order_request(nights)),
             Some((OrderRef::Final, true, nights)),
         ),
         Action::VariationOrder {
             nights_with_paying_parent: nights,
         } => (
-            CourtRequest::VariationOrder(order_request(nights)),
+            CourtRequest::MakeVariationOrder(order_request(nights)),
             Some((OrderRef::Variation, true, nights)),
         ),
         Action::ApplyToVary {
@@ -822,7 +821,7 @@ async fn court_action(
         _ => return Ok(()),
     };
     let call = family.next_call();
-    let outcome = journal::answer(journal, call, to_court(client, request)).await?;
+    let outcome = court.send(call, request).await?;
     match outcome {
         Ok(response) => {
             if let Some((which, is_final, nights)) = order {
@@ -866,7 +865,7 @@ fn observe(family: &mut Family, case: Option<&cms::Case>) {
         .and_then(|instalment| instalment.due.parse().ok());
 }
 
-async fn refresh(family: &mut Family, cms: &CmsLink) -> anyhow::Result<cms::Case> {
+async fn refresh(family: &mut Family, cms: &Link<Cms>) -> anyhow::Result<cms::Case> {
     let call = family.next_call();
     let case = cms
         .send(
@@ -909,7 +908,7 @@ async fn cms_command(
 /// Records a payment with the CMS.
 async fn record_payment(
     family: &mut Family,
-    cms: &CmsLink,
+    cms: &Link<Cms>,
     id: String,
     on: NaiveDate,
     amount: Decimal,
@@ -947,7 +946,7 @@ fn payment_source(source: PaymentSource) -> cms::PaymentSource {
 /// that service has it — to the CMS on Collect and Pay, directly on Direct Pay.
 async fn settle_instalment(
     family: &mut Family,
-    cms: &CmsLink,
+    cms: &Link<Cms>,
     population: &Population,
     on: NaiveDate,
 ) -> anyhow::Result<()> {
@@ -1051,7 +1050,7 @@ fn direct_payment_date(plan: &FamilyPlan, due_on: NaiveDate) -> NaiveDate {
 /// The receiving parent reports the Direct Pay shortfall to the CMS.
 async fn report_missed_direct_pay(
     family: &mut Family,
-    cms: &CmsLink,
+    cms: &Link<Cms>,
     on: NaiveDate,
 ) -> anyhow::Result<()> {
     let Some((_, unpaid)) = family.pending_report.take() else {
@@ -1089,7 +1088,7 @@ fn leaves_for_arrangement(family: &Family, case: &cms::Case) -> bool {
 /// The family closes its CMS case for a family-based arrangement and keeps to the last amount.
 async fn leave_for_arrangement(
     family: &mut Family,
-    cms: &CmsLink,
+    cms: &Link<Cms>,
     case: &cms::Case,
     on: NaiveDate,
 ) -> anyhow::Result<()> {
@@ -1139,7 +1138,7 @@ fn keep_arrangement(family: &mut Family, through: NaiveDate) {
 /// arrears, and a disqualified parent may pay them.
 async fn play_enforcement_outcomes(
     family: &mut Family,
-    cms: &CmsLink,
+    cms: &Link<Cms>,
     case: &cms::Case,
     on: NaiveDate,
 ) -> anyhow::Result<()> {
@@ -1174,7 +1173,7 @@ async fn play_enforcement_outcomes(
 
 async fn cms_action(
     family: &mut Family,
-    cms: &CmsLink,
+    cms: &Link<Cms>,
     reporting: Reporting,
     index: usize,
     date: NaiveDate,

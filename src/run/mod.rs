@@ -10,11 +10,11 @@
 //! `report.html`) and printed as a table. With `--connect`, `--journal FILE` keeps every answer
 //! the runner acts on ([`journal`]), so that a runner that dies can be started again and resume.
 
-mod cms_link;
 mod drive;
 mod history;
 mod journal;
 pub mod levers;
+mod link;
 mod readback;
 
 use std::collections::BTreeMap;
@@ -34,10 +34,10 @@ use familybridge_storage::{DatabaseUrl, PostgresServer};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::task::JoinSet;
 
-pub use crate::run::cms_link::CmsCalls;
 pub use crate::run::drive::PER_COMMAND_CONCURRENCY;
 use crate::run::drive::{Clients, Family, Reporting, Resume, STEP_DAYS};
 use crate::run::journal::{Header, Journal};
+pub use crate::run::link::Calls;
 use crate::stack::{ANY_LOOPBACK_PORTS, Databases, Stack, Urls};
 
 /// Families a replication one in-process stack of services holds, unless told otherwise: a cohort.
@@ -90,12 +90,13 @@ pub struct RunArgs {
     /// results do not depend on it.
     #[arg(long, default_value_t = drive::PER_COMMAND_CONCURRENCY)]
     concurrency: usize,
-    /// The most entries in one ExecuteBatch call to the CMS: each round of a step, every family's
-    /// call goes to the CMS together, this many to a call. The results do not depend on it.
+    /// The most entries in one ExecuteBatch call to the court registry or the CMS: each round of a
+    /// phase, every family's call goes to the agency together, this many to a call. The results do
+    /// not depend on it.
     #[arg(long, default_value_t = DEFAULT_BATCH_SIZE, value_parser = clap::value_parser!(u32).range(1..=4096))]
     batch_size: u32,
-    /// Send each call to the CMS on its own RPC instead of in batches (the per-command path, for
-    /// comparison: the results are the same).
+    /// Send each call to the court registry and the CMS on its own RPC instead of in batches (the
+    /// per-command path, for comparison: the results are the same).
     #[arg(long)]
     per_command: bool,
     /// Folder for the services' databases [default: a temporary folder, removed afterwards].
@@ -280,11 +281,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         cohort_size: args.cohort_size,
         cohorts_at_once: args.cohorts_at_once as usize,
         calls: if args.per_command {
-            CmsCalls::PerCommand {
+            Calls::PerCommand {
                 concurrency: args.concurrency,
             }
         } else {
-            CmsCalls::Batched {
+            Calls::Batched {
                 batch_size: args.batch_size as usize,
             }
         },
@@ -330,7 +331,7 @@ pub struct Services {
     /// The folder the arms' SQLite files go in (a subfolder per arm).
     pub data_root: PathBuf,
     /// How the families' calls reach the CMS.
-    pub calls: CmsCalls,
+    pub calls: Calls,
     /// Mutual TLS, or plaintext: how the runner reaches the services, and (in this process) they
     /// each other.
     pub tls: TlsArgs,
@@ -355,7 +356,7 @@ struct InProcess {
     data_dir: PathBuf,
     tls: TlsArgs,
     transport: Transport,
-    calls: CmsCalls,
+    calls: Calls,
 }
 
 impl InProcess {
@@ -644,7 +645,7 @@ async fn drive_cohort(
     cohort: Range<u64>,
     urls: &Urls,
     transport: &Transport,
-    calls: CmsCalls,
+    calls: Calls,
     journal_file: Option<&Path>,
     on_step: impl FnMut(),
 ) -> anyhow::Result<(Clients, Vec<Family>)> {
