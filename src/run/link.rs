@@ -52,6 +52,10 @@ pub trait Agency: Send + Sync + 'static {
     type Request: Send + 'static;
     /// What a command or read answers.
     type Answer: Journaled + Send + 'static;
+    /// An entry of the agency's `ExecuteBatch`.
+    type Entry: Send;
+    /// How one entry of a batch went.
+    type Outcome: Send;
     /// Who the agency is, for an error.
     const NAME: &'static str;
 
@@ -61,12 +65,18 @@ pub trait Agency: Send + Sync + 'static {
         request: Self::Request,
     ) -> impl Future<Output = Result<Self::Answer, Status>> + Send;
 
-    /// Sends one `ExecuteBatch` call of `entries` (each with its trace context); answers each
-    /// entry in order, its answer or its refusal, or fails as a whole.
-    fn batch(
+    /// A request as an entry of a batch, with the trace context its events continue.
+    fn entry(request: Self::Request, trace: common::TraceContext) -> Self::Entry;
+
+    /// Sends one `ExecuteBatch` call: each entry's outcome, in order, or the call's failure.
+    fn execute_batch(
         client: &mut Self::Client,
-        entries: Vec<(Self::Request, common::TraceContext)>,
-    ) -> impl Future<Output = Result<Vec<Result<Self::Answer, Status>>, Status>> + Send;
+        entries: Vec<Self::Entry>,
+    ) -> impl Future<Output = Result<Vec<Self::Outcome>, Status>> + Send;
+
+    /// An entry's answer, or its refusal as the status the RPC alone would have answered; `None`
+    /// if the outcome holds neither.
+    fn answer(outcome: Self::Outcome) -> Option<Result<Self::Answer, Status>>;
 }
 
 /// A refusal as a batch outcome carries it, as the status the RPC alone would have answered.
@@ -74,23 +84,28 @@ fn refused(refusal: common::Refusal) -> Status {
     Status::new(Code::from(refusal.code), refusal.message)
 }
 
-/// Each outcome of a batch of `sent` entries from `outcomes`; an entry left unanswered is a failure.
-fn answers<O, A>(
-    sent: usize,
-    outcomes: Vec<O>,
-    answer: impl Fn(O) -> Option<Result<A, Status>>,
-    name: &str,
-) -> Vec<Result<A, Status>> {
-    let mut outcomes = outcomes.into_iter();
-    (0..sent)
+/// One `ExecuteBatch` call of `requests` (each with its trace context): each entry's answer or
+/// refusal, in order (an entry left unanswered is a failure), or the call's failure.
+pub async fn batch<A: Agency>(
+    client: &mut A::Client,
+    requests: Vec<(A::Request, common::TraceContext)>,
+) -> Result<Vec<Result<A::Answer, Status>>, Status> {
+    let sent = requests.len();
+    let entries = requests
+        .into_iter()
+        .map(|(request, trace)| A::entry(request, trace))
+        .collect();
+    let mut outcomes = A::execute_batch(client, entries).await?.into_iter();
+    Ok((0..sent)
         .map(|_| {
-            outcomes.next().and_then(&answer).unwrap_or_else(|| {
+            outcomes.next().and_then(A::answer).unwrap_or_else(|| {
                 Err(Status::internal(format!(
-                    "{name} left an entry of the batch unanswered"
+                    "{} left an entry of the batch unanswered",
+                    A::NAME
                 )))
             })
         })
-        .collect()
+        .collect())
 }
 
 /// The CMS.
@@ -101,6 +116,8 @@ impl Agency for Cms {
     type Client = CaseServiceClient<TracedChannel>;
     type Request = cms::case_batch_entry::Request;
     type Answer = cms::CaseResponse;
+    type Entry = cms::CaseBatchEntry;
+    type Outcome = cms::CaseBatchOutcome;
     const NAME: &'static str = "the CMS";
 
     async fn alone(
@@ -141,33 +158,27 @@ impl Agency for Cms {
         answer.map(tonic::Response::into_inner)
     }
 
-    async fn batch(
+    fn entry(request: Self::Request, trace: common::TraceContext) -> cms::CaseBatchEntry {
+        cms::CaseBatchEntry {
+            request: Some(request),
+            trace: Some(trace),
+        }
+    }
+
+    async fn execute_batch(
         client: &mut Self::Client,
-        entries: Vec<(Self::Request, common::TraceContext)>,
-    ) -> Result<Vec<Result<cms::CaseResponse, Status>>, Status> {
+        entries: Vec<cms::CaseBatchEntry>,
+    ) -> Result<Vec<cms::CaseBatchOutcome>, Status> {
+        let request = cms::CaseBatchRequest { entries };
+        Ok(client.execute_batch(request).await?.into_inner().outcomes)
+    }
+
+    fn answer(outcome: cms::CaseBatchOutcome) -> Option<Result<cms::CaseResponse, Status>> {
         use cms::case_batch_outcome::Outcome;
-        let sent = entries.len();
-        let entries = entries
-            .into_iter()
-            .map(|(request, trace)| cms::CaseBatchEntry {
-                request: Some(request),
-                trace: Some(trace),
-            })
-            .collect();
-        let outcomes = client
-            .execute_batch(cms::CaseBatchRequest { entries })
-            .await?
-            .into_inner()
-            .outcomes;
-        Ok(answers(
-            sent,
-            outcomes,
-            |outcome| match outcome.outcome? {
-                Outcome::Answer(answer) => Some(Ok(answer)),
-                Outcome::Refusal(refusal) => Some(Err(refused(refusal))),
-            },
-            Self::NAME,
-        ))
+        match outcome.outcome? {
+            Outcome::Answer(answer) => Some(Ok(answer)),
+            Outcome::Refusal(refusal) => Some(Err(refused(refusal))),
+        }
     }
 }
 
@@ -179,6 +190,8 @@ impl Agency for Court {
     type Client = CourtRegistryClient<TracedChannel>;
     type Request = court::court_batch_entry::Request;
     type Answer = court::CaseResponse;
+    type Entry = court::CourtBatchEntry;
+    type Outcome = court::CourtBatchOutcome;
     const NAME: &'static str = "the court registry";
 
     async fn alone(
@@ -208,33 +221,27 @@ impl Agency for Court {
         answer.map(tonic::Response::into_inner)
     }
 
-    async fn batch(
+    fn entry(request: Self::Request, trace: common::TraceContext) -> court::CourtBatchEntry {
+        court::CourtBatchEntry {
+            request: Some(request),
+            trace: Some(trace),
+        }
+    }
+
+    async fn execute_batch(
         client: &mut Self::Client,
-        entries: Vec<(Self::Request, common::TraceContext)>,
-    ) -> Result<Vec<Result<court::CaseResponse, Status>>, Status> {
+        entries: Vec<court::CourtBatchEntry>,
+    ) -> Result<Vec<court::CourtBatchOutcome>, Status> {
+        let request = court::CourtBatchRequest { entries };
+        Ok(client.execute_batch(request).await?.into_inner().outcomes)
+    }
+
+    fn answer(outcome: court::CourtBatchOutcome) -> Option<Result<court::CaseResponse, Status>> {
         use court::court_batch_outcome::Outcome;
-        let sent = entries.len();
-        let entries = entries
-            .into_iter()
-            .map(|(request, trace)| court::CourtBatchEntry {
-                request: Some(request),
-                trace: Some(trace),
-            })
-            .collect();
-        let outcomes = client
-            .execute_batch(court::CourtBatchRequest { entries })
-            .await?
-            .into_inner()
-            .outcomes;
-        Ok(answers(
-            sent,
-            outcomes,
-            |outcome| match outcome.outcome? {
-                Outcome::Answer(answer) => Some(Ok(answer)),
-                Outcome::Refusal(refusal) => Some(Err(refused(refusal))),
-            },
-            Self::NAME,
-        ))
+        match outcome.outcome? {
+            Outcome::Answer(answer) => Some(Ok(answer)),
+            Outcome::Refusal(refusal) => Some(Err(refused(refusal))),
+        }
     }
 }
 
@@ -453,7 +460,7 @@ async fn send_batch<A: Agency>(client: &mut A::Client, calls: Vec<Waiting<A>>) -
         entries.push((request, trace));
         callers.push((call, reply));
     }
-    match A::batch(client, entries).await {
+    match batch::<A>(client, entries).await {
         Ok(answers) => callers
             .into_iter()
             .zip(answers)

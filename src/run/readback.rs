@@ -8,9 +8,8 @@ use std::future::Future;
 use anyhow::Context;
 use familybridge_proto::cms::v1 as cms;
 use familybridge_proto::cms::v1::case_batch_entry::Request as CaseRequest;
-use familybridge_proto::cms::v1::case_batch_outcome::Outcome;
-use familybridge_proto::common::v1::CountDisclosuresRequest;
 use familybridge_proto::common::v1::event_feed_client::EventFeedClient;
+use familybridge_proto::common::v1::{CountDisclosuresRequest, TraceContext};
 use familybridge_proto::referral::v1 as hub;
 use familybridge_proto::referral::v1::referral_hub_client::ReferralHubClient;
 use familybridge_runtime::{Identity, Transport};
@@ -20,6 +19,7 @@ use tonic::Code;
 
 use crate::run::drive::{Clients, Family};
 use crate::run::history;
+use crate::run::link::{self, Cms};
 use crate::stack::Urls;
 
 /// The page size asked of list calls.
@@ -137,44 +137,31 @@ pub async fn cms_histories(
 ) -> anyhow::Result<Vec<Vec<cms::HistoryEntry>>> {
     let mut histories = Vec::with_capacity(families.len());
     for chunk in families.chunks(HISTORIES_PER_CALL) {
-        let entries = chunk
+        let reads = chunk
             .iter()
-            .map(|family| cms::CaseBatchEntry {
-                request: Some(CaseRequest::GetCase(cms::GetCaseRequest {
+            .map(|family| {
+                let read = CaseRequest::GetCase(cms::GetCaseRequest {
                     case_reference: family.plan.cms_case_reference.clone(),
                     omit_history: false,
-                })),
-                trace: None,
+                });
+                // An empty trace context: the batch call's.
+                (read, TraceContext::default())
             })
             .collect();
-        let outcomes = clients
-            .cms
-            .clone()
-            .execute_batch(cms::CaseBatchRequest { entries })
+        let answers = link::batch::<Cms>(&mut clients.cms.clone(), reads)
             .await
-            .context("the CMS could not read its cases back")?
-            .into_inner()
-            .outcomes;
-        anyhow::ensure!(
-            outcomes.len() == chunk.len(),
-            "the CMS answered {} of {} reads",
-            outcomes.len(),
-            chunk.len()
-        );
-        for (family, outcome) in chunk.iter().zip(outcomes) {
-            let history = match outcome.outcome {
-                Some(Outcome::Answer(answer)) => answer.case.map(|case| case.history),
+            .context("the CMS could not read its cases back")?;
+        for (family, answer) in chunk.iter().zip(answers) {
+            let history = match answer {
+                Ok(answer) => answer.case.map(|case| case.history),
                 // A family whose application was refused, or who never applied, has no case.
-                Some(Outcome::Refusal(refusal)) if refusal.code == Code::NotFound as i32 => None,
-                Some(Outcome::Refusal(refusal)) => anyhow::bail!(
-                    "the CMS could not read {}: {}",
-                    family.plan.cms_case_reference,
-                    refusal.message
-                ),
-                None => anyhow::bail!(
-                    "the CMS sent no outcome for {}",
-                    family.plan.cms_case_reference
-                ),
+                Err(status) if status.code() == Code::NotFound => None,
+                Err(status) => {
+                    return Err(anyhow::Error::new(status).context(format!(
+                        "the CMS could not read {}",
+                        family.plan.cms_case_reference
+                    )));
+                }
             };
             histories.push(history.unwrap_or_default());
         }

@@ -611,8 +611,15 @@ async fn history_of(cases: &mut CaseServiceClient<CallerChannel>) -> Vec<History
         .history
 }
 
-async fn the_history_is_appended_apart_and_an_older_record_moves_its_own_there(
-    database: TestDatabase,
+/// Case CMS-1 applied for, calculated on 2025-01-06 and two months on (the CMS's clock at
+/// 2025-03-10), with its history as `GetCase` reads it then.
+async fn two_months_into_a_case(
+    database: &TestDatabase,
+) -> (
+    TestServer,
+    CaseServiceClient<CallerChannel>,
+    ClockClient<CallerChannel>,
+    Vec<HistoryEntry>,
 ) {
     let server = start_cms(&database, ActsOn::Application).await;
     let (mut cases, mut clock) = clients(&server).await;
@@ -627,6 +634,13 @@ async fn the_history_is_appended_apart_and_an_older_record_moves_its_own_there(
         history.len() >= 4,
         "application, notice, calculation, instalments: {history:?}"
     );
+    (server, cases, clock, history)
+}
+
+async fn the_history_is_appended_apart_and_an_older_record_moves_its_own_there(
+    database: TestDatabase,
+) {
+    let (server, mut cases, mut clock, history) = two_months_into_a_case(&database).await;
 
     let db = database
         .connect(&[
@@ -706,16 +720,7 @@ async fn the_history_is_appended_apart_and_an_older_record_moves_its_own_there(
 /// answers what `GetCase` alone would, with what the batch has done by then, and a case the CMS
 /// does not have is refused on its own.
 async fn a_batch_reads_whole_histories_as_get_case_does(database: TestDatabase) {
-    let server = start_cms(&database, ActsOn::Application).await;
-    let (mut cases, mut clock) = clients(&server).await;
-    cases
-        .open_application(application("h1", "450.00", &["child-1"], false))
-        .await
-        .expect("apply");
-    notify_and_calculate(&mut cases, "h1", "2025-01-06").await;
-    advance(&mut clock, "2025-03-10").await;
-    let before = history_of(&mut cases).await;
-    assert!(before.len() >= 4, "{before:?}");
+    let (server, mut cases, _clock, before) = two_months_into_a_case(&database).await;
 
     let read = |reference: &str| cms::CaseBatchEntry {
         request: Some(BatchRequest::GetCase(GetCaseRequest {
