@@ -621,7 +621,7 @@ async fn two_months_into_a_case(
     ClockClient<CallerChannel>,
     Vec<HistoryEntry>,
 ) {
-    let server = start_cms(&database, ActsOn::Application).await;
+    let server = start_cms(database, ActsOn::Application).await;
     let (mut cases, mut clock) = clients(&server).await;
     cases
         .open_application(application("h1", "450.00", &["child-1"], false))
