@@ -164,13 +164,10 @@ impl Database {
                 Box::pin(async move {
                     // WAL lets readers run beside the writer, and survives the process being
                     // killed at any point: a committed transaction is in the log before COMMIT
-                    // returns. The database file is read through a memory map, and each
-                    // connection caches 32 MiB of pages, rather than a system call for every page
-                    // a statement reads (a third of the reads of a run, by strace).
+                    // returns.
                     sqlx::raw_sql(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                         PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
-                         PRAGMA mmap_size = 268435456; PRAGMA cache_size = -32768;",
+                         PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
                     )
                     .execute(connection)
                     .await
