@@ -1,6 +1,7 @@
 //! Reading a replication's outcome back from the services once the period is over: each family's
-//! CMS case history, the hub's referrals and joint reviews (page by page, grouped by family), and
-//! the disclosures in every agency's audit log (grouped by the replication of the case disclosed).
+//! CMS case history (a few dozen cases a call), the hub's referrals and joint reviews (page by
+//! page, grouped by family), and the disclosures in every agency's audit log (counted by each
+//! agency, by the replication of the case disclosed).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -36,34 +37,20 @@ pub struct HubRecords {
 
 /// Every item of a paged list, oldest first: `page(after_id)` fetches the page after an id, and
 /// `id` names an item's id.
-async fn every_page<T, F, Fut>(page: F, id: fn(&T) -> u64) -> anyhow::Result<Vec<T>>
+async fn every_page<T, F, Fut>(mut page: F, id: fn(&T) -> u64) -> anyhow::Result<Vec<T>>
 where
     F: FnMut(u64) -> Fut,
     Fut: Future<Output = anyhow::Result<Vec<T>>>,
 {
     let mut items = Vec::new();
-    each_page(page, id, |next| items.extend(next)).await?;
-    Ok(items)
-}
-
-/// Hands each page of a paged list, oldest first, to `take`, holding one page at a time.
-async fn each_page<T, F, Fut>(
-    mut page: F,
-    id: fn(&T) -> u64,
-    mut take: impl FnMut(Vec<T>),
-) -> anyhow::Result<()>
-where
-    F: FnMut(u64) -> Fut,
-    Fut: Future<Output = anyhow::Result<Vec<T>>>,
-{
     let mut after_id = 0;
     loop {
         let next = page(after_id).await?;
         let Some(last) = next.last() else {
-            return Ok(());
+            return Ok(items);
         };
         after_id = id(last);
-        take(next);
+        items.extend(next);
     }
 }
 

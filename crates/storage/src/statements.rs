@@ -9,20 +9,7 @@
 //! are anonymous, `?`, bound in order with no lookup, and a list that follows other parameters is
 //! numbered `?n`, which SQLite numbers without a lookup as it parses.
 
-use sqlx::AnyConnection;
-
 use crate::Backend;
-
-impl Backend {
-    /// The backend `connection` is to.
-    pub fn of(connection: &AnyConnection) -> Backend {
-        if connection.backend_name().eq_ignore_ascii_case("sqlite") {
-            Backend::Sqlite
-        } else {
-            Backend::Postgres
-        }
-    }
-}
 
 /// `count` placeholders for the parameters numbered from `first`, comma-separated: on PostgreSQL
 /// `$3, $4, $5`, on SQLite `?3, ?4, ?5`. The statement's other parameters are written `$n`.

@@ -34,7 +34,7 @@ use tracing::Span;
 use crate::calculation::response as calculation_response;
 use crate::cases::batch::CaseBatch;
 use crate::cases::court_orders::apply_pending_to_case;
-use crate::cases::history;
+use crate::cases::history::{self, iso};
 use crate::cases::publish::publish;
 use crate::cases::store::{self, StoredCase};
 
@@ -126,10 +126,6 @@ fn party(field: &str, party: proto::CaseParty) -> Result<Party, Status> {
 
 fn existing(stored: Option<StoredCase>, reference: &str) -> Result<StoredCase, Status> {
     stored.ok_or_else(|| Status::not_found(format!("case_reference: no CMS case {reference:?}")))
-}
-
-fn iso(date: NaiveDate) -> String {
-    date.format("%Y-%m-%d").to_string()
 }
 
 /// Whether a case view carries the case's whole history: `GetCase` does unless asked not to; a

@@ -10,7 +10,7 @@ use familybridge_casework::{
     IncomeSource, Party, PaymentSource, ProceedingsOutcome,
 };
 use familybridge_proto::cms::v1 as proto;
-use familybridge_proto::cms::v1::history_entry::{self as entry, Event};
+use familybridge_proto::cms::v1::history_entry::{self, Event};
 use rust_decimal::Decimal;
 
 /// One event of a case's history, as `GetCase` answers it.
@@ -22,7 +22,8 @@ pub(crate) fn entry(event: &CaseEvent) -> proto::HistoryEntry {
     }
 }
 
-fn iso(date: NaiveDate) -> String {
+/// A date as the API writes it, "2025-01-06".
+pub(crate) fn iso(date: NaiveDate) -> String {
     date.format("%Y-%m-%d").to_string()
 }
 
@@ -52,7 +53,7 @@ fn typed(event: &CaseEvent) -> Event {
             collection,
             employment,
             ..
-        } => Event::ApplicationOpened(entry::ApplicationOpened {
+        } => Event::ApplicationOpened(history_entry::ApplicationOpened {
             applicant: party(applicant).into(),
             proceedings_pending,
             liability_deferred,
@@ -61,21 +62,23 @@ fn typed(event: &CaseEvent) -> Event {
         }),
         CaseEvent::PayingParentNotified {
             liability_deferred, ..
-        } => Event::PayingParentNotified(entry::PayingParentNotified { liability_deferred }),
+        } => {
+            Event::PayingParentNotified(history_entry::PayingParentNotified { liability_deferred })
+        }
         CaseEvent::ArrearsScheduled {
             amount,
             reason,
             instalments,
             per_instalment,
             ..
-        } => Event::ArrearsScheduled(entry::ArrearsScheduled {
+        } => Event::ArrearsScheduled(history_entry::ArrearsScheduled {
             amount: money(amount),
             reason: arrears_reason(reason).into(),
             instalments,
             per_instalment: money(per_instalment),
         }),
         CaseEvent::CollectionChanged { to, reason, .. } => {
-            Event::CollectionChanged(entry::CollectionChanged {
+            Event::CollectionChanged(history_entry::CollectionChanged {
                 to: collection_method(to).into(),
                 reason: collection_change(reason).into(),
             })
@@ -86,7 +89,7 @@ fn typed(event: &CaseEvent) -> Event {
             rate,
             reason,
             ..
-        } => Event::CalculationMade(entry::CalculationMade {
+        } => Event::CalculationMade(history_entry::CalculationMade {
             liability_from: iso(liability_from),
             weekly_amount: money(weekly_amount),
             rate: self::rate(rate).into(),
@@ -99,7 +102,7 @@ fn typed(event: &CaseEvent) -> Event {
             rate,
             reason,
             ..
-        } => Event::CalculationRevised(entry::CalculationRevised {
+        } => Event::CalculationRevised(history_entry::CalculationRevised {
             effective_from: iso(effective_from),
             previous_weekly_amount: money(previous_weekly_amount),
             weekly_amount: money(weekly_amount),
@@ -107,7 +110,7 @@ fn typed(event: &CaseEvent) -> Event {
             reason: Some(calculation_reason(reason)),
         }),
         CaseEvent::RetrospectiveAdjustment { adjustment, .. } => {
-            Event::RetrospectiveAdjustment(entry::RetrospectiveAdjustment {
+            Event::RetrospectiveAdjustment(history_entry::RetrospectiveAdjustment {
                 weeks_from: iso(adjustment.weeks_from),
                 weeks_to: iso(adjustment.weeks_to),
                 weeks: adjustment.weeks,
@@ -121,7 +124,7 @@ fn typed(event: &CaseEvent) -> Event {
             source,
             decision,
             ..
-        } => Event::IncomeRecorded(entry::IncomeRecorded {
+        } => Event::IncomeRecorded(history_entry::IncomeRecorded {
             income: money_or_empty(income),
             source: income_source(source).into(),
             decision: Some(income_decision(decision)),
@@ -130,7 +133,7 @@ fn typed(event: &CaseEvent) -> Event {
             previous_income,
             income,
             ..
-        } => Event::AnnualReview(entry::AnnualReview {
+        } => Event::AnnualReview(history_entry::AnnualReview {
             previous_income: money_or_empty(previous_income),
             income: money_or_empty(income),
         }),
@@ -140,7 +143,7 @@ fn typed(event: &CaseEvent) -> Event {
             source,
             nights_used,
             ..
-        } => Event::SharedCareRecorded(entry::SharedCareRecorded {
+        } => Event::SharedCareRecorded(history_entry::SharedCareRecorded {
             child_ref,
             nights_claimed,
             source: evidence_source(source).into(),
@@ -151,7 +154,7 @@ fn typed(event: &CaseEvent) -> Event {
             made_on,
             is_final,
             ..
-        } => Event::CourtOrderApplied(entry::CourtOrderApplied {
+        } => Event::CourtOrderApplied(history_entry::CourtOrderApplied {
             order_id,
             made_on: iso(made_on),
             is_final,
@@ -160,7 +163,7 @@ fn typed(event: &CaseEvent) -> Event {
             final_order,
             outcome,
             ..
-        } => Event::ProceedingsEnded(entry::ProceedingsEnded {
+        } => Event::ProceedingsEnded(history_entry::ProceedingsEnded {
             final_order: final_order.unwrap_or_default(),
             outcome: outcome.map_or(proto::ProceedingsOutcome::Unspecified, proceedings_outcome)
                 as i32,
@@ -173,7 +176,7 @@ fn typed(event: &CaseEvent) -> Event {
             collection_fee,
             collected,
             ..
-        } => Event::PaymentDue(entry::PaymentDue {
+        } => Event::PaymentDue(history_entry::PaymentDue {
             instalment,
             period_from: iso(period_from),
             amount: money(amount),
@@ -187,7 +190,7 @@ fn typed(event: &CaseEvent) -> Event {
             paid,
             consecutive_missed,
             ..
-        } => Event::PaymentMissed(entry::PaymentMissed {
+        } => Event::PaymentMissed(history_entry::PaymentMissed {
             instalment,
             due: money(due),
             paid: money(paid),
@@ -202,7 +205,7 @@ fn typed(event: &CaseEvent) -> Event {
             receiving_parent_fee,
             passed_to_receiving_parent,
             ..
-        } => Event::PaymentReceived(entry::PaymentReceived {
+        } => Event::PaymentReceived(history_entry::PaymentReceived {
             amount: money(amount),
             source: payment_source(source).into(),
             to_maintenance: money(to_maintenance),
@@ -212,9 +215,9 @@ fn typed(event: &CaseEvent) -> Event {
             passed_to_receiving_parent: money(passed_to_receiving_parent),
         }),
         CaseEvent::LiabilityOrderWithdrawn { .. } => {
-            Event::LiabilityOrderWithdrawn(entry::LiabilityOrderWithdrawn {})
+            Event::LiabilityOrderWithdrawn(history_entry::LiabilityOrderWithdrawn {})
         }
-        CaseEvent::CaseClosed { reason, .. } => Event::CaseClosed(entry::CaseClosed {
+        CaseEvent::CaseClosed { reason, .. } => Event::CaseClosed(history_entry::CaseClosed {
             reason: closure_reason(reason).into(),
         }),
         CaseEvent::EnforcementStepTaken {
@@ -224,7 +227,7 @@ fn typed(event: &CaseEvent) -> Event {
             consecutive_missed,
             arrears,
             ..
-        } => Event::EnforcementStepTaken(entry::EnforcementStepTaken {
+        } => Event::EnforcementStepTaken(history_entry::EnforcementStepTaken {
             step: enforcement_step(step).into(),
             fee: money(fee),
             parent_flagged_distressed,
@@ -236,28 +239,32 @@ fn typed(event: &CaseEvent) -> Event {
             parent_flagged_distressed,
             pause_until,
             ..
-        } => Event::EnforcementPaused(entry::EnforcementPaused {
+        } => Event::EnforcementPaused(history_entry::EnforcementPaused {
             step: enforcement_step(step).into(),
             parent_flagged_distressed,
             pause_until: iso(pause_until),
         }),
-        CaseEvent::PauseStarted { until, reason, .. } => Event::PauseStarted(entry::PauseStarted {
-            until: iso(until),
-            reason,
-        }),
-        CaseEvent::PauseEnded { lifted, .. } => Event::PauseEnded(entry::PauseEnded { lifted }),
+        CaseEvent::PauseStarted { until, reason, .. } => {
+            Event::PauseStarted(history_entry::PauseStarted {
+                until: iso(until),
+                reason,
+            })
+        }
+        CaseEvent::PauseEnded { lifted, .. } => {
+            Event::PauseEnded(history_entry::PauseEnded { lifted })
+        }
         CaseEvent::ContactLogged {
             who,
             kind,
             distressed,
             ..
-        } => Event::ContactLogged(entry::ContactLogged {
+        } => Event::ContactLogged(history_entry::ContactLogged {
             party: party(who).into(),
             kind: contact_kind(kind).into(),
             distressed,
         }),
         CaseEvent::DistressFlagged { who, flagged, .. } => {
-            Event::DistressFlagged(entry::DistressFlagged {
+            Event::DistressFlagged(history_entry::DistressFlagged {
                 party: party(who).into(),
                 flagged,
             })
