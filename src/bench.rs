@@ -6,7 +6,9 @@
 //! per arm, arms side by side), timed from the first family's first call to the last read-back.
 //! Printed per size: wall time, family-arm-years a second, the process's peak resident memory so
 //! far (Linux's `VmHWM`: sizes run smallest first, so each figure is that size's peak) and, on
-//! SQLite, the databases' size on disk.
+//! SQLite, the databases' size on disk. Then the same run through the in-process floor (`run
+//! --floor`: the same world and rules, no gRPC, no database): its wall time, the services' time as
+//! a multiple of it, and whether the two gave the same results (they must).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -66,7 +68,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut sizes = args.families.clone();
     sizes.sort_unstable();
     println!(
-        "{:>9} {:>5} {:>6} {:>11} {:>10} {:>9} {:>16} {:>13} {:>8}",
+        "{:>9} {:>5} {:>6} {:>11} {:>10} {:>9} {:>16} {:>13} {:>8} {:>9} {:>13} {:>8} {:>5}",
         "families",
         "arms",
         "months",
@@ -75,7 +77,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "fam-yr",
         "fam-arm-yr/s",
         "peak RSS MiB",
-        "db MiB"
+        "db MiB",
+        "floor s",
+        "floor fay/s",
+        "x floor",
+        "same"
     );
     for families in sizes {
         let mut scenario = load_scenario(&args.scenario, None, Some(2), Some(families))?;
@@ -84,6 +90,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let scenario = Arc::new(scenario);
         let scratch = tempfile::tempdir().context("cannot make a folder for the databases")?;
         let services = Services {
+            floor: false,
             connect: None,
             journal: None,
             server: server.clone(),
@@ -104,9 +111,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         // One replication of each arm: the bench measures throughput, not intervals.
         let replications_of = vec![vec![1]; arms];
         let started = Instant::now();
-        simulate(
+        let results = simulate(
             &scenario,
-            replications_of,
+            replications_of.clone(),
             &services,
             &ProgressBar::hidden(),
             false,
@@ -115,19 +122,43 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .with_context(|| format!("the run of {families} families"))?;
         // Timings, not money: floating point is what they are measured in.
         let wall = started.elapsed().as_secs_f64();
-        let family_years = families as f64 * f64::from(args.months) / 12.0;
-        let rate = family_years * arms as f64 / wall;
+        let peak = peak_resident_mib().map_or_else(|| "-".to_owned(), |mib| mib.to_string());
         let database = if server.is_some() {
             "-".to_owned()
         } else {
             format!("{:.1}", bytes_under(scratch.path()) as f64 / 1_048_576.0)
         };
+        let floor = Services {
+            floor: true,
+            ..services
+        };
+        let started = Instant::now();
+        let floor_results = simulate(
+            &scenario,
+            replications_of,
+            &floor,
+            &ProgressBar::hidden(),
+            false,
+        )
+        .await
+        .with_context(|| format!("the in-process floor of {families} families"))?;
+        let floor_wall = started.elapsed().as_secs_f64();
+        let family_years = families as f64 * f64::from(args.months) / 12.0;
+        let rate = family_years * arms as f64 / wall;
+        let floor_rate = family_years * arms as f64 / floor_wall;
         println!(
-            "{families:>9} {arms:>5} {:>6} {backend:>11} {wall:>10.1} {:>9} {:>16} {:>13} {database:>8}",
+            "{families:>9} {arms:>5} {:>6} {backend:>11} {wall:>10.1} {:>9} {:>16} {peak:>13} \
+             {database:>8} {floor_wall:>9.2} {:>13} {:>8} {:>5}",
             args.months,
             format!("{family_years:.0}"),
             format!("{rate:.1}"),
-            peak_resident_mib().map_or_else(|| "-".to_owned(), |mib| mib.to_string()),
+            format!("{floor_rate:.0}"),
+            format!("{:.0}", wall / floor_wall),
+            if results == floor_results {
+                "yes"
+            } else {
+                "NO"
+            },
         );
     }
     Ok(())

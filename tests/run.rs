@@ -72,6 +72,42 @@ fn the_batched_path_and_the_per_command_path_give_byte_identical_results_whateve
 }
 
 #[test]
+fn the_in_process_floor_gives_the_services_results_byte_for_byte() {
+    // The floor calls the services' rules directly; its outcome must be theirs, or the ratio the
+    // bench reports to it would compare different work. Two scenarios between them send court
+    // orders both ways (parents' reports, the court's feed) and defer cases to final orders.
+    for name in ["automatic-exchange.toml", "delayed-involvement.toml"] {
+        let file = scenario(name);
+        let services = tempfile::tempdir().expect("a folder");
+        run(&file, services.path(), SMALL);
+        let floor = tempfile::tempdir().expect("a folder");
+        let mut arguments = SMALL.to_vec();
+        arguments.push("--floor");
+        run(&file, floor.path(), &arguments);
+        assert_same_outputs(
+            services.path(),
+            floor.path(),
+            OUTPUTS,
+            &format!("{name} through the services and through the in-process floor"),
+        );
+    }
+}
+
+#[test]
+fn the_floor_refuses_an_arm_whose_referral_hub_would_act() {
+    let folder = tempfile::tempdir().expect("a folder");
+    let stderr = refused_run(
+        &scenario("distress-screening.toml"),
+        &["--floor".as_ref()],
+        &folder.path().join("out"),
+    );
+    assert!(
+        stderr.contains("referral hub levers") && stderr.contains("screening"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn the_same_scenario_and_seed_give_byte_identical_results_whatever_the_threads() {
     let first = tempfile::tempdir().expect("a folder");
     let second = tempfile::tempdir().expect("a folder");
@@ -411,5 +447,10 @@ fn the_bench_prints_a_measured_row_for_each_size() {
         let rate: f64 = row[6].parse().expect("a rate");
         let peak: u64 = row[7].parse().expect("a peak RSS in MiB");
         assert!(rate > 0.0 && peak > 0, "{stdout}");
+        // The in-process floor: a time, a rate, the ratio to it, and the same results.
+        let floor_wall: f64 = row[9].parse().expect("the floor's wall time");
+        let ratio: f64 = row[11].parse().expect("the ratio to the floor");
+        assert!(floor_wall > 0.0 && ratio >= 0.0, "{stdout}");
+        assert_eq!(row[12], "yes", "the floor gave other results:\n{stdout}");
     }
 }

@@ -37,7 +37,7 @@ use familybridge_proto::court::v1::court_registry_client::CourtRegistryClient;
 use familybridge_proto::simulation::v1::clock_client::ClockClient;
 use familybridge_proto::simulation::v1::{AdvanceToRequest, CurrentDateRequest, SettleRequest};
 use familybridge_runtime::{
-    Identity, TraceContext, TracedChannel, Transport, batch, continue_trace, family_span,
+    AgencyId, Identity, TraceContext, TracedChannel, Transport, batch, continue_trace, family_span,
     trace_span,
 };
 use familybridge_scenario::{
@@ -49,8 +49,9 @@ use tokio::task::JoinSet;
 use tonic::{Code, Status};
 use tracing::{Instrument, Span};
 
+use crate::run::floor::Floor;
 use crate::run::journal::{Call, Journal};
-use crate::run::link::{self, Agency, Calls, Cms, Court, Link, Membership};
+use crate::run::link::{self, Agency, Calls, Cms, Court, Direct, Link, Membership};
 use crate::stack::Urls;
 
 /// Families acting at once when their calls go one by one (the court's, always; the CMS's with
@@ -80,6 +81,122 @@ pub struct Clients {
     pub cms_clock: ClockClient<TracedChannel>,
     /// The hub's clock.
     pub hub_clock: ClockClient<TracedChannel>,
+}
+
+/// Where the families' calls go: the three services, or their rules in this process.
+#[derive(Clone)]
+pub enum Agencies {
+    /// The services, over gRPC.
+    Services(Box<Clients>),
+    /// The services' rules called directly: the in-process floor.
+    Floor(Arc<Floor>),
+}
+
+impl Agencies {
+    /// Waits until `agency` has taken in every event published so far (in process, nothing is
+    /// ever waiting to be taken in).
+    async fn settle(&self, agency: AgencyId) -> anyhow::Result<()> {
+        match self {
+            Agencies::Services(clients) => {
+                clients
+                    .clock(agency)
+                    .clone()
+                    .settle(SettleRequest {})
+                    .await
+                    .with_context(|| format!("{} could not settle", agency_name(agency)))?;
+                Ok(())
+            }
+            Agencies::Floor(_) => Ok(()),
+        }
+    }
+
+    /// Moves `agency`'s clock to `date`, which runs its time-driven work.
+    async fn advance_to(&self, agency: AgencyId, date: NaiveDate) -> anyhow::Result<()> {
+        match self {
+            Agencies::Services(clients) => {
+                clients
+                    .clock(agency)
+                    .clone()
+                    .advance_to(AdvanceToRequest { date: iso(date) })
+                    .await
+                    .with_context(|| {
+                        format!("{} could not move its clock to {date}", agency_name(agency))
+                    })?;
+                Ok(())
+            }
+            Agencies::Floor(floor) => floor.advance_to(agency, date),
+        }
+    }
+
+    /// Answers CMS reads together: one `ExecuteBatch` call (each with the call's own trace
+    /// context), or each straight from the rules in process.
+    pub async fn cms_reads(
+        &self,
+        reads: Vec<CaseRequest>,
+    ) -> Result<Vec<Result<cms::CaseResponse, Status>>, Status> {
+        match self {
+            Agencies::Services(clients) => {
+                let reads = reads
+                    .into_iter()
+                    .map(|read| {
+                        (
+                            read,
+                            familybridge_proto::common::v1::TraceContext::default(),
+                        )
+                    })
+                    .collect();
+                link::batch::<Cms>(&mut clients.cms.clone(), reads).await
+            }
+            Agencies::Floor(floor) => Ok(reads
+                .into_iter()
+                .map(|read| Direct::<Cms>::answer(&**floor, read))
+                .collect()),
+        }
+    }
+
+    /// The links through which `members` families act in `phase`, with the gatherer's task if
+    /// the phase's calls are batched.
+    fn links(
+        &self,
+        phase: Phase,
+        calls: Calls,
+        members: usize,
+        journal: Option<&Arc<Journal>>,
+    ) -> (Links, Option<tokio::task::JoinHandle<()>>) {
+        let clients = match self {
+            Agencies::Services(clients) => clients,
+            Agencies::Floor(floor) => {
+                let links = Links {
+                    court: Link::direct(Arc::clone(floor) as Arc<dyn Direct<Court>>),
+                    cms: Link::direct(Arc::clone(floor) as Arc<dyn Direct<Cms>>),
+                };
+                return (links, None);
+            }
+        };
+        match phase {
+            Phase::Court => {
+                let (court, gatherer) =
+                    phase_link::<Court>(clients.court.clone(), calls, members, journal);
+                let cms = Link::per_command(clients.cms.clone(), journal.cloned());
+                (Links { court, cms }, gatherer)
+            }
+            Phase::Cms => {
+                let (cms, gatherer) =
+                    phase_link::<Cms>(clients.cms.clone(), calls, members, journal);
+                let court = Link::per_command(clients.court.clone(), journal.cloned());
+                (Links { court, cms }, gatherer)
+            }
+        }
+    }
+}
+
+/// How the driver's errors name an agency.
+fn agency_name(agency: AgencyId) -> &'static str {
+    match agency {
+        AgencyId::CourtRegistry => "the court registry",
+        AgencyId::Cms => "the CMS",
+        AgencyId::ReferralHub => "the referral hub",
+    }
 }
 
 /// The date each service's clock had reached when the runner started (`None`: never moved).
@@ -127,6 +244,15 @@ pub struct Resume {
 }
 
 impl Clients {
+    /// `agency`'s clock.
+    fn clock(&self, agency: AgencyId) -> &ClockClient<TracedChannel> {
+        match agency {
+            AgencyId::CourtRegistry => &self.court_clock,
+            AgencyId::Cms => &self.cms_clock,
+            AgencyId::ReferralHub => &self.hub_clock,
+        }
+    }
+
     /// The date each service's clock has reached.
     pub async fn clock_dates(&self) -> anyhow::Result<ClockDates> {
         let date = |clock: &ClockClient<TracedChannel>, name: &'static str| {
@@ -286,7 +412,7 @@ pub enum Reporting {
 /// says, carrying on from `resume`; `on_step` is told after each step.
 pub async fn drive(
     scenario: &Scenario,
-    clients: &Clients,
+    agencies: &Agencies,
     families: Vec<Family>,
     reporting: Reporting,
     calls: Calls,
@@ -320,7 +446,7 @@ pub async fn drive(
             for phase in [Phase::Court, Phase::Cms] {
                 run_phase(
                     &mut families,
-                    clients,
+                    agencies,
                     resume.journal.as_ref(),
                     &scenario.population,
                     &gate,
@@ -333,30 +459,20 @@ pub async fn drive(
                 .await?;
                 // The CMS takes in the court's events before the families deal with it, and the
                 // hub takes in both before it acts.
-                settle(&mut clients.cms_clock.clone(), "the CMS").await?;
+                agencies.settle(AgencyId::Cms).await?;
             }
-            settle(&mut clients.hub_clock.clone(), "the referral hub").await?;
-            for (clock, name, reached) in [
-                (&clients.hub_clock, "the referral hub", resume.clocks.hub),
-                (&clients.cms_clock, "the CMS", resume.clocks.cms),
-                (
-                    &clients.court_clock,
-                    "the court registry",
-                    resume.clocks.court,
-                ),
+            agencies.settle(AgencyId::ReferralHub).await?;
+            for (agency, reached) in [
+                (AgencyId::ReferralHub, resume.clocks.hub),
+                (AgencyId::Cms, resume.clocks.cms),
+                (AgencyId::CourtRegistry, resume.clocks.court),
             ] {
                 // A clock already there was moved by an earlier runner of this run, which moved it
                 // only once every call of the step was answered.
                 if reached.is_some_and(|reached| step_end <= reached) {
                     continue;
                 }
-                clock
-                    .clone()
-                    .advance_to(AdvanceToRequest {
-                        date: iso(step_end),
-                    })
-                    .await
-                    .with_context(|| format!("{name} could not move its clock to {step_end}"))?;
+                agencies.advance_to(agency, step_end).await?;
             }
             anyhow::Ok(())
         }
@@ -368,8 +484,8 @@ pub async fn drive(
     // The last clock moves published events too (instalments falling due, the hub's reviews):
     // every agency takes them in before anything is read back, or what the audit logs hold at the
     // end would depend on how fast delivery happened to be.
-    settle(&mut clients.cms_clock.clone(), "the CMS").await?;
-    settle(&mut clients.hub_clock.clone(), "the referral hub").await?;
+    agencies.settle(AgencyId::Cms).await?;
+    agencies.settle(AgencyId::ReferralHub).await?;
     Ok(families.into_iter().flatten().collect())
 }
 
@@ -377,7 +493,7 @@ pub async fn drive(
 #[allow(clippy::too_many_arguments)]
 async fn run_phase(
     families: &mut [Option<Family>],
-    clients: &Clients,
+    agencies: &Agencies,
     journal: Option<&Arc<Journal>>,
     population: &Population,
     gate: &Arc<Semaphore>,
@@ -409,29 +525,20 @@ async fn run_phase(
     // The phase's calls are gathered into batches, unless each is to go alone; the gatherer waits
     // for every family acting, so all of them act at once.
     let members = acting.len();
-    let (links, gatherer) = match phase {
-        Phase::Court => {
-            let (court, gatherer) =
-                phase_link::<Court>(clients.court.clone(), calls, members, journal);
-            let cms = Link::per_command(clients.cms.clone(), journal.cloned());
-            (Links { court, cms }, gatherer)
-        }
-        Phase::Cms => {
-            let (cms, gatherer) = phase_link::<Cms>(clients.cms.clone(), calls, members, journal);
-            let court = Link::per_command(clients.court.clone(), journal.cloned());
-            (Links { court, cms }, gatherer)
-        }
-    };
+    let (links, gatherer) = agencies.links(phase, calls, members, journal);
+    // Families calling one by one are let through a gate; batched, or in process, all act at once.
+    let gated = gatherer.is_none() && matches!(agencies, Agencies::Services(_));
     for (index, mut family) in acting {
         let population = population.clone();
-        let permit = match gatherer {
-            Some(_) => None,
-            None => Some(
+        let permit = if gated {
+            Some(
                 Arc::clone(gate)
                     .acquire_owned()
                     .await
                     .context("the driver's gate closed")?,
-            ),
+            )
+        } else {
+            None
         };
         let phase_span = phase_span.clone();
         let links = links.clone();
@@ -1324,12 +1431,4 @@ fn court_order_report(
             })
             .collect(),
     }
-}
-
-async fn settle(clock: &mut ClockClient<TracedChannel>, name: &str) -> anyhow::Result<()> {
-    clock
-        .settle(SettleRequest {})
-        .await
-        .with_context(|| format!("{name} could not settle"))?;
-    Ok(())
 }

@@ -10,6 +10,9 @@
 //! per-command path gives, whatever the batch size. What differs between the agencies — their
 //! clients, requests and answers — is an [`Agency`]; the gathering is one mechanism.
 //!
+//! In the in-process floor ([`floor`](super::floor)), a call goes straight to the agency's rules in
+//! this process ([`Direct`]): no gRPC, no database.
+//!
 //! With an answer journal ([`journal`](super::journal)), a call an earlier runner had answered is
 //! answered from the journal and never reaches the gatherer or the agency; every other answer is
 //! written to the journal before its family has it — a round's answers in one write.
@@ -245,6 +248,13 @@ impl Agency for Court {
     }
 }
 
+/// An agency's rules called in this process, without gRPC or a database: the in-process floor's
+/// agencies.
+pub trait Direct<A: Agency>: Send + Sync {
+    /// What the agency answers to `request`, as its RPC would.
+    fn answer(&self, request: A::Request) -> Result<A::Answer, Status>;
+}
+
 /// A family's way to an agency for one phase.
 pub struct Link<A: Agency> {
     way: Way<A>,
@@ -267,6 +277,8 @@ enum Way<A: Agency> {
     PerCommand(A::Client),
     /// Through the phase's gatherer.
     Batched(mpsc::UnboundedSender<ToGatherer<A>>),
+    /// Straight to the agency's rules in this process.
+    Direct(Arc<dyn Direct<A>>),
 }
 
 impl<A: Agency> Clone for Way<A> {
@@ -274,6 +286,7 @@ impl<A: Agency> Clone for Way<A> {
         match self {
             Way::PerCommand(client) => Way::PerCommand(client.clone()),
             Way::Batched(gatherer) => Way::Batched(gatherer.clone()),
+            Way::Direct(agency) => Way::Direct(Arc::clone(agency)),
         }
     }
 }
@@ -317,10 +330,19 @@ impl<A: Agency> Link<A> {
         }
     }
 
+    /// Each call straight to the agency's rules in this process (no journal: nothing crosses a
+    /// process boundary).
+    pub fn direct(agency: Arc<dyn Direct<A>>) -> Self {
+        Self {
+            way: Way::Direct(agency),
+            journal: None,
+        }
+    }
+
     /// The membership a family's task holds while it may call through this link.
     pub fn membership(&self) -> Membership<A> {
         match &self.way {
-            Way::PerCommand(_) => Membership(None),
+            Way::PerCommand(_) | Way::Direct(_) => Membership(None),
             Way::Batched(gatherer) => Membership(Some(gatherer.clone())),
         }
     }
@@ -334,6 +356,7 @@ impl<A: Agency> Link<A> {
         request: A::Request,
     ) -> anyhow::Result<Result<A::Answer, Status>> {
         match &self.way {
+            Way::Direct(agency) => Ok(agency.answer(request)),
             Way::PerCommand(client) => {
                 let ask = async { A::alone(&mut client.clone(), request).await };
                 journal::answer(self.journal.as_deref(), call, ask).await

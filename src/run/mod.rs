@@ -11,6 +11,7 @@
 //! the runner acts on ([`journal`]), so that a runner that dies can be started again and resume.
 
 mod drive;
+mod floor;
 mod history;
 mod journal;
 pub mod levers;
@@ -27,7 +28,7 @@ use anyhow::Context;
 use familybridge_casework::CourtOrderRoute;
 use familybridge_runtime::{Identity, TlsArgs, Transport};
 use familybridge_scenario::{
-    ReplicationAccumulator, ReplicationResult, SLICE_FILE, Scenario, Slice, SliceFile,
+    Arm, ReplicationAccumulator, ReplicationResult, SLICE_FILE, Scenario, Slice, SliceFile,
     SlicedResult, SystemRecord, summarise, terminal_table, units, world, write_outputs,
 };
 use familybridge_storage::{DatabaseUrl, PostgresServer};
@@ -35,7 +36,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::task::JoinSet;
 
 pub use crate::run::drive::PER_COMMAND_CONCURRENCY;
-use crate::run::drive::{Clients, Family, Reporting, Resume, STEP_DAYS};
+use crate::run::drive::{Agencies, Clients, Family, Reporting, Resume, STEP_DAYS};
+use crate::run::floor::Floor;
 use crate::run::journal::{Header, Journal};
 pub use crate::run::link::Calls;
 use crate::stack::{ANY_LOOPBACK_PORTS, Databases, Stack, Urls};
@@ -121,6 +123,11 @@ pub struct RunArgs {
     /// not depend on it.
     #[arg(long, default_value_t = DEFAULT_COHORTS_AT_ONCE, value_parser = clap::value_parser!(u32).range(1..=64))]
     cohorts_at_once: u32,
+    /// Run the arms' rules in this process, without the services: no gRPC, no database (the
+    /// in-process floor `familybridge bench` measures a run through the services against). The
+    /// results are the services'. Only for arms whose referral hub levers are all off.
+    #[arg(long, conflicts_with_all = ["connect", "journal", "database", "data_dir", "per_command"])]
+    floor: bool,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -273,6 +280,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     );
 
     let services = Services {
+        floor: args.floor,
         connect: args.connect.clone(),
         journal: args.journal.clone(),
         server,
@@ -322,6 +330,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 /// Where a run's arms find their services.
 #[derive(Debug, Clone)]
 pub struct Services {
+    /// No services: their rules in this process (the in-process floor).
+    pub floor: bool,
     /// Services already running (one arm); `None`: a stack of the arm's own in this process.
     pub connect: Option<Urls>,
     /// With `connect`: the answer journal to write, or to resume from.
@@ -459,7 +469,7 @@ impl InProcess {
                     .map_err(|_| anyhow::anyhow!("an earlier cohort was not measured"))?;
             }
             let mut measures = measures.lock().await;
-            measure_cohort(
+            measure_services_cohort(
                 &families,
                 &clients,
                 stack.urls(),
@@ -507,11 +517,26 @@ pub async fn simulate(
         let tls = services.tls.clone();
         let cohort_size = services.cohort_size;
         let cohorts_at_once = services.cohorts_at_once;
+        let floor = services.floor;
         arms.spawn(async move {
             let mut measures = ArmMeasures::new(&scenario, &arm.name, &replications)?;
             let transport = tls.transport(Identity::Simulation)?;
             let everyone = 0..scenario.run.families;
             match &connect {
+                None if floor => {
+                    for cohort in cohorts(scenario.run.families, cohort_size) {
+                        floor_cohort(
+                            &scenario,
+                            &arm,
+                            &replications,
+                            cohort,
+                            &mut measures,
+                            || progress.inc(1),
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                }
                 Some(urls) => {
                     let (clients, families) = drive_cohort(
                         &scenario,
@@ -525,7 +550,8 @@ pub async fn simulate(
                         || progress.inc(1),
                     )
                     .await?;
-                    measure_cohort(&families, &clients, urls, &transport, &mut measures).await
+                    measure_services_cohort(&families, &clients, urls, &transport, &mut measures)
+                        .await
                 }
                 None => {
                     let cohorts = InProcess {
@@ -609,6 +635,11 @@ impl ArmMeasures {
         })
     }
 
+    /// The replications measured.
+    fn replications(&self) -> Vec<u32> {
+        self.accumulators.keys().copied().collect()
+    }
+
     /// Each replication's results, in replication order.
     fn finish(self) -> Vec<ReplicationResult> {
         let disclosures = self.disclosures;
@@ -684,32 +715,82 @@ async fn drive_cohort(
             }
         }
     };
-    let families: Vec<Family> = replications
+    let agencies = Agencies::Services(Box::new(clients.clone()));
+    let families = drive::drive(
+        scenario,
+        &agencies,
+        cohort_families(scenario, replications, cohort),
+        reporting(arm),
+        calls,
+        &resume,
+        on_step,
+    )
+    .await?;
+    Ok((clients, families))
+}
+
+/// The families `cohort` (indices) of each of `replications`, as the world plans them.
+fn cohort_families(scenario: &Scenario, replications: &[u32], cohort: Range<u64>) -> Vec<Family> {
+    replications
         .iter()
         .flat_map(|&replication| {
             cohort
                 .clone()
                 .map(move |index| Family::new(world::family(scenario, replication, index)))
         })
-        .collect();
-    let reporting = match arm.cms.court_orders {
+        .collect()
+}
+
+/// How the CMS learns of court orders under `arm`'s levers.
+fn reporting(arm: &Arm) -> Reporting {
+    match arm.cms.court_orders {
         CourtOrderRoute::Manual => Reporting::ByParents,
         CourtOrderRoute::Automatic => Reporting::Automatic,
-    };
+    }
+}
+
+/// The families `cohort` of `arm`'s `replications` through the agencies' rules in this process
+/// (the in-process floor), measured into `measures` as a cohort through the services is.
+async fn floor_cohort(
+    scenario: &Scenario,
+    arm: &Arm,
+    replications: &[u32],
+    cohort: Range<u64>,
+    measures: &mut ArmMeasures,
+    on_step: impl FnMut(),
+) -> anyhow::Result<()> {
+    let floor = Arc::new(Floor::new(arm)?);
+    let agencies = Agencies::Floor(Arc::clone(&floor));
     let families = drive::drive(
-        scenario, &clients, families, reporting, calls, &resume, on_step,
+        scenario,
+        &agencies,
+        cohort_families(scenario, replications, cohort),
+        reporting(arm),
+        // In process, every call goes straight to the rules: how calls are grouped is moot.
+        Calls::PerCommand {
+            concurrency: PER_COMMAND_CONCURRENCY,
+        },
+        &Resume::default(),
+        on_step,
     )
     .await?;
-    Ok((clients, families))
+    let disclosures = floor.disclosures_by_replication(&measures.replications());
+    measure_cohort(
+        &families,
+        &agencies,
+        readback::HubRecords::default(),
+        disclosures,
+        measures,
+    )
+    .await
 }
 
 /// Families whose CMS histories are held at once while a cohort is measured.
 const READ_BACK_AT_ONCE: usize = 256;
 
 /// Reads a driven cohort's outcome back from the services at `urls` and measures it into
-/// `measures`: each replication's families in index order, after the cohorts before it — the
-/// order a run in one cohort adds them in.
-async fn measure_cohort(
+/// `measures`.
+async fn measure_services_cohort(
     families: &[Family],
     clients: &Clients,
     urls: &Urls,
@@ -717,10 +798,24 @@ async fn measure_cohort(
     measures: &mut ArmMeasures,
 ) -> anyhow::Result<()> {
     let hub = readback::HubRecords::read(&urls.referral_hub, transport).await?;
-    let replications: Vec<u32> = measures.accumulators.keys().copied().collect();
-    for (replication, count) in
-        readback::disclosures_by_replication(urls, transport, &replications).await?
-    {
+    let disclosures =
+        readback::disclosures_by_replication(urls, transport, &measures.replications()).await?;
+    let agencies = Agencies::Services(Box::new(clients.clone()));
+    measure_cohort(families, &agencies, hub, disclosures, measures).await
+}
+
+/// Measures a driven cohort into `measures`, given what the hub did (`hub`) and the disclosures
+/// of each replication's cases, its CMS histories read back from `agencies`: each replication's
+/// families in index order, after the cohorts before it — the order a run in one cohort adds them
+/// in.
+async fn measure_cohort(
+    families: &[Family],
+    agencies: &Agencies,
+    hub: readback::HubRecords,
+    disclosures: BTreeMap<u32, u64>,
+    measures: &mut ArmMeasures,
+) -> anyhow::Result<()> {
+    for (replication, count) in disclosures {
         *measures.disclosures.entry(replication).or_default() += count;
     }
     for (&replication, accumulator) in &mut measures.accumulators {
@@ -730,7 +825,7 @@ async fn measure_cohort(
             .collect();
         // Read back a few hundred families at a time, so that what is held stays small.
         for part in replicated.chunks(READ_BACK_AT_ONCE) {
-            let histories = readback::cms_histories(part, clients).await?;
+            let histories = readback::cms_histories(part, agencies).await?;
             for (family, history) in part.iter().zip(&histories) {
                 let record = readback::family_record(family, history, &hub)?;
                 accumulator.add_family(&family.plan, &record);

@@ -9,8 +9,8 @@ use std::future::Future;
 use anyhow::Context;
 use familybridge_proto::cms::v1 as cms;
 use familybridge_proto::cms::v1::case_batch_entry::Request as CaseRequest;
+use familybridge_proto::common::v1::CountDisclosuresRequest;
 use familybridge_proto::common::v1::event_feed_client::EventFeedClient;
-use familybridge_proto::common::v1::{CountDisclosuresRequest, TraceContext};
 use familybridge_proto::referral::v1 as hub;
 use familybridge_proto::referral::v1::referral_hub_client::ReferralHubClient;
 use familybridge_runtime::{Identity, Transport};
@@ -18,9 +18,8 @@ use familybridge_scenario::FamilyRecord;
 use familybridge_scenario::world::{cms_case_prefix, court_case_prefix};
 use tonic::Code;
 
-use crate::run::drive::{Clients, Family};
+use crate::run::drive::{Agencies, Family};
 use crate::run::history;
-use crate::run::link::{self, Cms};
 use crate::stack::Urls;
 
 /// The page size asked of list calls.
@@ -120,22 +119,21 @@ const HISTORIES_PER_CALL: usize = 32;
 /// case), read a few dozen cases a call with `ExecuteBatch`'s `GetCase` entries.
 pub async fn cms_histories(
     families: &[&Family],
-    clients: &Clients,
+    agencies: &Agencies,
 ) -> anyhow::Result<Vec<Vec<cms::HistoryEntry>>> {
     let mut histories = Vec::with_capacity(families.len());
     for chunk in families.chunks(HISTORIES_PER_CALL) {
         let reads = chunk
             .iter()
             .map(|family| {
-                let read = CaseRequest::GetCase(cms::GetCaseRequest {
+                CaseRequest::GetCase(cms::GetCaseRequest {
                     case_reference: family.plan.cms_case_reference.clone(),
                     omit_history: false,
-                });
-                // An empty trace context: the batch call's.
-                (read, TraceContext::default())
+                })
             })
             .collect();
-        let answers = link::batch::<Cms>(&mut clients.cms.clone(), reads)
+        let answers = agencies
+            .cms_reads(reads)
             .await
             .context("the CMS could not read its cases back")?;
         for (family, answer) in chunk.iter().zip(answers) {

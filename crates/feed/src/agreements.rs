@@ -323,6 +323,13 @@ impl Agreement {
             .map(|share| share.paths.as_slice())
     }
 
+    /// Whether an event of `event_type` (encoded in `payload`) is disclosed to the recipient: it
+    /// is stripped to what the recipient may receive, as a subscription does before sending;
+    /// `false` if the type is not shared with it at all.
+    pub fn discloses(&self, event_type: &str, payload: &[u8]) -> Result<bool, prost::DecodeError> {
+        Ok(self.minimise(event_type, payload)?.is_some())
+    }
+
     /// Strips `payload`, an encoded `event_type`, to the fields the recipient may receive; `None`
     /// if the event type is not shared with it at all.
     pub(crate) fn minimise(

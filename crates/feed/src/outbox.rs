@@ -113,6 +113,16 @@ impl OutgoingEvent {
             payload: prost_types::Any::from_msg(event)?,
         })
     }
+
+    /// Its type's full name (`familybridge.court.v1.FinalOrderMade`).
+    pub fn event_type(&self) -> &str {
+        &self.event_type
+    }
+
+    /// Its encoded payload.
+    pub fn payload(&self) -> &[u8] {
+        &self.payload.value
+    }
 }
 
 /// An event as stored in the outbox, with the cursor that resumes after it.

@@ -38,9 +38,12 @@ impl Registry {
 }
 
 /// What a command decided: the case as it now is, and what to publish.
-struct Decision {
-    case: Case,
-    events: Vec<OutgoingEvent>,
+#[derive(Debug)]
+pub struct Decision {
+    /// The case after the command.
+    pub case: Case,
+    /// The events it publishes, in order.
+    pub events: Vec<OutgoingEvent>,
 }
 
 fn case_status(error: CaseError) -> Status {
@@ -127,63 +130,72 @@ impl Registry {
         };
         self.feed.execute_one(self, entry).await.map(Response::new)
     }
+}
 
-    /// What the rules decide on a command: the case as it now is, and the events to publish.
-    fn decide(
-        &self,
-        entry: &CourtRequest,
-        stored: Option<Case>,
-        date: NaiveDate,
-    ) -> Result<Decision, Status> {
-        match entry {
-            CourtRequest::OpenCase(request) => open_case(request, stored, date),
-            CourtRequest::ScheduleHearing(request) => {
-                let mut case = existing(stored, &request.case_reference)?;
-                let hearing_date = parse_date("hearing_date", &request.hearing_date)?;
-                let kind = convert::hearing_kind(request.kind()).map_err(case_status)?;
-                case.schedule_hearing(date, hearing_date, kind)
-                    .map_err(case_status)?;
-                Ok(Decision {
-                    case,
-                    events: Vec::new(),
-                })
-            }
-            CourtRequest::MakeInterimOrder(request) => {
-                make_order(OrderKind::Interim, request, stored, date)
-            }
-            CourtRequest::MakeFinalOrder(request) => {
-                make_order(OrderKind::Final, request, stored, date)
-            }
-            CourtRequest::MakeVariationOrder(request) => {
-                make_order(OrderKind::Variation, request, stored, date)
-            }
-            CourtRequest::ApplyToVary(request) => apply_to_vary(request, stored, date),
-            CourtRequest::CloseCase(request) => {
-                let mut case = existing(stored, &request.case_reference)?;
-                let reason = convert::closure_reason(request.reason()).map_err(case_status)?;
-                let final_order_stands = case.close(date, reason).map_err(case_status)?;
-                let event = outgoing(&proto::CaseClosed {
-                    case_reference: case.reference.clone(),
-                    reason: request.reason,
-                    final_order_stands,
-                })?;
-                Ok(Decision {
-                    case,
-                    events: vec![event],
-                })
-            }
-            CourtRequest::AttachReviewFindings(request) => {
-                let mut case = existing(stored, &request.case_reference)?;
-                let findings = convert::requested_findings(request.findings.as_ref(), date)
-                    .map_err(case_status)?;
-                case.attach_review_findings(findings).map_err(case_status)?;
-                Ok(Decision {
-                    case,
-                    events: Vec::new(),
-                })
-            }
-            CourtRequest::GetCase(_) => Err(Status::internal("not a command")),
+/// What the court's rules decide on a command dated `date` about the case `stored` (`None`: no
+/// such case yet): the case as it now is, and the events to publish. No I/O: the registry's
+/// commands run it in its feed's transaction, and the runner's in-process floor calls it directly.
+pub fn decide(
+    entry: &CourtRequest,
+    stored: Option<Case>,
+    date: NaiveDate,
+) -> Result<Decision, Status> {
+    match entry {
+        CourtRequest::OpenCase(request) => open_case(request, stored, date),
+        CourtRequest::ScheduleHearing(request) => {
+            let mut case = existing(stored, &request.case_reference)?;
+            let hearing_date = parse_date("hearing_date", &request.hearing_date)?;
+            let kind = convert::hearing_kind(request.kind()).map_err(case_status)?;
+            case.schedule_hearing(date, hearing_date, kind)
+                .map_err(case_status)?;
+            Ok(Decision {
+                case,
+                events: Vec::new(),
+            })
         }
+        CourtRequest::MakeInterimOrder(request) => {
+            make_order(OrderKind::Interim, request, stored, date)
+        }
+        CourtRequest::MakeFinalOrder(request) => {
+            make_order(OrderKind::Final, request, stored, date)
+        }
+        CourtRequest::MakeVariationOrder(request) => {
+            make_order(OrderKind::Variation, request, stored, date)
+        }
+        CourtRequest::ApplyToVary(request) => apply_to_vary(request, stored, date),
+        CourtRequest::CloseCase(request) => {
+            let mut case = existing(stored, &request.case_reference)?;
+            let reason = convert::closure_reason(request.reason()).map_err(case_status)?;
+            let final_order_stands = case.close(date, reason).map_err(case_status)?;
+            let event = outgoing(&proto::CaseClosed {
+                case_reference: case.reference.clone(),
+                reason: request.reason,
+                final_order_stands,
+            })?;
+            Ok(Decision {
+                case,
+                events: vec![event],
+            })
+        }
+        CourtRequest::AttachReviewFindings(request) => {
+            let mut case = existing(stored, &request.case_reference)?;
+            let findings = convert::requested_findings(request.findings.as_ref(), date)
+                .map_err(case_status)?;
+            case.attach_review_findings(findings).map_err(case_status)?;
+            Ok(Decision {
+                case,
+                events: Vec::new(),
+            })
+        }
+        CourtRequest::GetCase(_) => Err(Status::internal("not a command")),
+    }
+}
+
+/// A case as the API shows it.
+pub fn view(case: &Case) -> proto::CaseResponse {
+    proto::CaseResponse {
+        case: Some(convert::case(case)),
+        event_ids: Vec::new(),
     }
 }
 
@@ -308,7 +320,7 @@ impl CaseCommands for Registry {
     ) -> Result<proto::CaseResponse, Status> {
         let reference = entry.case_reference();
         let stored = cases.get(reference).cloned();
-        let Decision { case, events } = self.decide(entry, stored, context.date)?;
+        let Decision { case, events } = decide(entry, stored, context.date)?;
         let mut event_ids = Vec::with_capacity(events.len());
         for event in events {
             let appended = transaction
@@ -333,13 +345,7 @@ impl CaseCommands for Registry {
         _today: Option<NaiveDate>,
     ) -> Result<proto::CaseResponse, Status> {
         let reference = entry.case_reference();
-        Ok(proto::CaseResponse {
-            case: Some(convert::case(&existing(
-                cases.get(reference).cloned(),
-                reference,
-            )?)),
-            event_ids: Vec::new(),
-        })
+        Ok(view(&existing(cases.get(reference).cloned(), reference)?))
     }
 
     async fn save(

@@ -125,27 +125,96 @@ impl Entry {
     }
 }
 
-/// A court event decoded: what routing and applying need of it.
+/// A court event the CMS acts on, decoded: what routing and applying need of it.
 #[derive(Debug)]
-enum CourtEvent {
+pub enum CourtEvent {
+    /// A court case opened: it names the parents.
     Opened(court::CaseOpened),
+    /// The nights of care an order fixed.
     Care(court::SharedCareDetermined),
+    /// A court case closed.
     Closed(court::CaseClosed),
 }
 
+/// Where a court event goes: its court case, the parents it names (applicant, respondent), if it
+/// names them, and whether it changes the CMS cases it reaches.
+#[derive(Debug)]
+pub struct Route<'a> {
+    /// The court case reference.
+    pub court_case: &'a str,
+    /// The applicant and the respondent, if the event names them.
+    pub parties: Option<(&'a court::Party, &'a court::Party)>,
+    /// Whether the CMS cases of those parents are to apply it.
+    pub acts: bool,
+}
+
 impl CourtEvent {
-    /// Decodes an inbox entry; `None` for a type the CMS does not act on.
-    fn decode(entry: &Entry) -> Result<Option<Self>, prost::DecodeError> {
-        let payload = entry.payload.as_slice();
-        Ok(if entry.event_type == court::CaseOpened::full_name() {
+    /// Decodes an event of type `event_type`; `None` for a type the CMS does not act on.
+    pub fn decode(event_type: &str, payload: &[u8]) -> Result<Option<Self>, prost::DecodeError> {
+        Ok(if event_type == court::CaseOpened::full_name() {
             Some(Self::Opened(court::CaseOpened::decode(payload)?))
-        } else if entry.event_type == court::SharedCareDetermined::full_name() {
+        } else if event_type == court::SharedCareDetermined::full_name() {
             Some(Self::Care(court::SharedCareDetermined::decode(payload)?))
-        } else if entry.event_type == court::CaseClosed::full_name() {
+        } else if event_type == court::CaseClosed::full_name() {
             Some(Self::Closed(court::CaseClosed::decode(payload)?))
         } else {
             None
         })
+    }
+
+    /// Where the event goes.
+    pub fn route(&self) -> Route<'_> {
+        let (court_case, parties, acts) = match self {
+            CourtEvent::Opened(opened) => (
+                &opened.case_reference,
+                opened.applicant.as_ref().zip(opened.respondent.as_ref()),
+                false,
+            ),
+            CourtEvent::Care(care) => (
+                &care.case_reference,
+                care.applicant.as_ref().zip(care.respondent.as_ref()),
+                true,
+            ),
+            CourtEvent::Closed(closed) => {
+                (&closed.case_reference, None, !closed.final_order_stands)
+            }
+        };
+        Route {
+            court_case,
+            parties,
+            acts,
+        }
+    }
+
+    /// What the event, made on `date`, changes on `case` (applied on that day, or on the case's
+    /// own date if a command moved it past): the events that records. A refusal by the case rules
+    /// changes nothing.
+    pub fn apply(
+        &self,
+        case: &mut StoredCase,
+        date: NaiveDate,
+        settings: &CaseSettings,
+        book: &ParameterBook,
+    ) -> Result<Vec<CaseEvent>, CaseError> {
+        // A command dated earlier in the same day may have moved the case on: the event applies then.
+        let on = date.max(case.file.as_of());
+        match self {
+            CourtEvent::Opened(_) => Ok(Vec::new()),
+            CourtEvent::Care(care) => apply_care(case, care, date, on, settings, book),
+            CourtEvent::Closed(closed) => {
+                let outcome = match closed.reason() {
+                    court::ClosureReason::Dismissed => ProceedingsOutcome::Dismissed,
+                    court::ClosureReason::Withdrawn | court::ClosureReason::Unspecified => {
+                        ProceedingsOutcome::Withdrawn
+                    }
+                };
+                if case.file.proceedings_pending() {
+                    case.file.end_proceedings(on, outcome, settings, book)
+                } else {
+                    Ok(Vec::new())
+                }
+            }
+        }
     }
 }
 
@@ -234,7 +303,7 @@ impl CourtOrderRouter {
 /// not decode, or whose date is not a date, is logged and left unrouted to any case: retrying
 /// cannot mend it.
 async fn route(tx: &mut FeedTransaction, entry: &Entry) -> Result<(), FeedError> {
-    let event = match CourtEvent::decode(entry) {
+    let event = match CourtEvent::decode(&entry.event_type, &entry.payload) {
         Ok(Some(event)) => event,
         Ok(None) => return Ok(()),
         Err(error) => {
@@ -250,19 +319,11 @@ async fn route(tx: &mut FeedTransaction, entry: &Entry) -> Result<(), FeedError>
         );
         return Ok(());
     }
-    let (court_case, parties, acts) = match &event {
-        CourtEvent::Opened(opened) => (
-            &opened.case_reference,
-            opened.applicant.as_ref().zip(opened.respondent.as_ref()),
-            false,
-        ),
-        CourtEvent::Care(care) => (
-            &care.case_reference,
-            care.applicant.as_ref().zip(care.respondent.as_ref()),
-            true,
-        ),
-        CourtEvent::Closed(closed) => (&closed.case_reference, None, !closed.final_order_stands),
-    };
+    let Route {
+        court_case,
+        parties,
+        acts,
+    } = event.route();
     if let Some((applicant, respondent)) = parties {
         sqlx::query(
             "INSERT INTO court_case_parties (court_case_reference, applicant_ref, \
@@ -440,31 +501,12 @@ async fn apply_one(
 ) -> Result<bool, ApplyError> {
     // Both were checked when the entry was routed.
     let (Ok(Some(event)), Ok(date)) = (
-        CourtEvent::decode(entry),
+        CourtEvent::decode(&entry.event_type, &entry.payload),
         entry.effective_date.parse::<NaiveDate>(),
     ) else {
         return Ok(false);
     };
-    // A command dated earlier in the same day may have moved the case on: the event applies then.
-    let on = date.max(case.file.as_of());
-    let outcome = match event {
-        CourtEvent::Opened(_) => Ok(Vec::new()),
-        CourtEvent::Care(care) => apply_care(case, &care, date, on, settings, book),
-        CourtEvent::Closed(closed) => {
-            let outcome = match closed.reason() {
-                court::ClosureReason::Dismissed => ProceedingsOutcome::Dismissed,
-                court::ClosureReason::Withdrawn | court::ClosureReason::Unspecified => {
-                    ProceedingsOutcome::Withdrawn
-                }
-            };
-            if case.file.proceedings_pending() {
-                case.file.end_proceedings(on, outcome, settings, book)
-            } else {
-                Ok(Vec::new())
-            }
-        }
-    };
-    let events = match outcome {
+    let events = match event.apply(case, date, settings, book) {
         Ok(events) => events,
         Err(error) => {
             tracing::warn!(

@@ -24,10 +24,10 @@ use familybridge_runtime::{DueWork, batch, family_span, trace_span};
 use tonic::Status;
 use tracing::Instrument;
 
-use crate::cases::api::case_status;
 use crate::cases::batch::CaseBatch;
 use crate::cases::court_orders::apply_pending_to_case;
 use crate::cases::publish::publish;
+use crate::cases::rules::case_status;
 use crate::cases::store;
 
 /// How many cases one transaction of due work advances: enough that commits are few, few enough

@@ -12,5 +12,6 @@ pub mod batch;
 pub mod court_orders;
 pub mod due;
 mod history;
-mod publish;
+pub mod publish;
+pub mod rules;
 pub mod store;

@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 use familybridge_calculation::Money;
 use familybridge_casework::{CalculatedRate, CalculationReason, CaseEvent, ContactKind, Party};
-use familybridge_feed::{FeedError, FeedTransaction, TraceContext};
+use familybridge_feed::{FeedError, FeedTransaction, OutgoingEvent, TraceContext};
 use familybridge_proto::cms::v1 as proto;
 
 use crate::cases::history::rate;
@@ -45,13 +45,12 @@ fn calculation(
     }
 }
 
-/// Appends the publishable events among `events` to the case's stream; returns their ids.
-pub(crate) async fn publish(
-    transaction: &mut FeedTransaction,
+/// The publishable events among a case's `events`, each with its date, in order: what goes on the
+/// case's stream.
+pub fn outgoing(
     case: &StoredCase,
     events: &[CaseEvent],
-    trace: &TraceContext,
-) -> Result<Vec<String>, FeedError> {
+) -> Result<Vec<(NaiveDate, OutgoingEvent)>, FeedError> {
     let parties = || {
         Some(proto::CaseParties {
             case_reference: case.case_reference.clone(),
@@ -59,11 +58,9 @@ pub(crate) async fn publish(
             receiving_parent_ref: case.receiving_parent_ref.clone(),
         })
     };
-    let stream = case.case_reference.as_str();
-    let mut ids = Vec::new();
+    let mut published = Vec::new();
     for event in events {
-        let date = event.date();
-        let appended = match event {
+        let outgoing = match event {
             // A first calculation and a revision are one event to other agencies; a revision
             // also says what the amount was.
             CaseEvent::CalculationMade {
@@ -72,16 +69,14 @@ pub(crate) async fn publish(
                 rate: made,
                 reason: why,
                 ..
-            } => Some(
-                transaction
-                    .append(
-                        stream,
-                        date,
-                        trace,
-                        &calculation(parties(), *liability_from, *weekly_amount, None, *made, why),
-                    )
-                    .await?,
-            ),
+            } => Some(OutgoingEvent::new(&calculation(
+                parties(),
+                *liability_from,
+                *weekly_amount,
+                None,
+                *made,
+                why,
+            ))?),
             CaseEvent::CalculationRevised {
                 effective_from,
                 previous_weekly_amount,
@@ -89,131 +84,97 @@ pub(crate) async fn publish(
                 rate: made,
                 reason: why,
                 ..
-            } => Some(
-                transaction
-                    .append(
-                        stream,
-                        date,
-                        trace,
-                        &calculation(
-                            parties(),
-                            *effective_from,
-                            *weekly_amount,
-                            Some(*previous_weekly_amount),
-                            *made,
-                            why,
-                        ),
-                    )
-                    .await?,
-            ),
-            CaseEvent::RetrospectiveAdjustment { adjustment, .. } => Some(
-                transaction
-                    .append(
-                        stream,
-                        date,
-                        trace,
-                        &proto::RetrospectiveAdjustment {
-                            case: parties(),
-                            amount: format!("{:.2}", adjustment.amount),
-                        },
-                    )
-                    .await?,
-            ),
+            } => Some(OutgoingEvent::new(&calculation(
+                parties(),
+                *effective_from,
+                *weekly_amount,
+                Some(*previous_weekly_amount),
+                *made,
+                why,
+            ))?),
+            CaseEvent::RetrospectiveAdjustment { adjustment, .. } => {
+                Some(OutgoingEvent::new(&proto::RetrospectiveAdjustment {
+                    case: parties(),
+                    amount: format!("{:.2}", adjustment.amount),
+                })?)
+            }
             CaseEvent::PaymentMissed {
                 instalment,
                 due,
                 paid,
                 consecutive_missed,
                 ..
-            } => Some(
-                transaction
-                    .append(
-                        stream,
-                        date,
-                        trace,
-                        &proto::PaymentMissed {
-                            case: parties(),
-                            instalment: *instalment,
-                            due: due.to_string(),
-                            paid: paid.to_string(),
-                            consecutive_missed: *consecutive_missed,
-                        },
-                    )
-                    .await?,
-            ),
+            } => Some(OutgoingEvent::new(&proto::PaymentMissed {
+                case: parties(),
+                instalment: *instalment,
+                due: due.to_string(),
+                paid: paid.to_string(),
+                consecutive_missed: *consecutive_missed,
+            })?),
             CaseEvent::EnforcementStepTaken {
                 step,
                 fee,
                 parent_flagged_distressed,
                 ..
-            } => Some(
-                transaction
-                    .append(
-                        stream,
-                        date,
-                        trace,
-                        &proto::EnforcementStep {
-                            case: parties(),
-                            step: step.as_str().to_owned(),
-                            paused: false,
-                            fee: fee.to_string(),
-                            parent_flagged_distressed: *parent_flagged_distressed,
-                        },
-                    )
-                    .await?,
-            ),
+            } => Some(OutgoingEvent::new(&proto::EnforcementStep {
+                case: parties(),
+                step: step.as_str().to_owned(),
+                paused: false,
+                fee: fee.to_string(),
+                parent_flagged_distressed: *parent_flagged_distressed,
+            })?),
             CaseEvent::EnforcementPaused {
                 step,
                 parent_flagged_distressed,
                 ..
-            } => Some(
-                transaction
-                    .append(
-                        stream,
-                        date,
-                        trace,
-                        &proto::EnforcementStep {
-                            case: parties(),
-                            step: step.as_str().to_owned(),
-                            paused: true,
-                            fee: "0.00".to_owned(),
-                            parent_flagged_distressed: *parent_flagged_distressed,
-                        },
-                    )
-                    .await?,
-            ),
+            } => Some(OutgoingEvent::new(&proto::EnforcementStep {
+                case: parties(),
+                step: step.as_str().to_owned(),
+                paused: true,
+                fee: "0.00".to_owned(),
+                parent_flagged_distressed: *parent_flagged_distressed,
+            })?),
             CaseEvent::ContactLogged {
                 who,
                 kind,
                 distressed,
                 ..
-            } => Some(
-                transaction
-                    .append(
-                        stream,
-                        date,
-                        trace,
-                        &proto::ContactLogged {
-                            case: parties(),
-                            party: match who {
-                                Party::PayingParent => "paying_parent",
-                                Party::ReceivingParent => "receiving_parent",
-                            }
-                            .to_owned(),
-                            kind: match kind {
-                                ContactKind::Call => "call",
-                                ContactKind::Complaint => "complaint",
-                                ContactKind::Written => "written",
-                            }
-                            .to_owned(),
-                            distressed: *distressed,
-                        },
-                    )
-                    .await?,
-            ),
+            } => Some(OutgoingEvent::new(&proto::ContactLogged {
+                case: parties(),
+                party: match who {
+                    Party::PayingParent => "paying_parent",
+                    Party::ReceivingParent => "receiving_parent",
+                }
+                .to_owned(),
+                kind: match kind {
+                    ContactKind::Call => "call",
+                    ContactKind::Complaint => "complaint",
+                    ContactKind::Written => "written",
+                }
+                .to_owned(),
+                distressed: *distressed,
+            })?),
             _ => None,
         };
-        ids.extend(appended.map(|appended| appended.event_id));
+        published.extend(outgoing.map(|outgoing| (event.date(), outgoing)));
+    }
+    Ok(published)
+}
+
+/// Appends the publishable events among `events` to the case's stream; returns their ids.
+pub(crate) async fn publish(
+    transaction: &mut FeedTransaction,
+    case: &StoredCase,
+    events: &[CaseEvent],
+    trace: &TraceContext,
+) -> Result<Vec<String>, FeedError> {
+    let stream = case.case_reference.as_str();
+    let mut ids = Vec::new();
+    for (date, event) in outgoing(case, events)? {
+        let appended = transaction
+            .append_outgoing(stream, date, trace, event)
+            .await?;
+        ids.push(appended.event_id);
     }
     Ok(ids)
 }
