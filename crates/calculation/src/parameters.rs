@@ -13,7 +13,7 @@
 
 mod resolved;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -477,6 +477,24 @@ pub struct ParameterBook {
     parameters: Vec<Parameter>,
     proposals: BTreeMap<String, Proposal>,
     applied_proposals: Vec<String>,
+    /// The book resolved once for each period in which no value changes.
+    periods: ResolvedPeriods,
+}
+
+/// The parameters in force from each date a value changes until the next, resolved on first use:
+/// every case resolves the dates it works on many times, and the values only change a few times a
+/// year. `None` for a period in which the book does not resolve (a parameter with no value yet),
+/// whose dates are resolved one by one, for their error.
+///
+/// A cache, not part of the book: it never makes two books unequal, and a book changed through
+/// `&mut` starts a fresh one.
+#[derive(Clone, Debug, Default)]
+struct ResolvedPeriods(OnceLock<Vec<(NaiveDate, Option<Parameters>)>>);
+
+impl PartialEq for ResolvedPeriods {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl ParameterBook {
@@ -526,6 +544,7 @@ impl ParameterBook {
             parameters,
             proposals: BTreeMap::new(),
             applied_proposals: Vec::new(),
+            periods: ResolvedPeriods::default(),
         };
         if let Some(value) = proposals_table {
             let proposals = value
@@ -660,7 +679,32 @@ impl ParameterBook {
     /// Errors if the date is before a parameter's first value, or if the values in force do not
     /// make sense together (for example shared-care bands out of order after an override).
     pub fn in_force_on(&self, date: NaiveDate) -> Result<Parameters, ParameterError> {
-        resolved::resolve(self, date)
+        let periods = self.periods.0.get_or_init(|| self.resolve_periods());
+        // The period `date` falls in: the last to begin on or before it.
+        match periods.partition_point(|(from, _)| *from <= date) {
+            0 => resolved::resolve(self, date),
+            after => match periods[after - 1].1 {
+                Some(parameters) => Ok(Parameters {
+                    as_of: date,
+                    ..parameters
+                }),
+                None => resolved::resolve(self, date),
+            },
+        }
+    }
+
+    /// The book resolved on every date a value comes into force, in date order: what it resolves
+    /// to on any date until the next.
+    fn resolve_periods(&self) -> Vec<(NaiveDate, Option<Parameters>)> {
+        let changes: BTreeSet<NaiveDate> = self
+            .parameters
+            .iter()
+            .flat_map(|parameter| parameter.values.iter().map(|value| value.from))
+            .collect();
+        changes
+            .into_iter()
+            .map(|from| (from, resolved::resolve(self, from).ok()))
+            .collect()
     }
 
     /// The value of the parameter at `index` in [`PARAMETER_NAMES`] on `date`.
@@ -683,6 +727,8 @@ impl ParameterBook {
     }
 
     fn parameter_mut(&mut self, name: &str) -> Result<&mut Parameter, ParameterError> {
+        // The parameter may change: what was resolved before no longer holds.
+        self.periods = ResolvedPeriods::default();
         self.parameters
             .iter_mut()
             .find(|p| p.name == name)
@@ -961,6 +1007,36 @@ mod tests {
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_parameters_resolved_by_period_are_those_resolved_day_by_day() {
+        // The statutory book, a proposal's and an override's (which starts a period of its own
+        // mid-year and drops later values): every day from before the first value to years after
+        // the last resolves as resolving that day alone does, error or parameters.
+        let statutory = ParameterBook::statutory();
+        let proposal = statutory
+            .with_proposal("fees-2027")
+            .expect("the shipped proposal");
+        let overridden = statutory
+            .with_override_str("flat_rate.amount", date(2026, 7, 15), "9.50")
+            .expect("a valid override");
+        for book in [statutory, &proposal, &overridden] {
+            let mut day = date(2011, 1, 1);
+            while day <= date(2032, 12, 31) {
+                let by_period = book.in_force_on(day);
+                let alone = resolved::resolve(book, day);
+                assert_eq!(by_period.is_ok(), alone.is_ok(), "{day}");
+                assert_eq!(by_period.ok(), alone.ok(), "{day}");
+                day = day.succ_opt().unwrap_or(day);
+            }
+        }
+        let before = overridden.in_force_on(date(2026, 7, 14)).expect("in force");
+        let after = overridden.in_force_on(date(2026, 7, 15)).expect("in force");
+        assert_ne!(
+            before.flat_rate, after.flat_rate,
+            "the override starts a period"
+        );
     }
 
     #[test]

@@ -19,8 +19,6 @@
 //!   the difference between what they were charged and what they now come to is a retrospective
 //!   adjustment.
 
-use std::collections::BTreeMap;
-
 use chrono::{Days, NaiveDate};
 use familybridge_calculation::{
     Calculation, CalculationInput, IncomeEvidence, Money, Nights, ParameterBook, Parameters,
@@ -40,34 +38,25 @@ pub(crate) const DAYS_PER_WEEK: u64 = 7;
 /// Weeks covered by one instalment (13 instalments a year).
 pub(crate) const WEEKS_PER_INSTALMENT: u32 = 4;
 
-/// The parameter book and the parameters already resolved from it during one operation.
+/// The parameter book an operation reads the rules in force from.
 ///
-/// Why: resolving a date costs about a microsecond and an operation can need the same date many
-/// times (every week of a reprice looks up its segment's rules); each date is resolved once.
+/// The book resolves each period between changes of value once (`ParameterBook::in_force_on`), so
+/// a date costs a binary search however often an operation asks for it (every week of a reprice
+/// looks up its segment's rules).
 pub(crate) struct Rules<'a> {
     book: &'a ParameterBook,
-    cache: BTreeMap<NaiveDate, Parameters>,
 }
 
 impl<'a> Rules<'a> {
     pub(crate) fn new(book: &'a ParameterBook) -> Rules<'a> {
-        Rules {
-            book,
-            cache: BTreeMap::new(),
-        }
+        Rules { book }
     }
 
     /// The parameters in force on `date`.
     pub(crate) fn on(&mut self, date: NaiveDate) -> Result<Parameters, CaseError> {
-        if let Some(params) = self.cache.get(&date) {
-            return Ok(*params);
-        }
-        let params = self
-            .book
+        self.book
             .in_force_on(date)
-            .map_err(|source| CaseError::Parameters { date, source })?;
-        self.cache.insert(date, params);
-        Ok(params)
+            .map_err(|source| CaseError::Parameters { date, source })
     }
 }
 
