@@ -6,18 +6,22 @@
 //! per arm, arms side by side), timed from the first family's first call to the last read-back.
 //! Printed per size: wall time, family-arm-years a second, the process's peak resident memory so
 //! far (Linux's `VmHWM`: sizes run smallest first, so each figure is that size's peak) and, on
-//! SQLite, the databases' size on disk. Then the same run through the in-process floor (`run
+//! SQLite, the size the cohorts' databases came to (each cohort's are removed once it has been
+//! measured, so the disk a run needs is a cohort's). Then the same run through the in-process floor (`run
 //! --floor`: the same world and rules, no gRPC, no database): its wall time, the services' time as
 //! a multiple of it, and whether the two gave the same results (they must).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::Context;
 use familybridge_runtime::TlsArgs;
+use familybridge_scenario::{ReplicationResult, Scenario};
 use familybridge_storage::DatabaseUrl;
 use indicatif::ProgressBar;
+use rust_decimal::Decimal;
 
 use crate::run::{
     Calls, DEFAULT_BATCH_SIZE, DEFAULT_COHORT_SIZE, DEFAULT_COHORTS_AT_ONCE,
@@ -95,6 +99,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             journal: None,
             server: server.clone(),
             data_root: scratch.path().to_owned(),
+            keep_databases: false,
+            database_bytes: Arc::default(),
             tls: TlsArgs::default(),
             cohort_size: args.cohort_size,
             cohorts_at_once: args.cohorts_at_once as usize,
@@ -110,39 +116,26 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         };
         // One replication of each arm: the bench measures throughput, not intervals.
         let replications_of = vec![vec![1]; arms];
-        let started = Instant::now();
-        let results = simulate(
-            &scenario,
-            replications_of.clone(),
-            &services,
-            &ProgressBar::hidden(),
-            false,
-        )
-        .await
-        .with_context(|| format!("the run of {families} families"))?;
-        // Timings, not money: floating point is what they are measured in.
-        let wall = started.elapsed().as_secs_f64();
+        let (results, wall) = timed(&scenario, &replications_of, &services)
+            .await
+            .with_context(|| format!("the run of {families} families"))?;
         let peak = peak_resident_mib().map_or_else(|| "-".to_owned(), |mib| mib.to_string());
         let database = if server.is_some() {
             "-".to_owned()
         } else {
-            format!("{:.1}", bytes_under(scratch.path()) as f64 / 1_048_576.0)
+            let written = services.database_bytes.load(Ordering::Relaxed);
+            format!("{:.1}", written as f64 / 1_048_576.0)
         };
         let floor = Services {
             floor: true,
             ..services
         };
-        let started = Instant::now();
-        let floor_results = simulate(
-            &scenario,
-            replications_of,
-            &floor,
-            &ProgressBar::hidden(),
-            false,
-        )
-        .await
-        .with_context(|| format!("the in-process floor of {families} families"))?;
-        let floor_wall = started.elapsed().as_secs_f64();
+        let (floor_results, floor_wall) = timed(&scenario, &replications_of, &floor)
+            .await
+            .with_context(|| format!("the in-process floor of {families} families"))?;
+        for difference in differences(&results, &floor_results) {
+            eprintln!("{families} families: the floor and the services differ: {difference}");
+        }
         let family_years = families as f64 * f64::from(args.months) / 12.0;
         let rate = family_years * arms as f64 / wall;
         let floor_rate = family_years * arms as f64 / floor_wall;
@@ -164,6 +157,64 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs `replications_of` each arm of `scenario` through `services`: the results, and the wall
+/// time in seconds (timings, not money: floating point is what they are measured in).
+async fn timed(
+    scenario: &Arc<Scenario>,
+    replications_of: &[Vec<u32>],
+    services: &Services,
+) -> anyhow::Result<(Vec<ReplicationResult>, f64)> {
+    let started = Instant::now();
+    let results = simulate(
+        scenario,
+        replications_of.to_vec(),
+        services,
+        &ProgressBar::hidden(),
+        false,
+    )
+    .await?;
+    Ok((results, started.elapsed().as_secs_f64()))
+}
+
+/// Where two runs' results differ, metric by metric (the services' value, then the floor's).
+fn differences(services: &[ReplicationResult], floor: &[ReplicationResult]) -> Vec<String> {
+    if services.len() != floor.len() {
+        return vec![format!(
+            "{} results against {}",
+            services.len(),
+            floor.len()
+        )];
+    }
+    let shown =
+        |value: Option<&Decimal>| value.map_or_else(|| "nothing".to_owned(), Decimal::to_string);
+    let mut found = Vec::new();
+    for (ours, theirs) in services.iter().zip(floor) {
+        let unit = format!("arm {} replication {}", ours.arm, ours.replication);
+        for (metric, value) in &ours.metrics {
+            let other = theirs.metrics.get(metric);
+            if other != Some(value) {
+                found.push(format!(
+                    "{unit}: {} {value} against {}",
+                    metric.name(),
+                    shown(other)
+                ));
+            }
+        }
+        for (key, value) in &ours.monthly {
+            let other = theirs.monthly.get(key);
+            if other != Some(value) {
+                found.push(format!(
+                    "{unit}: month {} {} {value} against {}",
+                    key.0,
+                    key.1.name(),
+                    shown(other)
+                ));
+            }
+        }
+    }
+    found
+}
+
 /// The process's peak resident set so far, in MiB (Linux only).
 fn peak_resident_mib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -172,17 +223,32 @@ fn peak_resident_mib() -> Option<u64> {
     Some(kib / 1024)
 }
 
-/// The bytes of every file under `folder`.
-fn bytes_under(folder: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(folder) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|entry| match entry.metadata() {
-            Ok(metadata) if metadata.is_dir() => bytes_under(&entry.path()),
-            Ok(metadata) => metadata.len(),
-            Err(_) => 0,
-        })
-        .sum()
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use familybridge_scenario::{Metric, ReplicationResult};
+    use rust_decimal::Decimal;
+
+    use super::differences;
+
+    fn result(disclosures: i64) -> ReplicationResult {
+        ReplicationResult {
+            arm: "automatic".to_owned(),
+            replication: 1,
+            families: 3,
+            metrics: BTreeMap::from([(Metric::Disclosures, Decimal::from(disclosures))]),
+            monthly: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn differences_name_the_unit_the_metric_and_both_values() {
+        assert!(differences(&[result(7)], &[result(7)]).is_empty());
+        assert_eq!(
+            differences(&[result(7)], &[result(8)]),
+            ["arm automatic replication 1: disclosures 7 against 8"]
+        );
+        assert_eq!(differences(&[result(7)], &[]), ["1 results against 0"]);
+    }
 }

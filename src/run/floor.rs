@@ -27,7 +27,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use cms_calculation::cases::court_orders::CourtEvent;
 use cms_calculation::cases::publish::outgoing;
-use cms_calculation::cases::rules::{CaseRules, History};
+use cms_calculation::cases::rules::{CaseRules, History, existing};
 use cms_calculation::cases::store::StoredCase;
 use court_registry::api::Decision;
 use court_registry::case::Case as CourtCase;
@@ -340,9 +340,7 @@ impl Floor {
     fn cms_read(&self, request: &cms::GetCaseRequest) -> Result<cms::CaseResponse, Status> {
         let state = self.state();
         let reference = &request.case_reference;
-        let mut case = state.cms_cases.get(reference).cloned().ok_or_else(|| {
-            Status::not_found(format!("case_reference: no CMS case {reference:?}"))
-        })?;
+        let mut case = existing(state.cms_cases.get(reference).cloned(), reference)?;
         let history = if request.omit_history {
             History::Omitted
         } else {
@@ -394,12 +392,9 @@ impl Direct<Court> for Floor {
         let mut state = self.state();
         let stored = state.court_cases.get(&reference).cloned();
         if let CourtRequest::GetCase(_) = request {
-            let case = stored.ok_or_else(|| {
-                Status::not_found(format!(
-                    "case_reference: no case {reference:?} in the registry"
-                ))
-            })?;
-            return Ok(court_registry::api::view(&case));
+            return Ok(court_registry::api::view(&court_registry::api::existing(
+                stored, &reference,
+            )?));
         }
         let date = parse_date("effective_date", request.effective_date())?;
         let Decision { case, events } = court_registry::api::decide(&request, stored, date)?;

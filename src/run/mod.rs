@@ -23,6 +23,7 @@ use std::io::IsTerminal;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
 use familybridge_casework::CourtOrderRoute;
@@ -101,7 +102,8 @@ pub struct RunArgs {
     /// per-command path, for comparison: the results are the same).
     #[arg(long)]
     per_command: bool,
-    /// Folder for the services' databases [default: a temporary folder, removed afterwards].
+    /// Folder for the services' databases, kept there afterwards [default: a temporary folder, each
+    /// cohort's databases removed as soon as it has been measured].
     #[arg(long, conflicts_with = "database")]
     data_dir: Option<PathBuf>,
     /// Keep the services' databases on this PostgreSQL server instead of SQLite files: each arm
@@ -285,6 +287,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         journal: args.journal.clone(),
         server,
         data_root,
+        keep_databases: args.data_dir.is_some(),
+        database_bytes: Arc::default(),
         tls: args.tls.clone(),
         cohort_size: args.cohort_size,
         cohorts_at_once: args.cohorts_at_once as usize,
@@ -340,6 +344,13 @@ pub struct Services {
     pub server: Option<PostgresServer>,
     /// The folder the arms' SQLite files go in (a subfolder per arm).
     pub data_root: PathBuf,
+    /// In process on SQLite: keep each cohort's database files once it has been measured (the
+    /// user named the folder); otherwise they are removed then, so that the disk a run needs
+    /// grows with a cohort, not the caseload.
+    pub keep_databases: bool,
+    /// In process on SQLite: the bytes of every cohort's database files, added as each cohort
+    /// has been measured (what a run wrote, whether or not it keeps it).
+    pub database_bytes: Arc<AtomicU64>,
     /// How the families' calls reach the CMS.
     pub calls: Calls,
     /// Mutual TLS, or plaintext: how the runner reaches the services, and (in this process) they
@@ -364,6 +375,8 @@ struct InProcess {
     replications: Vec<u32>,
     server: Option<PostgresServer>,
     data_dir: PathBuf,
+    keep_databases: bool,
+    database_bytes: Arc<AtomicU64>,
     tls: TlsArgs,
     transport: Transport,
     calls: Calls,
@@ -483,6 +496,14 @@ impl InProcess {
         }
         .await;
         stack.stop().await?;
+        if let Databases::Files(folder) = &databases {
+            self.database_bytes
+                .fetch_add(bytes_under(folder), Ordering::Relaxed);
+            if !self.keep_databases {
+                std::fs::remove_dir_all(folder)
+                    .with_context(|| format!("cannot remove {}", folder.display()))?;
+            }
+        }
         databases.remove().await?;
         outcome
     }
@@ -513,6 +534,10 @@ pub async fn simulate(
             services.server.clone(),
         );
         let data_dir = services.data_root.join(&arm.name);
+        let (keep_databases, database_bytes) = (
+            services.keep_databases,
+            Arc::clone(&services.database_bytes),
+        );
         let calls = services.calls;
         let tls = services.tls.clone();
         let cohort_size = services.cohort_size;
@@ -560,6 +585,8 @@ pub async fn simulate(
                         replications: replications.clone(),
                         server: server.clone(),
                         data_dir: data_dir.clone(),
+                        keep_databases,
+                        database_bytes: Arc::clone(&database_bytes),
                         tls: tls.clone(),
                         transport: transport.clone(),
                         calls,
@@ -652,6 +679,21 @@ impl ArmMeasures {
             })
             .collect()
     }
+}
+
+/// The bytes of every file under `folder`.
+fn bytes_under(folder: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(metadata) if metadata.is_dir() => bytes_under(&entry.path()),
+            Ok(metadata) => metadata.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 /// The cohorts of a caseload of `families` families a replication, at most `size` of them each:

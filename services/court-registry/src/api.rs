@@ -54,7 +54,7 @@ fn case_status(error: CaseError) -> Status {
 }
 
 /// The case a command is about, which must exist.
-fn existing(case: Option<Case>, reference: &str) -> Result<Case, Status> {
+pub fn existing(case: Option<Case>, reference: &str) -> Result<Case, Status> {
     case.ok_or_else(|| {
         Status::not_found(format!(
             "case_reference: no case {reference:?} in the registry"

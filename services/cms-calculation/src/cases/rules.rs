@@ -90,7 +90,8 @@ fn party(field: &str, party: proto::CaseParty) -> Result<Party, Status> {
     }
 }
 
-pub(crate) fn existing(stored: Option<StoredCase>, reference: &str) -> Result<StoredCase, Status> {
+/// The case a request is about, which must exist.
+pub fn existing(stored: Option<StoredCase>, reference: &str) -> Result<StoredCase, Status> {
     stored.ok_or_else(|| Status::not_found(format!("case_reference: no CMS case {reference:?}")))
 }
 
