@@ -68,7 +68,12 @@ impl PostgresServer {
     }
 
     async fn admin(&self) -> Result<PgConnection, StorageError> {
+        // Creating or dropping a database takes as long as the server needs to write or remove
+        // its files, often over sqlx's one-second "slow statement" mark: a warning for that would
+        // only be noise among a run's output.
         self.options
+            .clone()
+            .disable_statement_logging()
             .connect()
             .await
             .map_err(|source| StorageError::Connect {
