@@ -45,7 +45,7 @@ impl CaseFile {
         &mut self,
         date: NaiveDate,
         settings: &CaseSettings,
-        rules: &mut Rules<'_>,
+        rules: &Rules<'_>,
         events: &mut Vec<CaseEvent>,
     ) -> Result<(), CaseError> {
         match date.pred_opt() {
@@ -59,7 +59,7 @@ impl CaseFile {
         &mut self,
         target: NaiveDate,
         settings: &CaseSettings,
-        rules: &mut Rules<'_>,
+        rules: &Rules<'_>,
         events: &mut Vec<CaseEvent>,
     ) -> Result<(), CaseError> {
         while let Some(day) = self.next_work_day().filter(|&day| day <= target) {
@@ -101,7 +101,7 @@ impl CaseFile {
         &mut self,
         day: NaiveDate,
         settings: &CaseSettings,
-        rules: &mut Rules<'_>,
+        rules: &Rules<'_>,
         events: &mut Vec<CaseEvent>,
     ) -> Result<(), CaseError> {
         // Resolve the day's rules first, so a broken book fails before anything changes.
@@ -143,7 +143,7 @@ impl CaseFile {
         &mut self,
         day: NaiveDate,
         settings: &CaseSettings,
-        rules: &mut Rules<'_>,
+        rules: &Rules<'_>,
         events: &mut Vec<CaseEvent>,
     ) -> Result<(), CaseError> {
         let previous_income = self.income_in_calculation_on(day);

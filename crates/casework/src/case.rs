@@ -310,7 +310,7 @@ impl CaseFile {
         settings.validate()?;
         validate_application(&application, book)?;
         let date = application.date;
-        let mut rules = Rules::new(book);
+        let rules = Rules::new(book);
         let params = rules.on(date)?;
         let effective_date = (application.applicant == Party::PayingParent).then_some(date);
         let stage = if settings.acts_on.waits_for_proceedings() && application.proceedings_pending {
@@ -472,7 +472,7 @@ impl CaseFile {
         if source == IncomeSource::Initial && self.review_held_before(date)? {
             return Err(Conflict::InitialIncomeAfterReview.into());
         }
-        let mut rules = Rules::new(book);
+        let rules = Rules::new(book);
         let threshold = rules.on(date)?.income_change_threshold;
         self.carry_out_with(date, settings, rules, |case, rules, events| {
             let in_calculation = case.income_in_calculation_on(date);
@@ -540,7 +540,7 @@ impl CaseFile {
     ) -> Result<Vec<CaseEvent>, CaseError> {
         self.check_open_request(date, settings)?;
         self.check_child("child_ref", child_ref)?;
-        let mut rules = Rules::new(book);
+        let rules = Rules::new(book);
         let params = rules.on(date)?;
         self.carry_out_with(date, settings, rules, |case, rules, events| {
             case.evidence.push(EvidenceRecord {
@@ -719,7 +719,7 @@ impl CaseFile {
         if self.liability.is_none() {
             return Err(Conflict::NoLiabilityYet.into());
         }
-        let mut rules = Rules::new(book);
+        let rules = Rules::new(book);
         rules.on(date)?;
         self.carry_out_with(date, settings, rules, |case, rules, events| {
             // The work due before the payment may have moved the case to Collect and Pay.
@@ -790,7 +790,7 @@ impl CaseFile {
         book: &ParameterBook,
     ) -> Result<Vec<CaseEvent>, CaseError> {
         self.check_open_request(date, settings)?;
-        let mut rules = Rules::new(book);
+        let rules = Rules::new(book);
         let params = rules.on(date)?;
         self.carry_out_with(date, settings, rules, |case, _, events| {
             if case.liability.is_some() {
@@ -944,9 +944,9 @@ impl CaseFile {
         }
         settings.validate()?;
         self.check_in_range(date)?;
-        let mut rules = Rules::new(book);
+        let rules = Rules::new(book);
         let mut events = Vec::new();
-        let result = self.run_due_work_through(date, settings, &mut rules, &mut events);
+        let result = self.run_due_work_through(date, settings, &rules, &mut events);
         self.as_of = self.as_of.max(self.processed_through);
         self.history.extend(events.iter().cloned());
         result.map(|()| events)
@@ -1044,7 +1044,7 @@ impl CaseFile {
         let Some(segment) = self.segment_on(self.as_of) else {
             return Ok(None);
         };
-        let mut rules = Rules::new(book);
+        let rules = Rules::new(book);
         let params = rules.on(segment.basis.rules_date)?;
         self.calculate_basis(&segment.basis, &params).map(Some)
     }
@@ -1058,7 +1058,7 @@ impl CaseFile {
         let Some(due) = self.next_due_date() else {
             return Ok(None);
         };
-        let mut rules = Rules::new(book);
+        let rules = Rules::new(book);
         let params = rules.on(due.max(self.as_of))?;
         Ok(self.next_instalment(&params))
     }
@@ -1271,9 +1271,9 @@ impl CaseFile {
         date: NaiveDate,
         settings: &CaseSettings,
         book: &ParameterBook,
-        change: impl FnOnce(&mut Self, &mut Rules<'_>, &mut Vec<CaseEvent>) -> Result<(), CaseError>,
+        change: impl FnOnce(&mut Self, &Rules<'_>, &mut Vec<CaseEvent>) -> Result<(), CaseError>,
     ) -> Result<Vec<CaseEvent>, CaseError> {
-        let mut rules = Rules::new(book);
+        let rules = Rules::new(book);
         rules.on(date)?;
         self.carry_out_with(date, settings, rules, change)
     }
@@ -1284,13 +1284,13 @@ impl CaseFile {
         &mut self,
         date: NaiveDate,
         settings: &CaseSettings,
-        mut rules: Rules<'_>,
-        change: impl FnOnce(&mut Self, &mut Rules<'_>, &mut Vec<CaseEvent>) -> Result<(), CaseError>,
+        rules: Rules<'_>,
+        change: impl FnOnce(&mut Self, &Rules<'_>, &mut Vec<CaseEvent>) -> Result<(), CaseError>,
     ) -> Result<Vec<CaseEvent>, CaseError> {
         let mut next = self.clone();
         let mut events = Vec::new();
-        next.run_due_work_before(date, settings, &mut rules, &mut events)?;
-        change(&mut next, &mut rules, &mut events)?;
+        next.run_due_work_before(date, settings, &rules, &mut events)?;
+        change(&mut next, &rules, &mut events)?;
         next.as_of = date;
         next.history.extend(events.iter().cloned());
         *self = next;
@@ -1306,7 +1306,7 @@ impl CaseFile {
         date: NaiveDate,
         reason: CalculationReason,
         settings: &CaseSettings,
-        rules: &mut Rules<'_>,
+        rules: &Rules<'_>,
         events: &mut Vec<CaseEvent>,
     ) -> Result<bool, CaseError> {
         let Stage::Deferred {
@@ -1336,7 +1336,7 @@ impl CaseFile {
         date: NaiveDate,
         reason: CalculationReason,
         settings: &CaseSettings,
-        rules: &mut Rules<'_>,
+        rules: &Rules<'_>,
         events: &mut Vec<CaseEvent>,
     ) -> Result<(), CaseError> {
         let start = start.max(self.application.date);
@@ -1443,7 +1443,7 @@ impl CaseFile {
         date: NaiveDate,
         reason: CalculationReason,
         settings: &CaseSettings,
-        rules: &mut Rules<'_>,
+        rules: &Rules<'_>,
         events: &mut Vec<CaseEvent>,
     ) -> Result<(), CaseError> {
         let Some(start) = self.liability.as_ref().map(|l| l.start) else {

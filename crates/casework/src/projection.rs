@@ -90,7 +90,7 @@ impl CaseFile {
                 format!("{unknown:?} is not a child on this case"),
             ));
         }
-        let mut rules = Rules::new(book);
+        let rules = Rules::new(book);
         let params = rules.on(date)?;
         let nights_with_current_payer: Vec<(String, u32)> = self
             .application

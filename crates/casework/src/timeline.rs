@@ -53,7 +53,7 @@ impl<'a> Rules<'a> {
     }
 
     /// The parameters in force on `date`.
-    pub(crate) fn on(&mut self, date: NaiveDate) -> Result<Parameters, CaseError> {
+    pub(crate) fn on(&self, date: NaiveDate) -> Result<Parameters, CaseError> {
         self.book
             .in_force_on(date)
             .map_err(|source| CaseError::Parameters { date, source })
@@ -272,7 +272,7 @@ impl CaseFile {
         &self,
         point: NaiveDate,
         settings: &CaseSettings,
-        rules: &mut Rules<'_>,
+        rules: &Rules<'_>,
     ) -> Result<(Calculation, CalculationBasis), CaseError> {
         let params = rules.on(point)?;
         let children = self
@@ -331,7 +331,7 @@ impl CaseFile {
         start: NaiveDate,
         from_week: u32,
         settings: &CaseSettings,
-        rules: &mut Rules<'_>,
+        rules: &Rules<'_>,
     ) -> Result<Vec<Segment>, CaseError> {
         let mut points: Vec<NaiveDate> = std::iter::once(start)
             .chain(self.incomes.iter().filter(|r| r.applied).map(|r| r.date))
