@@ -63,14 +63,13 @@ struct State {
     cms_histories: HashMap<String, Vec<CaseEvent>>,
     /// CMS cases by their parents (paying, receiving).
     cms_cases_of: HashMap<(String, String), Vec<String>>,
-    /// The court's events pending on each CMS case, in the order they apply.
+    /// The court's events pending on each CMS case, in the order they apply (by date, then by
+    /// arrival).
     pending: HashMap<String, Vec<Pending>>,
     /// Each court case's parties (applicant, respondent), from the first event naming them.
     court_parties: HashMap<String, (String, String)>,
     /// The CMS cases each court case reaches.
     court_links: HashMap<String, BTreeSet<String>>,
-    /// Court events taken in so far: their order of arrival.
-    arrivals: u64,
     /// The CMS's simulated date.
     cms_today: Option<NaiveDate>,
     /// Disclosures by the stream (case reference) of the event disclosed.
@@ -81,7 +80,6 @@ struct State {
 #[derive(Clone)]
 struct Pending {
     date: NaiveDate,
-    arrival: u64,
     event: Arc<CourtEvent>,
 }
 
@@ -278,17 +276,12 @@ impl Floor {
         if route.acts {
             let event = Arc::new(decoded);
             for reference in &reached {
-                state.arrivals += 1;
-                let pending = Pending {
-                    date,
-                    arrival: state.arrivals,
-                    event: Arc::clone(&event),
-                };
+                // In date order, and in order of arrival within a day: after every event dated
+                // on or before it.
                 let queue = state.pending.entry(reference.clone()).or_default();
-                let at = queue.partition_point(|earlier| {
-                    (earlier.date, earlier.arrival) <= (pending.date, pending.arrival)
-                });
-                queue.insert(at, pending);
+                let at = queue.partition_point(|earlier| earlier.date <= date);
+                let event = Arc::clone(&event);
+                queue.insert(at, Pending { date, event });
             }
         }
         state.court_links.insert(court_case, reached);
