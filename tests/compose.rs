@@ -4,8 +4,9 @@
 //! up with podman-compose and the offline override (deploy/offline/docker-compose.offline.yml), which
 //! replaces only the third-party images. Every call between the parties is mutual TLS, with the
 //! credentials the compose file's `certs` service makes. The runner's report must equal, byte for byte, an
-//! in-process run of the same arm and seed, and spans from all three services must reach the OTLP
-//! receiver standing in for the collector.
+//! in-process run of the same arm and seed; stopped as `docker compose stop` stops them, the three
+//! services must shut down by themselves, and each must have sent the OTLP receiver standing in
+//! for the collector spans in the traces the runner began.
 //!
 //! Without podman, podman-compose or debootstrap the test fails saying what to install. The first
 //! run makes the base images and compiles the workspace in a container (minutes); later runs reuse
@@ -41,6 +42,7 @@ const SERVICES: &[&str] = &["court-registry", "cms-calculation", "referral-hub"]
 const HEALTHY_WITHIN: Duration = Duration::from_secs(120);
 const RUN_WITHIN: Duration = Duration::from_secs(600);
 const SPANS_WITHIN: Duration = Duration::from_secs(60);
+const STOP_GRACE: Duration = Duration::from_secs(30);
 
 #[test]
 fn the_compose_demo_runs_the_scenario_as_in_process_and_every_service_sends_spans() {
@@ -92,6 +94,15 @@ fn the_compose_demo_runs_the_scenario_as_in_process_and_every_service_sends_span
         compose.up(&[service]);
         compose.wait_healthy(service, HEALTHY_WITHIN);
     }
+    // Each service's exporter has connected to the collector (its `process.start` span arrived)
+    // before the runner's container starts: podman's aardvark-dns drops lookups while it reloads
+    // for a new container (containers/aardvark-dns#389), so a first connection made then could
+    // lose a whole run's spans.
+    wait_for_spans(&compose, &spans.join("spans.jsonl"), |seen| {
+        SERVICES
+            .iter()
+            .all(|service| seen.iter().any(|span| span.service == *service))
+    });
 
     let runner = compose.run_once("runner", SIZE, RUN_WITHIN);
     if runner.exit_code != 0 {
@@ -152,31 +163,86 @@ fn the_compose_demo_runs_the_scenario_as_in_process_and_every_service_sends_span
         "the runner ran the automatic arm: {summary}"
     );
 
-    // Every service sent its spans to the collector (the otlp-sink image, writing JSON lines).
-    let expected: BTreeSet<&str> = SERVICES.iter().copied().collect();
+    // Every service sends its spans to the collector (the otlp-sink image, writing JSON lines):
+    // in batches every few seconds while it runs, and what is still buffered when it stops.
+    // Stopping each service as `docker compose stop` does makes the check independent of the
+    // batch timer and also checks the shutdown: a service exits 0 on SIGTERM, having exported.
+    for service in SERVICES.iter().rev() {
+        let exit_code = compose.stop(service, STOP_GRACE);
+        assert_eq!(
+            exit_code,
+            0,
+            "{service} should shut down by itself on SIGTERM within {STOP_GRACE:?}\n--- its log\n{}",
+            compose.logs(&compose.container(service))
+        );
+    }
+    // A family's journey is one trace across the parties: each service has spans in the traces
+    // the runner began.
+    wait_for_spans(&compose, &spans.join("spans.jsonl"), |seen| {
+        let runner_traces: BTreeSet<&str> = seen
+            .iter()
+            .filter(|span| span.service == "familybridge")
+            .map(|span| span.trace_id.as_str())
+            .collect();
+        SERVICES.iter().all(|service| {
+            seen.iter().any(|span| {
+                span.service == *service && runner_traces.contains(span.trace_id.as_str())
+            })
+        })
+    });
+}
+
+/// A span as the sink wrote it: the service that sent it and its trace.
+#[derive(Debug)]
+struct SeenSpan {
+    service: String,
+    trace_id: String,
+}
+
+/// Waits, at most [`SPANS_WITHIN`], until the spans in the sink's `file` satisfy `enough`; fails
+/// the test with what arrived and every party's log if they never do.
+fn wait_for_spans(compose: &ComposeProject, file: &Path, enough: impl Fn(&[SeenSpan]) -> bool) {
     let started = Instant::now();
     loop {
-        // The services export in batches, every few seconds: wait for the last to arrive.
-        let seen = services_with_spans(&spans.join("spans.jsonl"));
-        if expected.iter().all(|service| seen.contains(*service)) {
-            break;
+        let seen = spans_in(file);
+        if enough(&seen) {
+            return;
         }
-        assert!(
-            started.elapsed() < SPANS_WITHIN,
-            "spans from {expected:?} should reach the sink; within {SPANS_WITHIN:?} only {seen:?} \
-             did\n--- the sink's log\n{}",
-            compose.logs(&compose.container("otel-collector"))
-        );
+        if started.elapsed() > SPANS_WITHIN {
+            let services: BTreeSet<&str> = seen.iter().map(|span| span.service.as_str()).collect();
+            let logs: Vec<String> = SERVICES
+                .iter()
+                .chain(["otel-collector"].iter())
+                .map(|service| {
+                    format!(
+                        "--- {service}'s log\n{}",
+                        compose.logs(&compose.container(service))
+                    )
+                })
+                .collect();
+            panic!(
+                "the spans the sink received within {SPANS_WITHIN:?} ({} of them, from \
+                 {services:?}) are not what the test waits for\n{}",
+                seen.len(),
+                logs.join("\n")
+            );
+        }
+        // The services export in batches, every few seconds.
         std::thread::sleep(Duration::from_millis(500));
     }
 }
 
-/// The services named in the sink's file (one JSON object per span), so far.
-fn services_with_spans(file: &Path) -> BTreeSet<String> {
+/// The spans in the sink's file (one JSON object per span), so far.
+fn spans_in(file: &Path) -> Vec<SeenSpan> {
     let text = std::fs::read_to_string(file).unwrap_or_default();
     text.lines()
         // The sink may be writing the last line as we read.
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter_map(|span| span["service_name"].as_str().map(str::to_owned))
+        .filter_map(|span| {
+            Some(SeenSpan {
+                service: span["service_name"].as_str()?.to_owned(),
+                trace_id: span["trace_id"].as_str()?.to_owned(),
+            })
+        })
         .collect()
 }

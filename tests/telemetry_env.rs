@@ -84,6 +84,13 @@ async fn the_runner_exports_every_service_it_hosts_only_when_asked_and_the_resul
             "no spans from {service}; from {services:?}"
         );
     }
+    // The process announces its start, so that its exporter connects before any work.
+    assert!(
+        spans
+            .iter()
+            .any(|span| span.service_name == "familybridge" && span.name == "process.start"),
+        "the runner's process.start span was exported"
+    );
     let actions: BTreeSet<&str> = spans
         .iter()
         .filter(|span| span.service_name == "familybridge")

@@ -8,12 +8,17 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use familybridge_storage::{DatabaseUrl, StorageError};
 use tokio::net::TcpListener;
 
 use crate::access::Identity;
 use crate::{HostError, Telemetry, Transport};
+
+/// How long a process that has finished its work waits for blocking tasks still running (an
+/// exporter's DNS lookup, say) before it exits anyway.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Settings every service takes, from flags or the environment.
 #[derive(Debug, Clone, clap::Args)]
@@ -219,9 +224,13 @@ where
             return ExitCode::FAILURE;
         }
     };
+    crate::telemetry::announce_start();
     let outcome = runtime.block_on(main);
     // Outside the runtime's tasks, while it still runs the exporters' connections.
     telemetry.shutdown();
+    // A blocking task cannot be cancelled: an exporter's DNS lookup that hangs (glibc retries for
+    // up to 40 s) would otherwise keep a stopped service alive until it is killed.
+    runtime.shutdown_timeout(SHUTDOWN_TIMEOUT);
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -78,7 +78,7 @@ macro_rules! trace_span {
     };
 }
 
-pub(crate) use export::set_default_log;
+pub(crate) use export::{announce_start, set_default_log};
 
 /// Installs the process-wide log subscriber and exports nothing. Calling it again (as tests that
 /// start several services do) leaves the first subscriber in place.

@@ -418,6 +418,21 @@ impl ComposeProject {
         }
     }
 
+    /// Stops `service` as `docker compose stop` does — SIGTERM, then SIGKILL after `grace` — and
+    /// returns its exit code: 0 when it shut down on the signal by itself, 137 when it was killed.
+    pub fn stop(&self, service: &str, grace: Duration) -> i32 {
+        let container = self.container(service);
+        run_checked(
+            podman().args(["stop", "--time", &grace.as_secs().to_string(), &container]),
+            &format!("podman stop {service}"),
+        );
+        let exit_code = run_checked(
+            podman().args(["inspect", "--format", "{{.State.ExitCode}}", &container]),
+            &format!("inspecting the stopped {service} container"),
+        );
+        exit_code.trim().parse().unwrap_or(-1)
+    }
+
     /// The last lines a container printed.
     pub fn logs(&self, container: &str) -> String {
         let output = podman()

@@ -486,6 +486,20 @@ impl Telemetry {
     }
 }
 
+/// Records the span `process.start` as the process's own, when spans are exported.
+///
+/// Why: the exporter connects to the collector on its first export, and a service with no work yet
+/// would otherwise first connect when its first journey arrives — in a compose stack, just as the
+/// runner's container starts, which is when some container networks' DNS (podman's aardvark-dns
+/// 1.4) drops lookups while it reloads, so that the whole run's spans were lost. Exported in the
+/// first batch, a few seconds after start, this span makes the connection early, and a collector
+/// that cannot be reached shows in the log at once.
+pub(crate) fn announce_start() {
+    if tracing_enabled() {
+        crate::trace_span!("process.start").in_scope(|| ());
+    }
+}
+
 /// Exports every span and metric recorded so far, as `Stack::stop` and tests do before they end:
 /// spans are otherwise exported in batches, every few seconds. Does nothing when nothing is
 /// exported.
