@@ -106,25 +106,16 @@ fn the_compose_demo_runs_the_scenario_as_in_process_and_every_service_sends_span
 
     let runner = compose.run_once("runner", SIZE, RUN_WITHIN);
     if runner.exit_code != 0 {
-        let logs: Vec<String> = [
-            "postgres",
-            "court-registry",
-            "cms-calculation",
-            "referral-hub",
-        ]
-        .iter()
-        .map(|service| {
-            format!(
-                "--- {service}'s log\n{}",
-                compose.logs(&compose.container(service))
-            )
-        })
-        .collect();
         panic!(
             "the runner failed (exit code {}):\n{}\n{}",
             runner.exit_code,
             runner.logs,
-            logs.join("\n")
+            compose.logs_of(&[
+                "postgres",
+                "court-registry",
+                "cms-calculation",
+                "referral-hub"
+            ])
         );
     }
     for name in [
@@ -210,21 +201,16 @@ fn wait_for_spans(compose: &ComposeProject, file: &Path, enough: impl Fn(&[SeenS
         }
         if started.elapsed() > SPANS_WITHIN {
             let services: BTreeSet<&str> = seen.iter().map(|span| span.service.as_str()).collect();
-            let logs: Vec<String> = SERVICES
-                .iter()
-                .chain(["otel-collector"].iter())
-                .map(|service| {
-                    format!(
-                        "--- {service}'s log\n{}",
-                        compose.logs(&compose.container(service))
-                    )
-                })
-                .collect();
             panic!(
                 "the spans the sink received within {SPANS_WITHIN:?} ({} of them, from \
                  {services:?}) are not what the test waits for\n{}",
                 seen.len(),
-                logs.join("\n")
+                compose.logs_of(&[
+                    "court-registry",
+                    "cms-calculation",
+                    "referral-hub",
+                    "otel-collector"
+                ])
             );
         }
         // The services export in batches, every few seconds.

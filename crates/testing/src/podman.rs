@@ -433,6 +433,21 @@ impl ComposeProject {
         exit_code.trim().parse().unwrap_or(-1)
     }
 
+    /// The last lines each of `services` printed, under a heading per service: what a failing
+    /// test shows of the stack.
+    pub fn logs_of(&self, services: &[&str]) -> String {
+        services
+            .iter()
+            .map(|service| {
+                format!(
+                    "--- {service}'s log\n{}",
+                    self.logs(&self.container(service))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// The last lines a container printed.
     pub fn logs(&self, container: &str) -> String {
         let output = podman()
