@@ -65,6 +65,7 @@ fn the_compose_demo_runs_the_scenario_as_in_process_and_every_service_sends_span
     }
     let reports = project.path().join("out/compose");
     let spans = project.path().join("out/spans");
+    let spans_file = spans.join("spans.jsonl");
     for folder in [&reports, &spans] {
         std::fs::create_dir_all(folder).expect("an output folder");
         // Writable by the images' unprivileged user, whichever uid it maps to.
@@ -98,7 +99,7 @@ fn the_compose_demo_runs_the_scenario_as_in_process_and_every_service_sends_span
     // before the runner's container starts: podman's aardvark-dns drops lookups while it reloads
     // for a new container (containers/aardvark-dns#389), so a first connection made then could
     // lose a whole run's spans.
-    wait_for_spans(&compose, &spans.join("spans.jsonl"), |seen| {
+    wait_for_spans(&compose, &spans_file, |seen| {
         SERVICES
             .iter()
             .all(|service| seen.iter().any(|span| span.service == *service))
@@ -169,7 +170,7 @@ fn the_compose_demo_runs_the_scenario_as_in_process_and_every_service_sends_span
     }
     // A family's journey is one trace across the parties: each service has spans in the traces
     // the runner began.
-    wait_for_spans(&compose, &spans.join("spans.jsonl"), |seen| {
+    wait_for_spans(&compose, &spans_file, |seen| {
         let runner_traces: BTreeSet<&str> = seen
             .iter()
             .filter(|span| span.service == "familybridge")

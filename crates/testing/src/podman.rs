@@ -408,12 +408,8 @@ impl ComposeProject {
             std::thread::sleep(Duration::from_millis(500));
         }
         // podman-compose 1.0.3 exits 0 whatever the container did: the exit code is podman's.
-        let exit_code = run_checked(
-            podman().args(["inspect", "--format", "{{.State.ExitCode}}", &container]),
-            &format!("inspecting the one-off {service} container"),
-        );
         Finished {
-            exit_code: exit_code.trim().parse().unwrap_or(-1),
+            exit_code: exit_code(&container),
             logs: self.logs(&container),
         }
     }
@@ -426,11 +422,7 @@ impl ComposeProject {
             podman().args(["stop", "--time", &grace.as_secs().to_string(), &container]),
             &format!("podman stop {service}"),
         );
-        let exit_code = run_checked(
-            podman().args(["inspect", "--format", "{{.State.ExitCode}}", &container]),
-            &format!("inspecting the stopped {service} container"),
-        );
-        exit_code.trim().parse().unwrap_or(-1)
+        exit_code(&container)
     }
 
     /// The last lines each of `services` printed, under a heading per service: what a failing
@@ -530,6 +522,17 @@ impl ComposeProject {
             }
         }
     }
+}
+
+/// The exit code of the finished `container`, as podman recorded it (-1 if it reads as none).
+fn exit_code(container: &str) -> i32 {
+    run_checked(
+        podman().args(["inspect", "--format", "{{.State.ExitCode}}", container]),
+        &format!("inspecting the finished container {container}"),
+    )
+    .trim()
+    .parse()
+    .unwrap_or(-1)
 }
 
 impl Drop for ComposeProject {
