@@ -151,7 +151,7 @@ macro_rules! event_columns {
 /// after the cursor's position is everything not yet read. Both queries take the same parameters
 /// (transaction id, position, limit); this one has no use for the first.
 const READ_SQLITE: &str = concat!(
-    "SELECT position, '0' AS transaction_id, ",
+    "SELECT position, '0' AS transaction_text, ",
     event_columns!(),
     " FROM feed_events WHERE position > $2 ORDER BY position LIMIT $3"
 );
@@ -161,9 +161,12 @@ const READ_SQLITE: &str = concat!(
 /// older than every one still running (the snapshot's xmin), means that every event that may yet
 /// commit sorts after the cursor: none is skipped. Transaction ids are cluster-wide, so a long
 /// transaction anywhere on the server delays delivery (never loses an event) until it ends. The
-/// Any driver has no xid8 type, so transaction ids travel as text.
+/// Any driver has no xid8 type, so transaction ids travel as text, under another name than the
+/// column's (`transaction_text`, in every query of the outbox): PostgreSQL resolves a bare name in
+/// `ORDER BY` to an output column first, so an alias `transaction_id` would sort the ids as text
+/// ("10000" before "9999"), skipping events and reporting a stale high-water mark.
 const READ_POSTGRES: &str = concat!(
-    "SELECT position, transaction_id::text AS transaction_id, ",
+    "SELECT position, transaction_id::text AS transaction_text, ",
     event_columns!(),
     " FROM feed_events \
      WHERE (transaction_id, position) > ($1::text::xid8, $2) \
@@ -291,11 +294,11 @@ impl Feed {
     pub(crate) async fn high_water_mark(&self) -> Result<Cursor, FeedError> {
         let query = match self.database.backend() {
             Backend::Sqlite => {
-                "SELECT '0' AS transaction_id, position FROM feed_events \
+                "SELECT '0' AS transaction_text, position FROM feed_events \
                  ORDER BY position DESC LIMIT 1"
             }
             Backend::Postgres => {
-                "SELECT transaction_id::text AS transaction_id, position FROM feed_events \
+                "SELECT transaction_id::text AS transaction_text, position FROM feed_events \
                  ORDER BY transaction_id DESC, position DESC LIMIT 1"
             }
         };
@@ -305,7 +308,7 @@ impl Feed {
         let Some(row) = row else {
             return Ok(Cursor::START);
         };
-        let transaction: String = row.try_get("transaction_id")?;
+        let transaction: String = row.try_get("transaction_text")?;
         Ok(Cursor {
             transaction_id: transaction.parse().map_err(|_| FeedError::Corrupt {
                 what: "transaction id",
@@ -347,7 +350,7 @@ where
 
 /// Builds a stored event from a row of [`READ_SQLITE`] or [`READ_POSTGRES`].
 fn stored_event(row: &sqlx::any::AnyRow) -> Result<StoredEvent, FeedError> {
-    let transaction: String = row.try_get("transaction_id")?;
+    let transaction: String = row.try_get("transaction_text")?;
     let sequence: i64 = row.try_get("sequence")?;
     Ok(StoredEvent {
         cursor: Cursor {

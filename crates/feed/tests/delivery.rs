@@ -674,3 +674,52 @@ async fn postgres_out_of_order_commits_never_make_a_subscriber_skip_an_event() {
     assert!(nothing.is_empty(), "{nothing:?}");
     server.stop().await;
 }
+
+/// On PostgreSQL the feed is ordered by transaction id, a number: events of transactions 9 to 20
+/// come in that order and none is skipped, however the pages fall, and the high-water mark is
+/// transaction 20's. (Ordered as text, "10" … "20" would come before "9": with pages of 7, the
+/// second page would start after "16" and never deliver transaction 9, and the high-water mark
+/// would be "9"'s, so a service would settle before it had taken in the rest.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_orders_the_feed_by_transaction_id_as_a_number_not_as_text() {
+    let database = TestDatabase::postgres().await;
+    let feed = feed_of(&database, AgencyId::CourtRegistry).await;
+    let payload = prost_types::Any::from_msg(&calculation(1)).expect("encode");
+    // Transaction ids this old are long finished on any server, so every row is visible to
+    // readers; they stand for transactions whose ids cross from one digit to two.
+    for (sequence, transaction) in (1_i64..).zip(9_u64..=20) {
+        sqlx::query(
+            "INSERT INTO feed_events (transaction_id, event_id, stream, sequence, event_type, \
+             effective_date, traceparent, tracestate, payload_type_url, payload) \
+             VALUES ($1::text::xid8, $2, 's', $3, $4, '2025-04-01', '', '', $5, $6)",
+        )
+        .bind(transaction.to_string())
+        .bind(format!("court-registry/s/{sequence}"))
+        .bind(sequence)
+        .bind(CalculateRequest::full_name())
+        .bind(&payload.type_url)
+        .bind(&payload.value)
+        .execute(feed.database().pool())
+        .await
+        .expect("insert an event of an old transaction");
+    }
+    let server = serve(&feed, agreements(), options()).await;
+    let mut client = FeedClient::connect(server.url().to_owned(), AgencyId::Cms)
+        .await
+        .expect("connect");
+
+    assert_eq!(
+        client.high_water_mark().await.expect("high-water mark"),
+        "v1.20.12",
+        "the newest event is transaction 20's"
+    );
+    let mut stream = client.subscribe("").await.expect("subscribe");
+    let received = until_caught_up(&mut stream, "v1.20.12").await;
+    let transactions: Vec<u64> = received
+        .iter()
+        .map(|event| cursor_order(&event.cursor).0)
+        .collect();
+    assert_eq!(transactions, (9..=20).collect::<Vec<u64>>());
+    assert_complete_and_in_order(&received);
+    server.stop().await;
+}
