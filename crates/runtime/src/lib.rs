@@ -8,6 +8,7 @@
 //! those once.
 
 pub mod access;
+mod allocator;
 mod clock;
 mod health;
 mod host;

@@ -165,9 +165,19 @@ impl Database {
                     // WAL lets readers run beside the writer, and survives the process being
                     // killed at any point: a committed transaction is in the log before COMMIT
                     // returns.
+                    //
+                    // The rest is speed, measured on a national-caseload bench, where SQLite's
+                    // page writes, checkpoints and reads were a fifth of the CPU: the log is
+                    // copied back into the database every 10,000 pages instead of every 1,000,
+                    // so a page that many batches rewrite in between is written back once; each
+                    // connection caches 16 MiB of pages instead of 2; sorts and temporary indexes
+                    // stay in memory. (Reading pages through a memory map was measured too: no
+                    // faster here, and 260 MiB more resident.)
                     sqlx::raw_sql(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                         PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                         PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+                         PRAGMA wal_autocheckpoint = 10000; PRAGMA cache_size = -16384; \
+                         PRAGMA temp_store = MEMORY;",
                     )
                     .execute(connection)
                     .await
