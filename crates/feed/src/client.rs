@@ -390,9 +390,15 @@ async fn follow<H: EventHandler>(
                 }
                 // Nothing to apply, but the subscriber need not rescan what it skipped.
                 Some(Message::Heartbeat(heartbeat)) if heartbeat.high_water_mark != cursor => {
-                    store_cursor(own_feed.database().pool(), name, &heartbeat.high_water_mark)
+                    let mut write = own_feed
+                        .database()
+                        .begin_write()
                         .await
                         .map_err(FeedError::from)?;
+                    store_cursor(&mut *write.transaction, name, &heartbeat.high_water_mark)
+                        .await
+                        .map_err(FeedError::from)?;
+                    write.transaction.commit().await.map_err(FeedError::from)?;
                     cursor = heartbeat.high_water_mark;
                 }
                 // Nothing new; or a kind of message from a newer publisher, which this subscriber

@@ -52,7 +52,7 @@ impl SimulatedClock {
     }
 
     /// The current simulated date read on `connection`: from inside a transaction, which on SQLite
-    /// holds the database's one connection.
+    /// holds the database's one writing connection.
     pub async fn current_date_on(
         connection: &mut AnyConnection,
     ) -> Result<Option<NaiveDate>, ClockError> {
@@ -85,15 +85,25 @@ impl SimulatedClock {
     /// racing calls can never take the clock backwards.
     pub async fn set(&self, date: NaiveDate) -> Result<(), ClockError> {
         let text = date.format("%Y-%m-%d").to_string();
+        let mut write = self
+            .database
+            .begin_write()
+            .await
+            .map_err(StorageError::from)?;
         let updated = sqlx::query(
             "INSERT INTO simulation_clock (singleton, simulated_date) VALUES (1, $1) \
              ON CONFLICT (singleton) DO UPDATE SET simulated_date = excluded.simulated_date \
              WHERE simulation_clock.simulated_date <= excluded.simulated_date",
         )
         .bind(&text)
-        .execute(self.database.pool())
+        .execute(&mut *write.transaction)
         .await
         .map_err(StorageError::from)?;
+        write
+            .transaction
+            .commit()
+            .await
+            .map_err(StorageError::from)?;
         if updated.rows_affected() == 0 {
             // Only the guarded update can affect no row: another call moved the clock further.
             let current = self.current_date().await?.unwrap_or(date);

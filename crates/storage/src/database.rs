@@ -103,6 +103,38 @@ fn migrator(backend: Backend, sets: &[MigrationSet]) -> Migrator {
     Migrator::with_migrations(migrations)
 }
 
+/// A pool of SQLite connections, each set up as every connection to a service's database is. A
+/// connection in this process cannot have gone away, so none is pinged before it is handed out
+/// (a statement's worth of work on the connection's thread, every transaction).
+fn sqlite_options() -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .test_before_acquire(false)
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                // WAL lets readers run beside the writer, and survives the process being killed
+                // at any point: a committed transaction is in the log before COMMIT returns.
+                //
+                // The rest is speed, measured on a national-caseload bench, where SQLite's page
+                // writes, checkpoints and reads were a fifth of the CPU: the log is copied back
+                // into the database every 10,000 pages instead of every 1,000, so a page that
+                // many batches rewrite in between is written back once; each connection caches
+                // 16 MiB of pages instead of 2; sorts and temporary indexes stay in memory.
+                // (Reading pages through a memory map was measured too: no faster here, and
+                // 260 MiB more resident.)
+                sqlx::raw_sql(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+                     PRAGMA wal_autocheckpoint = 10000; PRAGMA cache_size = -16384; \
+                     PRAGMA temp_store = MEMORY;",
+                )
+                .execute(connection)
+                .await
+                .map(|_| ())
+            })
+        })
+}
+
 /// A pool of connections to one service's database, on either backend.
 ///
 /// Cloning is cheap and shares the pool.
@@ -110,9 +142,18 @@ fn migrator(backend: Backend, sets: &[MigrationSet]) -> Migrator {
 pub struct Database {
     pool: AnyPool,
     backend: Backend,
-    /// On SQLite, the turn to write: see [`Database::begin_write`]. `None` on PostgreSQL, whose
-    /// writers run side by side.
-    write_gate: Option<Arc<Mutex<()>>>,
+    /// On SQLite, the one connection every write goes through, and the turn to use it: see
+    /// [`Database::begin_write`]. `None` on PostgreSQL, whose writers run side by side.
+    writer: Option<Writer>,
+}
+
+/// SQLite's writing connection and the turn to write on it.
+#[derive(Debug, Clone)]
+struct Writer {
+    /// A pool of one connection, kept apart from the readers' so that its page cache stays warm.
+    pool: AnyPool,
+    /// Held by one writer of the process at a time.
+    turn: Arc<Mutex<()>>,
 }
 
 /// A transaction that writes, begun by [`Database::begin_write`], and its turn to write.
@@ -156,43 +197,40 @@ impl Database {
         }
 
         let backend = url.backend();
-        let options = AnyPoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
-        let options = match backend {
-            // One writer at a time is all SQLite allows; a small pool keeps readers concurrent
-            // without queueing writers behind each other's busy timeouts.
-            Backend::Sqlite => options.max_connections(4).after_connect(|connection, _| {
-                Box::pin(async move {
-                    // WAL lets readers run beside the writer, and survives the process being
-                    // killed at any point: a committed transaction is in the log before COMMIT
-                    // returns.
-                    //
-                    // The rest is speed, measured on a national-caseload bench, where SQLite's
-                    // page writes, checkpoints and reads were a fifth of the CPU: the log is
-                    // copied back into the database every 10,000 pages instead of every 1,000,
-                    // so a page that many batches rewrite in between is written back once; each
-                    // connection caches 16 MiB of pages instead of 2; sorts and temporary indexes
-                    // stay in memory. (Reading pages through a memory map was measured too: no
-                    // faster here, and 260 MiB more resident.)
-                    sqlx::raw_sql(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                         PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
-                         PRAGMA wal_autocheckpoint = 10000; PRAGMA cache_size = -16384; \
-                         PRAGMA temp_store = MEMORY;",
-                    )
-                    .execute(connection)
-                    .await
-                    .map(|_| ())
+        let connect = |options: AnyPoolOptions| async move {
+            options
+                .connect(&url.connect_url())
+                .await
+                .map_err(|source| StorageError::Connect {
+                    url: url.redacted(),
+                    source,
                 })
-            }),
-            Backend::Postgres => options.max_connections(16),
         };
-        let pool = options
-            .connect(&url.connect_url())
-            .await
-            .map_err(|source| StorageError::Connect {
-                url: url.redacted(),
-                source,
-            })?;
+        let (pool, writer) = match backend {
+            // An in-memory database exists once per parsed URL: readers and the writer share it.
+            Backend::Sqlite if url.sqlite_path().is_none() => {
+                let pool = connect(sqlite_options().max_connections(4)).await?;
+                (pool.clone(), Some(pool))
+            }
+            // Readers share a small pool; every write goes through one connection of its own
+            // (`begin_write`). SQLite allows one writer at a time anyway, and a connection's page
+            // cache is only good while no other connection has written: with writes spread over
+            // a pool, each transaction began on a cache another connection had made stale, and
+            // read its pages again.
+            Backend::Sqlite => (
+                connect(sqlite_options().max_connections(3)).await?,
+                Some(connect(sqlite_options().max_connections(1)).await?),
+            ),
+            Backend::Postgres => (
+                connect(
+                    AnyPoolOptions::new()
+                        .acquire_timeout(ACQUIRE_TIMEOUT)
+                        .max_connections(16),
+                )
+                .await?,
+                None,
+            ),
+        };
 
         migrator(backend, migrations)
             .run(&pool)
@@ -205,21 +243,25 @@ impl Database {
         Ok(Self {
             pool,
             backend,
-            write_gate: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
+            writer: writer.map(|writer| Writer {
+                pool: writer,
+                turn: Arc::new(Mutex::new(())),
+            }),
         })
     }
 
     /// Begins a transaction that will write. On SQLite it first waits its turn among the process's
-    /// writers, then begins IMMEDIATE, taking the database's single write lock at once: writers
-    /// queue in the process, woken as soon as the one before them ends, rather than in SQLite's
-    /// busy handler, which sleeps for milliseconds between tries. (A deferred transaction that
-    /// reads and then writes would fail outright with SQLITE_BUSY if another writer got in
-    /// between.) Another process writing still waits up to the busy timeout.
+    /// writers for the one connection that writes, then begins IMMEDIATE, taking the database's
+    /// single write lock at once: writers queue in the process, woken as soon as the one before
+    /// them ends, rather than in SQLite's busy handler, which sleeps for milliseconds between
+    /// tries. (A deferred transaction that reads and then writes would fail outright with
+    /// SQLITE_BUSY if another writer got in between.) Another process writing still waits up to
+    /// the busy timeout.
     pub async fn begin_write(&self) -> Result<WriteTransaction, sqlx::Error> {
-        match &self.write_gate {
-            Some(gate) => {
-                let turn = WriteTurn(Some(Arc::clone(gate).lock_owned().await));
-                let transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        match &self.writer {
+            Some(writer) => {
+                let turn = WriteTurn(Some(Arc::clone(&writer.turn).lock_owned().await));
+                let transaction = writer.pool.begin_with("BEGIN IMMEDIATE").await?;
                 Ok(WriteTransaction { transaction, turn })
             }
             None => Ok(WriteTransaction {
@@ -242,5 +284,8 @@ impl Database {
     /// Closes every connection, waiting for those in use to be returned.
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(writer) = &self.writer {
+            writer.pool.close().await;
+        }
     }
 }

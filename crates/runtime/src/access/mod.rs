@@ -97,7 +97,26 @@ impl AccessControl {
             _ => "PERMISSION_DENIED",
         };
         let caller_name = caller.map_or("", Identity::as_str);
-        let counted = familybridge_storage::sqlx::query(
+        let counted = self.count_denial(rpc, caller_name, code, reason).await;
+        match counted {
+            Ok(()) => tracing::warn!(rpc, caller = caller_name, code, reason, "call refused"),
+            Err(error) => {
+                tracing::error!(rpc, %error, "call refused, but the refusal could not be counted");
+            }
+        }
+        status
+    }
+
+    /// Adds one to the count of refusals of `rpc` to `caller_name` for `reason`.
+    async fn count_denial(
+        &self,
+        rpc: &str,
+        caller_name: &str,
+        code: &str,
+        reason: &str,
+    ) -> Result<(), familybridge_storage::sqlx::Error> {
+        let mut write = self.inner.audit.begin_write().await?;
+        familybridge_storage::sqlx::query(
             "INSERT INTO access_denials \
              (rpc, caller, code, reason, times, first_date, latest_date) \
              VALUES ($1, $2, $3, $4, 1, \
@@ -110,15 +129,9 @@ impl AccessControl {
         .bind(caller_name)
         .bind(code)
         .bind(reason)
-        .execute(self.inner.audit.pool())
-        .await;
-        match counted {
-            Ok(_) => tracing::warn!(rpc, caller = caller_name, code, reason, "call refused"),
-            Err(error) => {
-                tracing::error!(rpc, %error, "call refused, but the refusal could not be counted");
-            }
-        }
-        status
+        .execute(&mut *write.transaction)
+        .await?;
+        write.transaction.commit().await
     }
 
     /// The caller of a call, from what it presented: `Err` (UNAUTHENTICATED, counted) if that
