@@ -207,9 +207,17 @@ impl Database {
                 })
         };
         let (pool, writer) = match backend {
-            // An in-memory database exists once per parsed URL: readers and the writer share it.
+            // An in-memory database is private to its connection and ends with it: readers and
+            // the writer share the one connection, which is never closed while the pool lives.
             Backend::Sqlite if url.sqlite_path().is_none() => {
-                let pool = connect(sqlite_options().max_connections(4)).await?;
+                let pool = connect(
+                    sqlite_options()
+                        .max_connections(1)
+                        .min_connections(1)
+                        .idle_timeout(None)
+                        .max_lifetime(None),
+                )
+                .await?;
                 (pool.clone(), Some(pool))
             }
             // Readers share a small pool; every write goes through one connection of its own

@@ -146,6 +146,19 @@ async fn sqlite_creates_its_folder_and_file_on_first_start() {
 }
 
 #[tokio::test]
+async fn an_in_memory_database_reads_what_its_writes_wrote() {
+    // Writes go through a connection of their own: an in-memory database must still be one
+    // database, not one for the writer and another for the readers.
+    let url: DatabaseUrl = "sqlite::memory:".parse().expect("an in-memory URL");
+    let clock = SimulatedClock::new(Database::connect(&url, &[]).await.expect("connect"));
+    clock.set(date("2025-07-01")).await.expect("set");
+    assert_eq!(
+        clock.current_date().await.expect("read"),
+        Some(date("2025-07-01"))
+    );
+}
+
+#[tokio::test]
 async fn an_unreachable_server_is_reported_with_its_address() {
     // Port 1 on loopback: nothing listens there, so the connection is refused at once.
     let url: DatabaseUrl = "postgres://postgres:hunter2@127.0.0.1:1/familybridge"
