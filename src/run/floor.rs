@@ -27,7 +27,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use cms_calculation::cases::court_orders::CourtEvent;
 use cms_calculation::cases::publish::outgoing;
-use cms_calculation::cases::rules::{CaseRules, History, existing};
+use cms_calculation::cases::rules::{CaseRules, View, existing};
 use cms_calculation::cases::store::StoredCase;
 use court_registry::api::Decision;
 use court_registry::case::Case as CourtCase;
@@ -310,7 +310,7 @@ impl Floor {
         let (case, events) = self.cms_rules.decide(request, stored, date)?;
         published.extend(outgoing(&case, &events).map_err(internal)?);
         let answer = cms::CaseResponse {
-            case: Some(self.cms_rules.view(&case, History::Omitted)?),
+            case: Some(self.cms_rules.view(&case, View::Answer)?),
             event_ids: Vec::new(),
         };
         if opens {
@@ -334,20 +334,18 @@ impl Floor {
         let state = self.state();
         let reference = &request.case_reference;
         let mut case = existing(state.cms_cases.get(reference).cloned(), reference)?;
-        let history = if request.omit_history {
-            History::Omitted
-        } else {
+        let shown = View::of(request);
+        if shown.includes_history() {
             let earlier = state
                 .cms_histories
                 .get(reference)
                 .cloned()
                 .unwrap_or_default();
             case.file.restore_history(earlier);
-            History::Included
-        };
+        }
         self.cms_rules.catch_up(&mut case, state.cms_today)?;
         Ok(cms::CaseResponse {
-            case: Some(self.cms_rules.view(&case, history)?),
+            case: Some(self.cms_rules.view(&case, shown)?),
             event_ids: Vec::new(),
         })
     }

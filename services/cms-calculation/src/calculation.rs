@@ -154,8 +154,10 @@ fn nil_rate_category(value: i32) -> Result<Option<&'static str>, CalculateError>
     })
 }
 
-/// A calculation as the API shows it, with the date whose rules it applied.
-pub(crate) fn response(calculation: &Calculation, as_of: NaiveDate) -> proto::CalculateResponse {
+/// A calculation's amounts as the API shows them, with the date whose rules it applied, and no
+/// explanation (what a command's answer carries: formatting the explanation is most of the cost of
+/// showing a calculation, and the answer is kept for retries).
+pub(crate) fn amounts(calculation: &Calculation, as_of: NaiveDate) -> proto::CalculateResponse {
     let rate = match calculation.rate {
         Rate::Nil => proto::Rate::Nil,
         Rate::Flat => proto::Rate::Flat,
@@ -185,6 +187,14 @@ pub(crate) fn response(calculation: &Calculation, as_of: NaiveDate) -> proto::Ca
             .collect(),
         paying_parent_fee,
         receiving_parent_fee,
+        explanation: Vec::new(),
+        as_of: as_of.format("%Y-%m-%d").to_string(),
+    }
+}
+
+/// A calculation as the API shows it, with the date whose rules it applied and its explanation.
+pub(crate) fn response(calculation: &Calculation, as_of: NaiveDate) -> proto::CalculateResponse {
+    proto::CalculateResponse {
         explanation: calculation
             .explanation
             .iter()
@@ -194,7 +204,7 @@ pub(crate) fn response(calculation: &Calculation, as_of: NaiveDate) -> proto::Ca
                 legal_source: step.legal_source().to_owned(),
             })
             .collect(),
-        as_of: as_of.format("%Y-%m-%d").to_string(),
+        ..amounts(calculation, as_of)
     }
 }
 

@@ -181,10 +181,34 @@ async fn liability_runs_from_the_notice_to_the_paying_parent(database: TestDatab
     assert!(!case.awaiting_final_order);
     assert_eq!(case.liability_from, "2025-01-13");
     assert_eq!(case.effective_date, "2025-01-13");
-    assert_eq!(
-        case.calculation.expect("a calculation").weekly_amount,
-        "54.00"
+    let answered = case.calculation.clone().expect("a calculation");
+    assert_eq!(answered.weekly_amount, "54.00");
+    assert!(
+        answered.explanation.is_empty(),
+        "a command's answer gives the amounts, not their explanation"
     );
+    // GetCase explains the same calculation, with or without the history.
+    for omit_history in [false, true] {
+        let read = cases
+            .get_case(GetCaseRequest {
+                case_reference: "CMS-1".to_owned(),
+                omit_history,
+            })
+            .await
+            .expect("read the case")
+            .into_inner()
+            .calculation
+            .expect("a calculation");
+        assert!(!read.explanation.is_empty(), "GetCase explains it");
+        assert_eq!(
+            cms::CalculateResponse {
+                explanation: Vec::new(),
+                ..read
+            },
+            answered,
+            "the same amounts"
+        );
+    }
     let next = case.next_instalment.expect("an instalment");
     assert_eq!(
         (next.due.as_str(), next.amount.as_str(), next.collected),

@@ -30,7 +30,7 @@ use crate::cases::batch::CaseBatch;
 use crate::cases::court_orders::apply_pending_to_case;
 use crate::cases::publish::publish;
 use crate::cases::rules::{
-    CaseRules, History, case_status, child_nights, existing, invalid, parse_money,
+    CaseRules, View, case_status, child_nights, existing, invalid, parse_money,
 };
 use crate::cases::store::{self, StoredCase};
 
@@ -77,19 +77,19 @@ impl Cases {
     }
 
     /// Reads an existing case as the next command will see it: `stored` (from `connection`), with
-    /// its whole history if asked (`stored_history`, if the batch loaded it already; else read on
-    /// `connection`), brought up to the clock's date `today`.
+    /// its whole history if the view shows it (`stored_history`, if the batch loaded it already;
+    /// else read on `connection`), brought up to the clock's date `today`.
     async fn read_on(
         &self,
         connection: &mut AnyConnection,
         stored: Option<StoredCase>,
         stored_history: Option<&[CaseEvent]>,
         reference: &str,
-        history: History,
+        shown: View,
         today: Option<NaiveDate>,
     ) -> Result<StoredCase, Status> {
         let mut case = existing(stored, reference)?;
-        if history == History::Included {
+        if shown.includes_history() {
             match stored_history {
                 Some(earlier) => case.file.restore_history(earlier.to_vec()),
                 None => store::load_history(connection, &mut case)
@@ -102,7 +102,7 @@ impl Cases {
     }
 
     /// Reads an existing case, outside any command.
-    async fn read(&self, reference: &str, history: History) -> Result<StoredCase, Status> {
+    async fn read(&self, reference: &str, shown: View) -> Result<StoredCase, Status> {
         let mut connection = self
             .feed
             .database()
@@ -116,7 +116,7 @@ impl Cases {
             .map_err(machinery_failure)?
             .get(reference)
             .cloned();
-        self.read_on(&mut connection, stored, None, reference, history, today)
+        self.read_on(&mut connection, stored, None, reference, shown, today)
             .await
     }
 }
@@ -168,7 +168,7 @@ impl CaseCommands for Cases {
             .await
             .map_err(machinery_failure)?;
         let answer = proto::CaseResponse {
-            case: Some(self.rules.view(&case, History::Omitted)?),
+            case: Some(self.rules.view(&case, View::Answer)?),
             event_ids,
         };
         cases.keep(case, pending);
@@ -209,11 +209,7 @@ impl CaseCommands for Cases {
         let CaseRequest::GetCase(request) = entry else {
             return Err(Status::internal("not a read"));
         };
-        let history = if request.omit_history {
-            History::Omitted
-        } else {
-            History::Included
-        };
+        let shown = View::of(request);
         let reference = &request.case_reference;
         let case = self
             .read_on(
@@ -221,12 +217,12 @@ impl CaseCommands for Cases {
                 cases.get(reference).cloned(),
                 cases.stored_history(reference),
                 reference,
-                history,
+                shown,
                 today,
             )
             .await?;
         Ok(proto::CaseResponse {
-            case: Some(self.rules.view(&case, history)?),
+            case: Some(self.rules.view(&case, shown)?),
             event_ids: Vec::new(),
         })
     }
@@ -342,14 +338,10 @@ impl CaseService for Cases {
         if request.case_reference.is_empty() {
             return Err(invalid("case_reference", "required"));
         }
-        let history = if request.omit_history {
-            History::Omitted
-        } else {
-            History::Included
-        };
+        let shown = View::of(&request);
         Ok(Response::new(self.rules.view(
-            &self.read(&request.case_reference, history).await?,
-            history,
+            &self.read(&request.case_reference, shown).await?,
+            shown,
         )?))
     }
 
@@ -371,7 +363,7 @@ impl CaseService for Cases {
                 &request.receiving_parent_income,
             )?,
         };
-        let case = self.read(&request.case_reference, History::Omitted).await?;
+        let case = self.read(&request.case_reference, View::Current).await?;
         let projection = case
             .file
             .project_liability(date, &proposal, self.rules.settings(), self.rules.book())

@@ -19,7 +19,7 @@ use familybridge_proto::cms::v1::case_batch_entry::Request as CaseRequest;
 use familybridge_proto::{BatchEntry, validate};
 use tonic::Status;
 
-use crate::calculation::response as calculation_response;
+use crate::calculation::{amounts as calculation_amounts, response as calculation_response};
 use crate::cases::history::{self, iso};
 use crate::cases::store::{self, StoredCase};
 
@@ -95,31 +95,56 @@ pub fn existing(stored: Option<StoredCase>, reference: &str) -> Result<StoredCas
     stored.ok_or_else(|| Status::not_found(format!("case_reference: no CMS case {reference:?}")))
 }
 
-/// Whether a case view carries the case's whole history: `GetCase` does unless asked not to; a
-/// command's answer does not, so that its cost does not grow with the age of the case.
+/// How much of a case a view shows. A command's answer shows where the case stands and nothing
+/// more, so that answering it — and keeping the answer for a retry — costs the same however old the
+/// case is and however its calculation was reached; `GetCase` shows the rest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum History {
-    /// With the case's whole history.
-    Included,
-    /// Without it.
-    Omitted,
+pub enum View {
+    /// Everything: the case's whole history and its calculation's explanation (`GetCase`).
+    Whole,
+    /// Where the case stands, its calculation explained, without its history (`GetCase` asked to
+    /// omit it).
+    Current,
+    /// Where the case stands, its calculation's amounts without their explanation (a command's
+    /// answer).
+    Answer,
 }
 
-/// A case as the API shows it.
+impl View {
+    /// The view a `GetCase` request asks for.
+    pub fn of(request: &proto::GetCaseRequest) -> Self {
+        if request.omit_history {
+            Self::Current
+        } else {
+            Self::Whole
+        }
+    }
+
+    /// Whether the view shows the case's whole history (which must then be loaded).
+    pub fn includes_history(self) -> bool {
+        self == Self::Whole
+    }
+}
+
+/// A case as the API shows it, as much of it as `shown` says.
 pub(crate) fn view(
     case: &StoredCase,
     book: &ParameterBook,
-    history: History,
+    shown: View,
 ) -> Result<proto::Case, Status> {
     let file = &case.file;
     let calculation = file
         .current_calculation(book)
         .map_err(case_status)?
-        .map(|calculation| calculation_response(&calculation, file.as_of()));
+        .map(|calculation| match shown {
+            View::Answer => calculation_amounts(&calculation, file.as_of()),
+            View::Whole | View::Current => calculation_response(&calculation, file.as_of()),
+        });
     let account = file.account();
-    let history = match history {
-        History::Included => file.history(),
-        History::Omitted => &[],
+    let history = if shown.includes_history() {
+        file.history()
+    } else {
+        &[]
     }
     .iter()
     .map(history::entry)
@@ -205,9 +230,9 @@ impl CaseRules {
         &self.book
     }
 
-    /// A case as the API shows it, with its whole history or without.
-    pub fn view(&self, case: &StoredCase, history: History) -> Result<proto::Case, Status> {
-        view(case, &self.book, history)
+    /// A case as the API shows it, as much of it as `shown` says.
+    pub fn view(&self, case: &StoredCase, shown: View) -> Result<proto::Case, Status> {
+        view(case, &self.book, shown)
     }
 
     /// Brings a case up to the CMS's date `today` (`None` before its clock first moves), as the
