@@ -4,7 +4,7 @@
 //!
 //! Families act concurrently within a phase, each waiting for one answer before its next call. The
 //! gatherer holds each call until every family still acting is waiting for one, then sends them
-//! all — a few hundred to a call — and hands each family its own answer. Each call keeps its
+//! all in case reference order — a few hundred to a call — and hands each family its own answer. Each call keeps its
 //! client request id and its own answer or refusal, and carries the trace context of the family's
 //! action; an agency applies a batch in case reference order, so the outcome is the one the
 //! per-command path gives, whatever the batch size. What differs between the agencies — their
@@ -20,6 +20,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use familybridge_proto::BatchEntry;
 use familybridge_proto::cms::v1 as cms;
 use familybridge_proto::cms::v1::case_service_client::CaseServiceClient;
 use familybridge_proto::common::v1 as common;
@@ -52,7 +53,7 @@ pub trait Agency: Send + Sync + 'static {
     /// The agency's client.
     type Client: Clone + Send + Sync + 'static;
     /// A command or read, as an entry of the agency's batch carries it.
-    type Request: Send + 'static;
+    type Request: BatchEntry + 'static;
     /// What a command or read answers.
     type Answer: Journaled + Send + 'static;
     /// An entry of the agency's `ExecuteBatch`.
@@ -443,6 +444,11 @@ async fn run_gatherer<A: Agency>(
         }
         // Every family still acting waits for an answer: nothing more comes until they have one.
         if !waiting.is_empty() && waiting.len() >= members {
+            // In case reference order (stable: a family's calls keep theirs), so that each batch
+            // is a run of neighbouring cases rather than a sample of all of them: its rows, and
+            // the entries of every index keyed by case, then sit on a few pages of the agency's
+            // tables instead of on nearly every page, and each transaction writes only those.
+            waiting.sort_by(|(a, ..), (b, ..)| a.case_reference().cmp(b.case_reference()));
             let mut round = Vec::new();
             while !waiting.is_empty() {
                 let rest = waiting.split_off(batch_size.min(waiting.len()));

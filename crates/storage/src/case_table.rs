@@ -23,8 +23,13 @@ const CASES_PER_STATEMENT: usize = 500;
 pub trait CaseRecord: Serialize + DeserializeOwned + Clone + Send + Sync {
     /// The table.
     const TABLE: &'static str;
-    /// The columns beside the key and the record, which an upsert sets on every save.
+    /// The columns beside the key and the record, written when the case is first saved.
     const COLUMNS: &'static [&'static str];
+    /// How many of the first [`COLUMNS`](CaseRecord::COLUMNS) hold what a case keeps for life (its
+    /// parties, say): a later save leaves them alone, so that it does not rewrite their index
+    /// entries (a database updates an index whenever a statement sets one of its columns, to the
+    /// same value or not). The rest are set on every save.
+    const FIXED_COLUMNS: usize = 0;
     /// The case's reference, its key.
     fn reference(&self) -> &str;
     /// The values of [`COLUMNS`](CaseRecord::COLUMNS), in their order.
@@ -131,7 +136,7 @@ impl<R: CaseRecord> WorkingSet<R> {
         let changed: Vec<&R> = self.changed_mut().map(|record| &*record).collect();
         let columns = R::COLUMNS.len() + 2;
         let names = R::COLUMNS.join(", ");
-        let updates: String = R::COLUMNS
+        let updates: String = R::COLUMNS[R::FIXED_COLUMNS.min(R::COLUMNS.len())..]
             .iter()
             .map(|column| format!(", {column} = excluded.{column}"))
             .collect();

@@ -124,7 +124,88 @@ async fn an_idempotency_record_keeps_a_digest_of_its_request(database: TestDatab
     db.close().await;
 }
 
+/// A case record for the case-table test: a party it keeps for life, and a stage that moves.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct TestCase {
+    reference: String,
+    party: String,
+    stage: String,
+}
+
+impl familybridge_storage::case_table::CaseRecord for TestCase {
+    const TABLE: &'static str = "test_cases";
+    const COLUMNS: &'static [&'static str] = &["party", "stage"];
+    const FIXED_COLUMNS: usize = 1;
+
+    fn reference(&self) -> &str {
+        &self.reference
+    }
+
+    fn column_values(&self) -> Vec<String> {
+        vec![self.party.clone(), self.stage.clone()]
+    }
+}
+
+async fn a_case_table_saves_what_changed_and_leaves_what_is_fixed(database: TestDatabase) {
+    use familybridge_storage::case_table::WorkingSet;
+    use familybridge_storage::sqlx;
+    let db = database.connect(&[]).await;
+    let mut connection = db.pool().acquire().await.expect("a connection");
+    sqlx::query(
+        "CREATE TABLE test_cases (case_reference TEXT PRIMARY KEY, record TEXT NOT NULL, \
+         party TEXT NOT NULL, stage TEXT NOT NULL)",
+    )
+    .execute(&mut *connection)
+    .await
+    .expect("the table");
+    async fn columns(connection: &mut sqlx::AnyConnection) -> (String, String) {
+        sqlx::query_as("SELECT party, stage FROM test_cases WHERE case_reference = 'c1'")
+            .fetch_one(connection)
+            .await
+            .expect("the row")
+    }
+    let mut cases = WorkingSet::<TestCase>::load(&mut connection, &["c1"])
+        .await
+        .expect("load");
+    assert_eq!(cases.get("c1"), None, "no such case yet");
+    let opened = TestCase {
+        reference: "c1".to_owned(),
+        party: "p1".to_owned(),
+        stage: "open".to_owned(),
+    };
+    cases.keep(opened.clone());
+    cases.save(&mut connection).await.expect("first save");
+    assert_eq!(
+        columns(&mut connection).await,
+        ("p1".to_owned(), "open".to_owned()),
+        "the first save writes every column"
+    );
+    let mut cases = WorkingSet::<TestCase>::load(&mut connection, &["c1"])
+        .await
+        .expect("load again");
+    assert_eq!(cases.get("c1"), Some(&opened), "the record as saved");
+    let moved = TestCase {
+        party: "p2".to_owned(),
+        stage: "closed".to_owned(),
+        ..opened
+    };
+    cases.keep(moved.clone());
+    cases.save(&mut connection).await.expect("second save");
+    assert_eq!(
+        columns(&mut connection).await,
+        ("p1".to_owned(), "closed".to_owned()),
+        "a later save sets the columns that move and leaves the fixed one"
+    );
+    let cases = WorkingSet::<TestCase>::load(&mut connection, &["c1"])
+        .await
+        .expect("load once more");
+    assert_eq!(cases.get("c1"), Some(&moved), "the record itself is rewritten");
+    drop(connection);
+    db.close().await;
+}
+
 on_both_backends!(
+    a_case_table_saves_what_changed_and_leaves_what_is_fixed,
     an_idempotency_record_keeps_a_digest_of_its_request,
     a_fresh_clock_has_no_date_and_moves_only_forward,
     the_date_survives_reconnecting_and_migrating_again,

@@ -58,6 +58,7 @@ impl CaseRecord for StoredCase {
     const TABLE: &'static str = "cms_cases";
     const COLUMNS: &'static [&'static str] =
         &["paying_parent_ref", "receiving_parent_ref", "next_work_day"];
+    const FIXED_COLUMNS: usize = 2;
 
     fn reference(&self) -> &str {
         &self.case_reference
