@@ -1,7 +1,7 @@
 //! Retrying calls that met a peer that was briefly not there: the layer under every familybridge
 //! client ([`crate::TracedChannel`]).
 //!
-//! A call is tried again, after a capped exponential backoff with full jitter, when it could not
+//! A call is tried again, after a capped exponential backoff with jitter, when it could not
 //! be carried (a transport error: connection refused or reset, a service restarting) or when the
 //! peer answered `UNAVAILABLE`. That is safe because every call a familybridge client makes can be
 //! repeated: commands carry their idempotent `client_request_id`, reads and clock moves change
@@ -28,8 +28,9 @@ use tonic::body::Body;
 const ATTEMPTS: u32 = 10;
 /// The first pause's ceiling; each later one doubles, up to [`MAX_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(50);
-/// The longest pause: with [`ATTEMPTS`], pauses of up to about fifteen seconds in all (half that on
-/// average, with the jitter) — time for a service to restart, or for its database to come back.
+/// The longest pause: with [`ATTEMPTS`], pauses of between about seven and fifteen seconds in all
+/// (the jitter draws each from the upper half of its ceiling) — time for a service to restart, or
+/// for its database to come back.
 const MAX_PAUSE: Duration = Duration::from_secs(4);
 
 /// A failure the caller sees once the attempts are spent (or at once, if not worth retrying).
@@ -161,9 +162,42 @@ fn unavailable<B>(response: &http::Response<B>) -> bool {
         .is_some_and(|status| status.as_bytes() == b"14")
 }
 
-/// A pause of up to `ceiling` (full jitter: callers that failed together do not retry together).
+/// A pause between half of `ceiling` and all of it. The jitter spreads callers that failed together
+/// over the upper half, so they do not retry together; the fixed half keeps the attempts' pauses
+/// adding up to at least half of their ceilings (about seven seconds), however the draws fall.
+/// (With full jitter, from zero to the ceiling, ten unlucky draws could spend every attempt inside
+/// a two-second outage: a run whose database connections were cut now and then failed that way.)
 fn jittered(ceiling: Duration) -> Duration {
     // Timing only, never a result: the standard library's per-process random hash keys suffice.
     let random = RandomState::new().hash_one(std::time::Instant::now());
-    ceiling.mul_f64((random % 1_000) as f64 / 1_000.0)
+    let fraction = (random % 1_000) as f64 / 1_000.0;
+    ceiling.mul_f64(0.5 + fraction / 2.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_pause_is_between_half_its_ceiling_and_all_of_it() {
+        let ceiling = Duration::from_millis(800);
+        for _ in 0..1_000 {
+            let pause = jittered(ceiling);
+            assert!(
+                pause >= ceiling / 2 && pause <= ceiling,
+                "{pause:?} of {ceiling:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_attempts_pause_for_at_least_seven_seconds_in_all() {
+        let mut ceiling = FIRST_PAUSE;
+        let mut least = Duration::ZERO;
+        for _ in 1..ATTEMPTS {
+            least += ceiling / 2;
+            ceiling = (ceiling * 2).min(MAX_PAUSE);
+        }
+        assert!(least >= Duration::from_secs(7), "{least:?}");
+    }
 }
