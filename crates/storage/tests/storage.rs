@@ -149,6 +149,24 @@ impl familybridge_storage::case_table::CaseRecord for TestCase {
 async fn a_case_table_saves_what_changed_and_leaves_what_is_fixed(database: TestDatabase) {
     use familybridge_storage::case_table::WorkingSet;
     use familybridge_storage::sqlx;
+    /// Loads case c1 (checking it is `before`), keeps `record` in its place, saves it, and reads
+    /// back its columns.
+    async fn save(
+        connection: &mut sqlx::AnyConnection,
+        before: Option<&TestCase>,
+        record: &TestCase,
+    ) -> (String, String) {
+        let mut cases = WorkingSet::<TestCase>::load(&mut *connection, &["c1"])
+            .await
+            .expect("load");
+        assert_eq!(cases.get("c1"), before, "the record as last saved");
+        cases.keep(record.clone());
+        cases.save(&mut *connection).await.expect("save");
+        sqlx::query_as("SELECT party, stage FROM test_cases WHERE case_reference = 'c1'")
+            .fetch_one(connection)
+            .await
+            .expect("the row")
+    }
     let db = database.connect(&[]).await;
     let mut connection = db.pool().acquire().await.expect("a connection");
     sqlx::query(
@@ -158,41 +176,23 @@ async fn a_case_table_saves_what_changed_and_leaves_what_is_fixed(database: Test
     .execute(&mut *connection)
     .await
     .expect("the table");
-    async fn columns(connection: &mut sqlx::AnyConnection) -> (String, String) {
-        sqlx::query_as("SELECT party, stage FROM test_cases WHERE case_reference = 'c1'")
-            .fetch_one(connection)
-            .await
-            .expect("the row")
-    }
-    let mut cases = WorkingSet::<TestCase>::load(&mut connection, &["c1"])
-        .await
-        .expect("load");
-    assert_eq!(cases.get("c1"), None, "no such case yet");
     let opened = TestCase {
         reference: "c1".to_owned(),
         party: "p1".to_owned(),
         stage: "open".to_owned(),
     };
-    cases.keep(opened.clone());
-    cases.save(&mut connection).await.expect("first save");
     assert_eq!(
-        columns(&mut connection).await,
+        save(&mut connection, None, &opened).await,
         ("p1".to_owned(), "open".to_owned()),
         "the first save writes every column"
     );
-    let mut cases = WorkingSet::<TestCase>::load(&mut connection, &["c1"])
-        .await
-        .expect("load again");
-    assert_eq!(cases.get("c1"), Some(&opened), "the record as saved");
     let moved = TestCase {
         party: "p2".to_owned(),
         stage: "closed".to_owned(),
-        ..opened
+        ..opened.clone()
     };
-    cases.keep(moved.clone());
-    cases.save(&mut connection).await.expect("second save");
     assert_eq!(
-        columns(&mut connection).await,
+        save(&mut connection, Some(&opened), &moved).await,
         ("p1".to_owned(), "closed".to_owned()),
         "a later save sets the columns that move and leaves the fixed one"
     );
