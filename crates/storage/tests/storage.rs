@@ -199,7 +199,11 @@ async fn a_case_table_saves_what_changed_and_leaves_what_is_fixed(database: Test
     let cases = WorkingSet::<TestCase>::load(&mut connection, &["c1"])
         .await
         .expect("load once more");
-    assert_eq!(cases.get("c1"), Some(&moved), "the record itself is rewritten");
+    assert_eq!(
+        cases.get("c1"),
+        Some(&moved),
+        "the record itself is rewritten"
+    );
     drop(connection);
     db.close().await;
 }
