@@ -152,7 +152,9 @@ pub struct Database {
 struct Writer {
     /// A pool of one connection, kept apart from the readers' so that its page cache stays warm.
     pool: AnyPool,
-    /// Held by one writer of the process at a time.
+    /// Held by one writer of the process at a time. The pool of one would queue writers too, but
+    /// would fail one that waited longer than its acquire timeout; a turn has no deadline, so a
+    /// long queue of writers (a batch behind a clock move, say) waits instead of failing.
     turn: Arc<Mutex<()>>,
 }
 
