@@ -170,6 +170,11 @@ pub async fn load_histories(
     Ok(histories)
 }
 
+/// The references of the cases with something due by `$1`, unordered and perhaps repeated.
+const DUE_REFERENCES: &str = "SELECT case_reference FROM cms_cases WHERE next_work_day <= $1 \
+     UNION ALL SELECT case_reference FROM cms_cases WHERE next_work_day IS NULL \
+     UNION ALL SELECT cms_case_reference FROM court_events_pending WHERE effective_date <= $1";
+
 /// The cases with something due by `through`, in reference order (so a run is the same every
 /// time): time-driven work on or before it, or a court event dated on or before it waiting to be
 /// applied. The others would only count the days: they are left alone, and catch up when next
@@ -182,14 +187,10 @@ pub async fn due_references(
     database: &Database,
     through: NaiveDate,
 ) -> Result<Vec<String>, RecordError> {
-    let mut references: Vec<String> = sqlx::query_scalar(
-        "SELECT case_reference FROM cms_cases WHERE next_work_day <= $1 \
-         UNION ALL SELECT case_reference FROM cms_cases WHERE next_work_day IS NULL \
-         UNION ALL SELECT cms_case_reference FROM court_events_pending WHERE effective_date <= $1",
-    )
-    .bind(through.format("%Y-%m-%d").to_string())
-    .fetch_all(database.pool())
-    .await?;
+    let mut references: Vec<String> = sqlx::query_scalar(DUE_REFERENCES)
+        .bind(through.format("%Y-%m-%d").to_string())
+        .fetch_all(database.pool())
+        .await?;
     references.sort_unstable();
     references.dedup();
     Ok(references)
@@ -209,4 +210,75 @@ pub fn catch_up(
         Some(today) => case.file.advance_to(today, settings, book),
         None => Ok(Vec::new()),
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use familybridge_testing::{TestDatabase, on_both_backends};
+
+    fn date(text: &str) -> NaiveDate {
+        text.parse().expect("a date")
+    }
+
+    async fn add_case(database: &Database, reference: &str, next_work_day: Option<&str>) {
+        sqlx::query(
+            "INSERT INTO cms_cases (case_reference, paying_parent_ref, receiving_parent_ref, \
+             record, next_work_day) VALUES ($1, 'P', 'R', '{}', $2)",
+        )
+        .bind(reference)
+        .bind(next_work_day)
+        .execute(database.pool())
+        .await
+        .expect("a case row");
+    }
+
+    async fn cases_due_are_found_in_order_once_each(database: TestDatabase) {
+        let database = database.connect(&[MIGRATIONS]).await;
+        add_case(&database, "C-4", Some("2025-03-03")).await;
+        add_case(&database, "C-1", Some("2025-03-04")).await;
+        add_case(&database, "C-3", Some(NOTHING_DUE)).await;
+        add_case(&database, "C-2", None).await;
+        add_case(&database, "C-5", Some("2025-02-01")).await;
+        for (case, event, effective) in [
+            ("C-3", "E-1", "2025-03-01"),
+            ("C-5", "E-2", "2025-02-20"),
+            ("C-1", "E-3", "2025-05-01"),
+        ] {
+            sqlx::query(
+                "INSERT INTO court_events_pending (cms_case_reference, event_id, effective_date) \
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(case)
+            .bind(event)
+            .bind(effective)
+            .execute(database.pool())
+            .await
+            .expect("a pending event");
+        }
+        let due = due_references(&database, date("2025-03-03"))
+            .await
+            .expect("the due cases");
+        assert_eq!(due, ["C-2", "C-3", "C-4", "C-5"]);
+        if database.backend() == Backend::Sqlite {
+            // The search reads indexes only: a scan of the cases' table would read every record.
+            let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(AssertSqlSafe(format!(
+                "EXPLAIN QUERY PLAN {DUE_REFERENCES}"
+            )))
+            .bind("2025-03-03")
+            .fetch_all(database.pool())
+            .await
+            .expect("the query plan");
+            let steps: Vec<&str> = plan.iter().map(|(.., step)| step.as_str()).collect();
+            assert!(
+                steps
+                    .iter()
+                    .filter(|step| step.contains("cms_cases"))
+                    .all(|step| step.contains("USING COVERING INDEX cms_cases_by_next_work_day")),
+                "{steps:?}"
+            );
+        }
+    }
+
+    on_both_backends!(cases_due_are_found_in_order_once_each);
 }
