@@ -25,6 +25,7 @@ pub const MIGRATIONS: MigrationSet = familybridge_storage::embed_migrations!(
     3007 "cms_case_history",
     3008 "court_order_inbox_shared_columns",
     3009 "cms_cases_due_index_covering",
+    3010 "cms_cases_room_to_update",
 );
 
 /// The most history rows one statement appends (SQLite allows 32,766 parameters; three a row).
