@@ -14,7 +14,7 @@ use familybridge_storage::{Database, WriteTransaction};
 use sqlx::Row;
 
 use crate::{AgencyId, FeedError};
-use familybridge_storage::statements::{placeholders, value_rows};
+use familybridge_storage::statements::{placeholders, runs, value_rows};
 use std::collections::HashSet;
 
 /// The most disclosures one page holds, and how many a request for "the default" gets.
@@ -34,7 +34,7 @@ pub(crate) struct PendingDisclosure<'a> {
 }
 
 /// The most disclosures one statement records (nine parameters each, within SQLite's 32,766).
-const DISCLOSURES_PER_STATEMENT: usize = 500;
+const DISCLOSURES_PER_STATEMENT: usize = 512;
 
 /// Records `disclosures` in one transaction, a few hundred rows a statement, stamped with the
 /// current wall-clock time; for those already recorded, a redelivery of each.
@@ -50,7 +50,7 @@ pub(crate) async fn record(
         mut transaction,
         turn: _turn,
     } = database.begin_write().await?;
-    for chunk in disclosures.chunks(DISCLOSURES_PER_STATEMENT) {
+    for chunk in runs(disclosures, DISCLOSURES_PER_STATEMENT) {
         // Only placeholders are formatted into the statement; every value is bound.
         let statement = format!(
             "INSERT INTO feed_disclosures (recipient, event_id, event_type, stream, fields, \

@@ -13,13 +13,13 @@ use std::sync::Arc;
 use familybridge_proto::common::v1::{Agency, Event};
 use familybridge_storage::Backend;
 use familybridge_storage::sqlx;
-use familybridge_storage::statements::value_rows;
+use familybridge_storage::statements::{runs, value_rows};
 use tokio::sync::Notify;
 
 use crate::{EventHandler, FeedTransaction, HandlerError, Received};
 
 /// Rows one statement records: nine values each, well under every backend's limit on bound values.
-const ROWS_PER_STATEMENT: usize = 200;
+const ROWS_PER_STATEMENT: usize = 256;
 
 /// An inbox table, with the columns every inbox keeps: `event_id` (unique), `publisher`,
 /// `event_type`, `stream`, `sequence`, `effective_date`, `traceparent`, `tracestate` and
@@ -77,7 +77,7 @@ impl Inbox {
             return Ok(());
         }
         let backend = Backend::of(tx.connection().await?);
-        for chunk in kept.chunks(ROWS_PER_STATEMENT) {
+        for chunk in runs(&kept, ROWS_PER_STATEMENT) {
             // Only the table's own name and placeholders are formatted into the statement; every
             // value is bound. Statements of this shape vary with the delivery's size, so they are
             // not kept prepared (they would push the steady single-row statements out of the cache).

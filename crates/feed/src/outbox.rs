@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use familybridge_storage::statements::{placeholders, value_rows};
+use familybridge_storage::statements::{in_lists, placeholders, runs, value_rows};
 use familybridge_storage::{Backend, Database, WriteTransaction, WriteTurn};
 use sqlx::{Any, AnyConnection, Row, Transaction};
 use tokio::sync::watch;
@@ -83,10 +83,10 @@ struct UnwrittenEvent {
 }
 
 /// The most events one statement writes (nine parameters each, within SQLite's 32,766).
-const EVENTS_PER_STATEMENT: usize = 500;
+const EVENTS_PER_STATEMENT: usize = 512;
 
 /// The most streams one statement reads the newest sequence numbers of.
-const STREAMS_PER_STATEMENT: usize = 1000;
+const STREAMS_PER_STATEMENT: usize = 1024;
 
 /// The event just appended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -529,7 +529,7 @@ async fn newest_sequences(
     streams: &[String],
 ) -> Result<HashMap<String, i64>, FeedError> {
     let mut newest = HashMap::with_capacity(streams.len());
-    for chunk in streams.chunks(STREAMS_PER_STATEMENT) {
+    for chunk in in_lists(streams, STREAMS_PER_STATEMENT) {
         let placeholders = placeholders(Backend::of(connection), chunk.len(), 1);
         // Only placeholders are formatted into the statement; every stream is bound.
         let statement = format!(
@@ -551,7 +551,7 @@ async fn write_events(
     connection: &mut AnyConnection,
     events: &[UnwrittenEvent],
 ) -> Result<(), FeedError> {
-    for chunk in events.chunks(EVENTS_PER_STATEMENT) {
+    for chunk in runs(events, EVENTS_PER_STATEMENT) {
         // Only placeholders are formatted into the statement; every value is bound.
         let statement = format!(
             "INSERT INTO feed_events (event_id, stream, sequence, event_type, effective_date, \

@@ -12,11 +12,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::AnyConnection;
 
-use crate::statements::{placeholders, value_rows};
+use crate::statements::{in_lists, placeholders, runs, value_rows};
 use crate::{Backend, StorageError};
 
 /// The most cases one statement reads or writes (SQLite allows 32,766 parameters).
-const CASES_PER_STATEMENT: usize = 500;
+const CASES_PER_STATEMENT: usize = 512;
 
 /// A kind of case record and the table that holds it: `case_reference` (the key), `record` (the
 /// JSON) and the [`COLUMNS`](CaseRecord::COLUMNS) kept beside them.
@@ -83,7 +83,7 @@ impl<R: CaseRecord> WorkingSet<R> {
             .collect();
         let wanted: Vec<&String> = cases.keys().collect();
         let mut found = Vec::new();
-        for chunk in wanted.chunks(CASES_PER_STATEMENT) {
+        for chunk in in_lists(&wanted, CASES_PER_STATEMENT) {
             // Only placeholders are formatted into the statement; every reference is bound.
             let statement = format!(
                 "SELECT case_reference, record FROM {} WHERE case_reference IN ({})",
@@ -140,7 +140,7 @@ impl<R: CaseRecord> WorkingSet<R> {
             .iter()
             .map(|column| format!(", {column} = excluded.{column}"))
             .collect();
-        for chunk in changed.chunks(CASES_PER_STATEMENT) {
+        for chunk in runs(&changed, CASES_PER_STATEMENT) {
             // Only the table's own names and placeholders are formatted into the statement; every
             // value is bound.
             let statement = format!(

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
-use crate::statements::{placeholders, value_rows};
+use crate::statements::{in_lists, placeholders, runs, value_rows};
 use crate::{Backend, StorageError};
 
 /// A command as its client identified it.
@@ -60,7 +60,7 @@ struct Record {
 
 /// The most records one statement reads or writes (four parameters a row written, within both
 /// backends' limits on parameters).
-const RECORDS_PER_STATEMENT: usize = 500;
+const RECORDS_PER_STATEMENT: usize = 512;
 
 /// The records of a batch of commands: those stored, read in a statement or two for the whole
 /// batch, and those the batch adds, written together before it commits. A command recorded earlier
@@ -81,7 +81,7 @@ impl Ledger {
         ids.sort_unstable();
         ids.dedup();
         let mut known = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(RECORDS_PER_STATEMENT) {
+        for chunk in in_lists(&ids, RECORDS_PER_STATEMENT) {
             // Only placeholders are formatted into the statement; every value is bound.
             let statement = format!(
                 "SELECT client_request_id, command, request, response FROM idempotent_commands \
@@ -148,7 +148,7 @@ impl Ledger {
 
     /// Writes the records the batch added, in the batch's transaction.
     pub async fn write(self, connection: &mut AnyConnection) -> Result<(), StorageError> {
-        for chunk in self.added.chunks(RECORDS_PER_STATEMENT) {
+        for chunk in runs(&self.added, RECORDS_PER_STATEMENT) {
             // Only placeholders are formatted into the statement; every value is bound.
             let statement = format!(
                 "INSERT INTO idempotent_commands (client_request_id, command, request, response) \

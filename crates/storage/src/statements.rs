@@ -8,6 +8,12 @@
 //! comparisons (a tenth of a run's CPU was once spent so). So for SQLite the rows of an `INSERT`
 //! are anonymous, `?`, bound in order with no lookup, and a list that follows other parameters is
 //! numbered `?n`, which SQLite numbers without a lookup as it parses.
+//!
+//! A statement's text depends on how many rows it carries, and each connection keeps only so many
+//! prepared statements (sqlx's cache, a hundred): a text for every row count would have nearly
+//! every batch's statements parsed and planned afresh. So rows to write are cut into [`runs`]
+//! whose lengths are powers of two, and the values of an `IN (…)` list are padded to a power of
+//! two ([`in_lists`]): a handful of texts for each statement, which stay prepared.
 
 use crate::Backend;
 
@@ -37,6 +43,36 @@ pub fn value_rows(backend: Backend, rows: usize, columns: usize) -> String {
         .join(", ")
 }
 
+/// Cuts `rows` into runs of at most `most` (a power of two), one statement each, every run's
+/// length a power of two: 300 rows at most 512 go as 256, 32, 8 and 4.
+pub fn runs<T>(rows: &[T], most: usize) -> impl Iterator<Item = &[T]> {
+    debug_assert!(most.is_power_of_two(), "{most} is not a power of two");
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let length = most.min(1 << rest.len().ilog2());
+        let (run, after) = rest.split_at(length);
+        rest = after;
+        Some(run)
+    })
+}
+
+/// Cuts the values of an `IN (…)` list into lists of at most `most` (a power of two), each padded
+/// to a power of two by repeating its last value, which changes nothing an `IN` matches: 300
+/// values at most 512 go as one list of 512.
+pub fn in_lists<T>(values: &[T], most: usize) -> impl Iterator<Item = Vec<&T>> {
+    debug_assert!(most.is_power_of_two(), "{most} is not a power of two");
+    values.chunks(most).map(|chunk| {
+        let mut list: Vec<&T> = chunk.iter().collect();
+        if let Some(last) = chunk.last() {
+            list.resize(chunk.len().next_power_of_two(), last);
+        }
+        list
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +89,30 @@ mod tests {
         assert_eq!(placeholders(Backend::Sqlite, 3, 3), "?3, ?4, ?5");
         assert_eq!(value_rows(Backend::Sqlite, 2, 2), "(?, ?), (?, ?)");
         assert_eq!(value_rows(Backend::Sqlite, 0, 4), "");
+    }
+
+    #[test]
+    fn rows_go_in_runs_of_powers_of_two_no_longer_than_the_most() {
+        let rows: Vec<u32> = (0..1300).collect();
+        let lengths: Vec<usize> = runs(&rows, 512).map(<[u32]>::len).collect();
+        assert_eq!(lengths, [512, 512, 256, 16, 4]);
+        let joined: Vec<u32> = runs(&rows, 512).flatten().copied().collect();
+        assert_eq!(joined, rows);
+        assert_eq!(runs(&rows[..1], 512).count(), 1);
+        assert_eq!(runs(&rows[..0], 512).count(), 0);
+    }
+
+    #[test]
+    fn an_in_list_is_padded_to_a_power_of_two_with_its_last_value() {
+        let values: Vec<u32> = (0..1300).collect();
+        let lists: Vec<Vec<&u32>> = in_lists(&values, 512).collect();
+        let lengths: Vec<usize> = lists.iter().map(Vec::len).collect();
+        assert_eq!(lengths, [512, 512, 512]);
+        assert_eq!(lists[2][275], &1299);
+        assert_eq!(lists[2][511], &1299);
+        let mut seen: Vec<u32> = lists.into_iter().flatten().copied().collect();
+        seen.dedup();
+        assert_eq!(seen, values);
+        assert_eq!(in_lists(&values[..0], 512).count(), 0);
     }
 }

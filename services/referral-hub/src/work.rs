@@ -25,7 +25,7 @@ use familybridge_runtime::machinery_failure;
 use familybridge_runtime::{DueWork, batch, family_span, trace_span};
 use familybridge_storage::Backend;
 use familybridge_storage::sqlx::{self, AnyConnection};
-use familybridge_storage::statements::{placeholders, value_rows};
+use familybridge_storage::statements::{in_lists, placeholders, runs, value_rows};
 use prost::{Message, Name};
 use tonic::{Code, Status};
 use tracing::Instrument;
@@ -41,7 +41,7 @@ const SERVICE: &str = crate::SERVICE_NAME;
 const BATCH: i64 = 500;
 
 /// How many inbox events one statement marks handled.
-const MARKED_PER_STATEMENT: usize = 500;
+const MARKED_PER_STATEMENT: usize = 512;
 
 /// The hub's time-driven work.
 #[derive(Debug, Clone)]
@@ -227,7 +227,7 @@ impl HubWork {
         }
         writes.flush(tx.connection().await?).await?;
         let backend = Backend::of(tx.connection().await?);
-        for chunk in arrivals.chunks(MARKED_PER_STATEMENT) {
+        for chunk in in_lists(&arrivals, MARKED_PER_STATEMENT) {
             let statement = format!(
                 "UPDATE hub_inbox SET handled = 1 WHERE arrival IN ({})",
                 placeholders(backend, chunk.len(), 1)
@@ -909,7 +909,7 @@ struct ContactRow {
 }
 
 /// Rows one statement writes: five values each.
-const ROWS_PER_STATEMENT: usize = 200;
+const ROWS_PER_STATEMENT: usize = 256;
 
 impl BatchWrites {
     /// Records the CMS case of `parties` (live once calculated).
@@ -958,7 +958,7 @@ impl BatchWrites {
         let (known, bare): (Vec<_>, Vec<_>) = cases
             .into_iter()
             .partition(|(_, row)| row.parents.is_some());
-        for chunk in known.chunks(ROWS_PER_STATEMENT) {
+        for chunk in runs(&known, ROWS_PER_STATEMENT) {
             // Only placeholders are formatted into the statement; every value is bound. A case's
             // row turns live, or takes a newer missed payment, but never goes back.
             let statement = format!(
@@ -994,7 +994,7 @@ impl BatchWrites {
             }
         }
         let contacts = std::mem::take(&mut self.contacts);
-        for chunk in contacts.chunks(ROWS_PER_STATEMENT) {
+        for chunk in runs(&contacts, ROWS_PER_STATEMENT) {
             // Only placeholders are formatted into the statement; every value is bound.
             let statement = format!(
                 "INSERT INTO hub_contacts (cms_case_reference, person_ref, contact_date, \

@@ -44,7 +44,7 @@ use familybridge_runtime::machinery_failure;
 use familybridge_runtime::{CancellationToken, Intake, batch, family_span, trace_span};
 use familybridge_storage::Backend;
 use familybridge_storage::sqlx;
-use familybridge_storage::statements::placeholders;
+use familybridge_storage::statements::{in_lists, placeholders};
 use prost::{Message, Name};
 use tokio::sync::{Mutex, Notify};
 use tonic::Status;
@@ -395,7 +395,7 @@ pub(crate) struct PendingCourtEvents {
 pub(crate) struct CasePending(Vec<Entry>);
 
 /// The most cases one statement reads the pending events of.
-const CASES_PER_STATEMENT: usize = 500;
+const CASES_PER_STATEMENT: usize = 512;
 
 impl PendingCourtEvents {
     /// The events pending on the cases with these references, read in their transaction `tx`.
@@ -405,7 +405,7 @@ impl PendingCourtEvents {
     ) -> Result<Self, ApplyError> {
         let mut by_case: BTreeMap<String, CasePending> = BTreeMap::new();
         let backend = Backend::of(tx.connection().await?);
-        for chunk in references.chunks(CASES_PER_STATEMENT) {
+        for chunk in in_lists(references, CASES_PER_STATEMENT) {
             // Only placeholders are formatted into the statement; every reference is bound.
             let statement = format!(
                 "SELECT pending.cms_case_reference, inbox.arrival, inbox.event_id, \

@@ -10,7 +10,7 @@ use familybridge_calculation::ParameterBook;
 use familybridge_casework::{CaseError, CaseEvent, CaseFile, CaseSettings};
 use familybridge_storage::case_table::{CaseRecord, RecordError, WorkingSet};
 use familybridge_storage::sqlx::{self, AnyConnection, AssertSqlSafe};
-use familybridge_storage::statements::{placeholders, value_rows};
+use familybridge_storage::statements::{in_lists, placeholders, runs, value_rows};
 use familybridge_storage::{Backend, Database, MigrationSet};
 use serde::{Deserialize, Serialize};
 
@@ -29,10 +29,10 @@ pub const MIGRATIONS: MigrationSet = familybridge_storage::embed_migrations!(
 );
 
 /// The most history rows one statement appends (SQLite allows 32,766 parameters; three a row).
-const HISTORY_ROWS_PER_STATEMENT: usize = 500;
+const HISTORY_ROWS_PER_STATEMENT: usize = 512;
 
 /// The most cases whose histories one statement reads.
-const HISTORIES_PER_STATEMENT: usize = 500;
+const HISTORIES_PER_STATEMENT: usize = 512;
 
 /// `next_work_day` of a case with nothing due, ever (until something changes it).
 const NOTHING_DUE: &str = "9999-12-31";
@@ -114,7 +114,7 @@ async fn append_history(
     connection: &mut AnyConnection,
     rows: &[(String, i64, String)],
 ) -> Result<(), RecordError> {
-    for chunk in rows.chunks(HISTORY_ROWS_PER_STATEMENT) {
+    for chunk in runs(rows, HISTORY_ROWS_PER_STATEMENT) {
         // Only placeholders are formatted into the statement; every value is bound.
         let statement = format!(
             "INSERT INTO cms_case_history (case_reference, position, entry) VALUES {}",
@@ -148,7 +148,7 @@ pub async fn load_histories(
     references: &[&str],
 ) -> Result<BTreeMap<String, Vec<CaseEvent>>, RecordError> {
     let mut histories: BTreeMap<String, Vec<CaseEvent>> = BTreeMap::new();
-    for chunk in references.chunks(HISTORIES_PER_STATEMENT) {
+    for chunk in in_lists(references, HISTORIES_PER_STATEMENT) {
         // Only placeholders are formatted into the statement; every reference is bound.
         let statement = format!(
             "SELECT case_reference, entry FROM cms_case_history \
