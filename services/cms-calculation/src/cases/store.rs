@@ -181,8 +181,9 @@ const DUE_REFERENCES: &str = "SELECT case_reference FROM cms_cases WHERE next_wo
 /// applied. The others would only count the days: they are left alone, and catch up when next
 /// loaded ([`catch_up`]).
 ///
-/// Each part of the statement is a search of an index that holds the references (the cases' by
-/// next work day, the pending events'), and the order is made here: asked to order the union
+/// Each part of the statement reads only an index that holds the references (a search of the
+/// cases' by next work day; the pending events', a table of a few rows a case, whole), and the
+/// order is made here: asked to order the union
 /// itself, SQLite walks the cases' table in key order instead, reading every case's row each week.
 pub async fn due_references(
     database: &Database,
