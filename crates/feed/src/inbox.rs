@@ -79,8 +79,7 @@ impl Inbox {
         let backend = Backend::of(tx.connection().await?);
         for chunk in runs(&kept, ROWS_PER_STATEMENT) {
             // Only the table's own name and placeholders are formatted into the statement; every
-            // value is bound. Statements of this shape vary with the delivery's size, so they are
-            // not kept prepared (they would push the steady single-row statements out of the cache).
+            // value is bound. Runs have power-of-two lengths, so the few texts stay prepared.
             let statement = format!(
                 "INSERT INTO {} (event_id, publisher, event_type, stream, sequence, \
                  effective_date, traceparent, tracestate, payload) VALUES {} \
@@ -88,7 +87,7 @@ impl Inbox {
                 self.table,
                 value_rows(backend, chunk.len(), 9)
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(statement)).persistent(false);
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(statement));
             for event in chunk {
                 let trace = event.trace_context.clone().unwrap_or_default();
                 let payload = event

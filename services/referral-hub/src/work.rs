@@ -970,7 +970,7 @@ impl BatchWrites {
                  THEN hub_cms_cases.last_missed_on ELSE excluded.last_missed_on END",
                 value_rows(Backend::of(connection), chunk.len(), 5)
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(statement)).persistent(false);
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(statement));
             for (reference, row) in chunk {
                 let (paying, receiving) = row.parents.clone().unwrap_or_default();
                 query = query
@@ -1001,7 +1001,7 @@ impl BatchWrites {
                  distressed) VALUES {}",
                 value_rows(Backend::of(connection), chunk.len(), 4)
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(statement)).persistent(false);
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(statement));
             for contact in chunk {
                 query = query
                     .bind(contact.case_reference.clone())
