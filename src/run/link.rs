@@ -4,9 +4,9 @@
 //!
 //! Families act concurrently within a phase, each waiting for one answer before its next call. The
 //! gatherer holds each call until every family still acting is waiting for one, then sends them
-//! all in case reference order — a few hundred to a call — and hands each family its own answer. Each call keeps its
-//! client request id and its own answer or refusal, and carries the trace context of the family's
-//! action; an agency applies a batch in case reference order, so the outcome is the one the
+//! all in case reference order — a few hundred to a call — and hands each family its own answer.
+//! Each call keeps its client request id and its own answer or refusal, and carries the trace
+//! context of the family's action; an agency applies a batch in case reference order, so the outcome is the one the
 //! per-command path gives, whatever the batch size. What differs between the agencies — their
 //! clients, requests and answers — is an [`Agency`]; the gathering is one mechanism.
 //!
